@@ -1,0 +1,182 @@
+#define _GNU_SOURCE
+#include "CSpindle.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <stdlib.h>
+
+#if defined(__linux__)
+#include <linux/futex.h>
+#include <sched.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#elif defined(__APPLE__)
+#include <sys/sysctl.h>
+// libc++ uses these for std::atomic::wait on Apple platforms; declared here as libc++ does.
+extern int __ulock_wait(uint32_t operation, void *addr, uint64_t value, uint32_t timeout_us);
+extern int __ulock_wake(uint32_t operation, void *addr, uint64_t wake_value);
+#define SPINDLE_UL_COMPARE_AND_WAIT 1
+#define SPINDLE_ULF_WAKE_ALL 0x00000100
+#endif
+
+__thread void *spindle_tls_participant = NULL;
+
+int spindle_futex_wait(uint32_t *address, uint32_t expected, int64_t timeout_ns) {
+#if defined(__linux__)
+    struct timespec ts;
+    struct timespec *tsp = NULL;
+    if (timeout_ns >= 0) {
+        ts.tv_sec = (time_t)(timeout_ns / 1000000000);
+        ts.tv_nsec = (long)(timeout_ns % 1000000000);
+        tsp = &ts;
+    }
+    long r = syscall(SYS_futex, address, FUTEX_WAIT_PRIVATE, expected, tsp, NULL, 0);
+    return r == 0 || errno == EAGAIN ? 0 : -1;
+#elif defined(__APPLE__)
+    uint32_t us = timeout_ns < 0 ? 0 : (uint32_t)(timeout_ns / 1000 > 0 ? timeout_ns / 1000 : 1);
+    int r = __ulock_wait(SPINDLE_UL_COMPARE_AND_WAIT, address, expected, us);
+    return r >= 0 ? 0 : -1;
+#else
+    (void)address; (void)expected; (void)timeout_ns;
+    sched_yield();
+    return 0;
+#endif
+}
+
+int spindle_futex_wake(uint32_t *address, int32_t count) {
+#if defined(__linux__)
+    long r = syscall(SYS_futex, address, FUTEX_WAKE_PRIVATE, count, NULL, NULL, 0);
+    return r < 0 ? 0 : (int)r;
+#elif defined(__APPLE__)
+    __ulock_wake(SPINDLE_UL_COMPARE_AND_WAIT | (count > 1 ? SPINDLE_ULF_WAKE_ALL : 0), address, 0);
+    return 0;
+#else
+    (void)address; (void)count;
+    return 0;
+#endif
+}
+
+int spindle_affinity_cpu_count(void) {
+#if defined(__linux__)
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof(set), &set) == 0) {
+        int n = CPU_COUNT(&set);
+        if (n > 0) return n;
+    }
+    long online = sysconf(_SC_NPROCESSORS_ONLN);
+    return online > 0 ? (int)online : 1;
+#elif defined(__APPLE__)
+    int n = 0;
+    size_t len = sizeof(n);
+    if (sysctlbyname("hw.activecpu", &n, &len, NULL, 0) == 0 && n > 0) return n;
+    return 1;
+#else
+    return 1;
+#endif
+}
+
+int spindle_affinity_cpu_at(int ordinal) {
+#if defined(__linux__)
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof(set), &set) != 0) return -1;
+    int n = CPU_COUNT(&set);
+    if (n <= 0) return -1;
+    int wanted = ordinal % n;
+    for (int cpu = 0, seen = 0; cpu < CPU_SETSIZE; cpu++) {
+        if (CPU_ISSET(cpu, &set)) {
+            if (seen == wanted) return cpu;
+            seen++;
+        }
+    }
+    return -1;
+#else
+    (void)ordinal;
+    return -1;
+#endif
+}
+
+int spindle_pin_current_thread(int cpu) {
+#if defined(__linux__)
+    if (cpu < 0) return -1;
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    return sched_setaffinity(0, sizeof(set), &set) == 0 ? 0 : -1;
+#else
+    (void)cpu;  // Apple platforms offer no hard affinity; pinning is a documented no-op there.
+    return -1;
+#endif
+}
+
+int spindle_cgroup_cpu_limit(void) {
+#if defined(__linux__)
+    FILE *f = fopen("/sys/fs/cgroup/cpu.max", "r");
+    if (!f) return 0;
+    char quota[32] = {0};
+    long long period = 0;
+    int fields = fscanf(f, "%31s %lld", quota, &period);
+    fclose(f);
+    if (fields != 2 || strcmp(quota, "max") == 0 || period <= 0) return 0;
+    long long q = atoll(quota);
+    if (q <= 0) return 0;
+    return (int)((q + period - 1) / period);
+#else
+    return 0;
+#endif
+}
+
+int64_t spindle_gettid(void) {
+#if defined(__linux__)
+    return (int64_t)syscall(SYS_gettid);
+#elif defined(__APPLE__)
+    uint64_t tid = 0;
+    pthread_threadid_np(NULL, &tid);
+    return (int64_t)tid;
+#else
+    return 0;
+#endif
+}
+
+int spindle_current_cpu(void) {
+#if defined(__linux__)
+    return sched_getcpu();
+#else
+    return -1;
+#endif
+}
+
+void spindle_set_thread_name(const char *name) {
+    char buffer[16];
+    strncpy(buffer, name, sizeof(buffer) - 1);
+    buffer[sizeof(buffer) - 1] = 0;
+#if defined(__linux__)
+    pthread_setname_np(pthread_self(), buffer);
+#elif defined(__APPLE__)
+    pthread_setname_np(buffer);
+#endif
+}
+
+int64_t spindle_min_stack_size(void) {
+#ifdef PTHREAD_STACK_MIN
+    return (int64_t)PTHREAD_STACK_MIN;
+#else
+    return 16384;
+#endif
+}
+
+void spindle_set_precise_timer_slack(void) {
+#if defined(__linux__)
+    prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
+#endif
+}
+
+int64_t spindle_thread_cpu_time_ns(void) {
+    struct timespec ts;
+    if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0) return 0;
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}

@@ -1,0 +1,86 @@
+/// What a `broadcast` closure learns about where it runs.
+public struct BroadcastContext: Sendable {
+    /// The worker's index, `0..<threadCount`.
+    public let index: Int
+    /// The number of workers (and so of calls).
+    public let threadCount: Int
+}
+
+/// One worker's part of a broadcast: calls the caller's closure through a pointer into the
+/// caller's frame, valid because the caller waits for every part.
+final class BroadcastJob: HeapJob, @unchecked Sendable {  // immutable; `run` points into a frame that outlives the job
+    let run: UnsafePointer<(Int) -> Void>
+    let index: Int
+    let latch: CountLatch
+
+    init(run: UnsafePointer<(Int) -> Void>, index: Int, family: Int, latch: CountLatch) {
+        self.run = run
+        self.index = index
+        self.latch = latch
+        super.init(family: family, isBackground: false)
+    }
+
+    override func execute() {
+        run.pointee(index)
+        latch.decrement()
+    }
+}
+
+extension ThreadPool {
+    /// Runs `body` once on every worker of the pool and returns the results in worker order.
+    ///
+    /// ```swift
+    /// let ids = pool.broadcast { context in context.index }   // [0, 1, …, threadCount - 1]
+    /// ```
+    ///
+    /// Useful to initialise per-thread state. Each part is foreground work queued for one worker;
+    /// the call returns when all parts have run.
+    /// - Throws: the first error (in worker order) after every part has finished.
+    public func broadcast<T: Sendable, E: Error>(
+        _ body: @Sendable (BroadcastContext) throws(E) -> T
+    ) throws(E) -> [T] {
+        let n = threadCount
+        if let me = Participant.current(in: registryID) {
+            return try runBroadcast(on: me, count: n, body)
+        }
+        let entry = _enterAsOutsider()
+        defer { _exitAsOutsider(entry) }
+        return try runBroadcast(on: entry.participant, count: n, body)
+    }
+
+    private func runBroadcast<T: Sendable, E: Error>(
+        on me: UnsafeMutablePointer<Participant>, count n: Int,
+        _ body: @Sendable (BroadcastContext) throws(E) -> T
+    ) throws(E) -> [T] {
+        var results = [Result<T, E>?](repeating: nil, count: n)
+        results.withUnsafeMutableBufferPointer { slots in
+            // Each part writes only its own slot; the latch's decrement publishes it.
+            let part: (Int) -> Void = { index in
+                slots[index] = Result { () throws(E) -> T in try body(BroadcastContext(index: index, threadCount: n)) }
+            }
+            withoutActuallyEscaping(part) { escapingPart in
+                withUnsafePointer(to: escapingPart) { run in
+                    let latch = CountLatch(ownerParker: me.pointee.parker)
+                    let admitted = registry.lifecycleLock.withLock { () -> Bool in
+                        guard !registry.isShutDown else { return false }
+                        for index in 0..<n {
+                            latch.increment()
+                            let job = BroadcastJob(run: run, index: index, family: me.pointee.family, latch: latch)
+                            registry.participant(at: index).pointee.inbox.push(JobRef(heap: job))
+                        }
+                        return true
+                    }
+                    if admitted {
+                        registry.sleep.notifyWorkAvailable(count: Int32(n))
+                        latch.decrement()  // the owner's token
+                        registry.wait(for: latch, on: me)
+                    } else {
+                        // Shut down: no worker is left to run the parts, so the caller runs them.
+                        for index in 0..<n { run.pointee(index) }
+                    }
+                }
+            }
+        }
+        return try results.map { (r) throws(E) -> T in try r.unsafelyUnwrapped.get() }
+    }
+}

@@ -1,0 +1,20 @@
+extension ThreadPool {
+    /// Runs `body` as part of this pool: joins, scopes and parallel loops inside it use this pool
+    /// (also through `Spindle.join`), and the calling thread takes part in them.
+    ///
+    /// From a worker of this pool, `body` simply runs. From any other thread, the thread becomes a
+    /// temporary participant for the duration of `body` — no hand-off to a worker, no context
+    /// switch.
+    ///
+    /// ```swift
+    /// let total = pool.install { Spindle.join({ sum(left) }, { sum(right) }) }
+    /// ```
+    public func install<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R {
+        if Participant.current(in: registryID) != nil {
+            return try body()
+        }
+        let entry = _enterAsOutsider()
+        defer { _exitAsOutsider(entry) }
+        return try body()
+    }
+}

@@ -1,0 +1,117 @@
+import CSpindle
+
+/// A pool of worker threads for CPU-bound work: fork-join (`join`, `scope`, `install`,
+/// `broadcast`) in the foreground tier, tasks (`spawn`, `submit`) in the background tier.
+///
+/// ```swift
+/// import Spindle
+///
+/// let pool = try ThreadPool(threads: 4)
+/// func sum(_ xs: ArraySlice<Int>) -> Int {
+///     if xs.count < 2 { return xs.first ?? 0 }
+///     let mid = xs.startIndex + xs.count / 2
+///     let (l, r) = pool.join({ sum(xs[..<mid]) }, { sum(xs[mid...]) })
+///     return l + r
+/// }
+/// ```
+///
+/// Every method may be called from any thread. A caller that is not one of the pool's workers
+/// still does its own part of a `join`, `scope` or `install` on its own thread (no hand-off) and,
+/// while it waits for pieces other threads took, helps only with work of its own call.
+///
+/// Dropping the last reference to a pool you created shuts it down (see `shutdown()`).
+public final class ThreadPool: @unchecked Sendable {  // immutable after init; the registry synchronises itself
+    let registry: Registry
+    /// The registry's address: compared with the current participant's on every join.
+    @usableFromInline let registryID: UnsafeMutableRawPointer
+    /// The configuration the pool was built with.
+    public let configuration: Configuration
+
+    /// A pool of `threads` workers with default settings.
+    ///
+    /// ```swift
+    /// let pool = try ThreadPool(threads: 4)
+    /// ```
+    /// - Throws: `ThreadPoolError.invalidThreadCount` when `threads < 1`.
+    public convenience init(threads: Int) throws(ThreadPoolError) {
+        try self.init(configuration: Configuration(threads: threads))
+    }
+
+    /// A pool built from `configuration`; nothing is started when a field is invalid.
+    ///
+    /// ```swift
+    /// let pool = try ThreadPool(configuration: .init(threads: 4, maxPending: 10_000))
+    /// ```
+    public init(configuration: Configuration) throws(ThreadPoolError) {
+        try configuration.validate()
+        self.configuration = configuration
+        registry = Registry(configuration: configuration)
+        registryID = registry.identity
+        try registry.start()
+    }
+
+    deinit {
+        registry.shutdown()
+    }
+
+    /// The process-wide default pool: one worker per usable core (the affinity mask, capped by a
+    /// cgroup CPU quota). Never shut down.
+    ///
+    /// ```swift
+    /// let (a, b) = ThreadPool.shared.join({ work(0) }, { work(1) })
+    /// ```
+    public static let shared: ThreadPool = {
+        do {
+            return try ThreadPool(configuration: Configuration(threadNamePrefix: "spindle-shared-"))
+        } catch {
+            fatalError("Spindle could not start its shared pool: \(error)")
+        }
+    }()
+
+    /// Number of worker threads.
+    public var threadCount: Int { registry.workerCount }
+
+    /// The index (`0..<threadCount`) of the current thread if it is one of this pool's workers.
+    ///
+    /// ```swift
+    /// pool.install { print(pool.currentThreadIndex as Any) }  // nil from an outside caller
+    /// ```
+    public var currentThreadIndex: Int? {
+        guard let me = Participant.current(in: registryID), me.pointee.isWorker else { return nil }
+        return me.pointee.index
+    }
+
+    /// The index of the current thread among the workers of whichever pool it belongs to.
+    public static var currentThreadIndex: Int? {
+        guard let me = Participant.current, me.pointee.isWorker else { return nil }
+        return me.pointee.index
+    }
+
+    /// Whether `shutdown()` was called (or the last reference dropped).
+    public var isShutDown: Bool { registry.isShutDown }
+
+    /// Stops accepting background work, lets the workers run everything already queued, and
+    /// waits for them to exit. Idempotent. `join`, `scope` and `install` keep working afterwards:
+    /// their callers then do all the work on their own thread.
+    ///
+    /// ```swift
+    /// try pool.spawn { flushCaches() }
+    /// pool.shutdown()   // flushCaches() has run
+    /// ```
+    public func shutdown() {
+        registry.shutdown()
+    }
+
+    // MARK: Internals used by inlinable code
+
+    /// Makes the calling thread a temporary participant (slow path of calls from outside).
+    @usableFromInline
+    func _enterAsOutsider() -> ExternalParticipant {
+        registry.enterExternal()
+    }
+
+    @usableFromInline
+    func _exitAsOutsider(_ entry: ExternalParticipant) {
+        registry.exitExternal(entry)
+    }
+}

@@ -1,0 +1,35 @@
+/// Escaping work (`spawn`, `submit`, scope spawns, broadcast parts): a heap object whose
+/// subclass knows what to run. `JobRef(heap:)` holds one reference; executing consumes it.
+class HeapJob: @unchecked Sendable {  // immutable after init; subclasses document their own state
+    /// The call this job belongs to (see `Participant.family`); background jobs get a fresh one
+    /// when they start.
+    let family: Int
+    /// Background work is counted against `maxPending` and runs in its own family.
+    let isBackground: Bool
+
+    init(family: Int, isBackground: Bool) {
+        self.family = family
+        self.isBackground = isBackground
+    }
+
+    /// Runs the job on the current participant.
+    func execute() {
+        preconditionFailure("HeapJob subclasses override execute()")
+    }
+
+    /// Called instead of `execute()` for a job that will never run (the pool shut down before
+    /// it could start). Subclasses report it to whoever waits.
+    func abandon() {}
+}
+
+/// A heap job around a closure, with nothing to report back.
+final class ClosureJob: HeapJob, @unchecked Sendable {  // `body` is immutable
+    private let body: @Sendable () -> Void
+
+    init(family: Int, isBackground: Bool, _ body: @escaping @Sendable () -> Void) {
+        self.body = body
+        super.init(family: family, isBackground: isBackground)
+    }
+
+    override func execute() { body() }
+}

@@ -1,0 +1,50 @@
+/// A reference to a unit of work: one machine word, so a deque slot is a single atomic.
+///
+/// The low bit tells the two kinds apart (both pointers are at least 8-byte aligned):
+/// - `0`: a `StackJob` on the stack of a thread blocked in `join` (valid until that join returns,
+///   which cannot happen before the job completed);
+/// - `1`: a retained `HeapJob` object; whoever takes the reference out of its queue owns it.
+///
+/// No existential and no reference counting is involved in moving a `JobRef` around.
+@usableFromInline
+struct JobRef: Equatable, Sendable {
+    @usableFromInline
+    let bits: UInt
+
+    @inlinable
+    init(bits: UInt) { self.bits = bits }
+
+    @usableFromInline
+    init(stack job: UnsafeMutablePointer<StackJob>) {
+        bits = UInt(bitPattern: job)
+    }
+
+    /// Takes a +1 reference to `job`, handed to whoever executes the `JobRef`.
+    init(heap job: HeapJob) {
+        bits = UInt(bitPattern: Unmanaged.passRetained(job).toOpaque()) | 1
+    }
+
+    var isHeap: Bool { bits & 1 == 1 }
+
+    var stackJob: UnsafeMutablePointer<StackJob> {
+        UnsafeMutablePointer(bitPattern: bits).unsafelyUnwrapped
+    }
+
+    /// Borrows the heap job without consuming the queue's reference.
+    var heapJobUnretained: HeapJob {
+        Unmanaged<HeapJob>.fromOpaque(UnsafeRawPointer(bitPattern: bits & ~1).unsafelyUnwrapped)
+            .takeUnretainedValue()
+    }
+
+    /// Consumes the reference this `JobRef` holds.
+    func takeHeapJob() -> HeapJob {
+        Unmanaged<HeapJob>.fromOpaque(UnsafeRawPointer(bitPattern: bits & ~1).unsafelyUnwrapped)
+            .takeRetainedValue()
+    }
+
+    /// The call a job belongs to (see `Participant.family`). Only read by the thread that owns the
+    /// reference (it took it from a queue), so the job cannot complete underneath the read.
+    var family: Int {
+        isHeap ? heapJobUnretained.family : stackJob.pointee.family
+    }
+}

@@ -1,0 +1,89 @@
+import Synchronization
+
+/// The second half of a `join`, living on the joining thread's stack.
+///
+/// A stack job is first only *pending*: linked into its participant's pending list, invisible to
+/// other threads, costing a few plain stores. On a heartbeat the participant *promotes* its
+/// oldest pending job into its deque, where thieves may take it. When the joining thread comes
+/// back to a job that was never promoted, it unlinks it and calls the closure directly.
+///
+/// Lifetime: the joining thread does not leave `join` before `done` is 1, so the memory stays
+/// valid for a thief until the thief's last access, the releasing exchange on `done`.
+@usableFromInline
+struct StackJob: ~Copyable {
+    /// The joining frame's `_JoinContext` (the closure to run and where its result goes).
+    @usableFromInline let context: UnsafeMutableRawPointer
+    /// The context's type, which knows how to run it: a metatype, so the job stays trivial (no
+    /// reference counting when it is created or destroyed).
+    @usableFromInline let runner: any _StackJobRunner.Type
+    /// The call this job belongs to; copied from the joining participant.
+    @usableFromInline let family: Int
+    /// The participant that created the job and waits for it.
+    @usableFromInline let owner: UnsafeMutablePointer<Participant>
+    /// Pending-list links (owner-only).
+    @usableFromInline var older: UnsafeMutablePointer<StackJob>?
+    @usableFromInline var newer: UnsafeMutablePointer<StackJob>?
+    /// The owner's join depth at this join (owner-only).
+    @usableFromInline let depth: Int
+    /// Set by the owner when it moved the job to its deque (owner-only).
+    @usableFromInline var isPromoted: Bool
+    /// The completion latch: 0 not done, 1 done, 2 not done and the owner may be parked.
+    /// Written by the thief with a releasing exchange, read by the owner acquiring.
+    @usableFromInline let done: Atomic<UInt32>
+    /// Index of the participant running the job once stolen (-1 before): the owner's hint of
+    /// where the job's own sub-jobs are (leapfrogging). Relaxed: only a hint.
+    @usableFromInline let thief: Atomic<Int>
+
+    @inlinable
+    init(context: UnsafeMutableRawPointer, runner: any _StackJobRunner.Type,
+         family: Int, owner: UnsafeMutablePointer<Participant>, depth: Int) {
+        self.depth = depth
+        self.context = context
+        self.runner = runner
+        self.family = family
+        self.owner = owner
+        older = nil
+        newer = nil
+        isPromoted = false
+        done = Atomic(0)
+        thief = Atomic(-1)
+    }
+
+    /// Runs a stolen job on the current thread and releases its owner.
+    static func execute(_ job: UnsafeMutablePointer<StackJob>) {
+        job.pointee.runner.run(job.pointee.context)
+        let parker = job.pointee.owner.pointee.parker  // read before `done`: the frame may vanish after
+        // Releasing: publishes the result written by `run`; pairs with the owner's acquiring loads.
+        if job.pointee.done.exchange(1, ordering: .releasing) == 2 {
+            parker.unpark()
+        }
+    }
+}
+
+/// Runs the second closure of a join from its context (implemented by `_JoinContext`).
+public protocol _StackJobRunner {
+    /// Runs the closure the context points to and stores its result in the context. Any copy of
+    /// the closure made here is released before returning, that is before `done` is set:
+    /// `withoutActuallyEscaping` in `join` checks that no reference is left.
+    static func run(_ context: UnsafeMutableRawPointer)
+}
+
+/// What a thief needs to run the second closure of a join: the closure, borrowed through a
+/// pointer into the joining frame, and the place for its result.
+@frozen
+public struct _JoinContext<B, E: Error>: _StackJobRunner {
+    @usableFromInline let body: UnsafePointer<@Sendable () throws(E) -> B>
+    @usableFromInline var result: Result<B, E>?
+
+    @inlinable
+    init(body: UnsafePointer<@Sendable () throws(E) -> B>) {
+        self.body = body
+        result = nil
+    }
+
+    @inlinable
+    public static func run(_ context: UnsafeMutableRawPointer) {
+        let me = context.assumingMemoryBound(to: Self.self)
+        me.pointee.result = Result(catching: me.pointee.body.pointee)
+    }
+}

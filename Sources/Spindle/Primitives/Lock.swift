@@ -1,0 +1,56 @@
+import CSpindle
+import Synchronization
+
+/// A small mutex whose acquire is a user-space compare-and-swap; the futex is only used to sleep.
+///
+/// `Synchronization.Mutex` is a priority-inheritance futex on Linux, whose kernel-side hand-off
+/// the thread sanitizer cannot see; this lock's every hand-off is an atomic the sanitizer models.
+/// States: 0 unlocked, 1 locked, 2 locked with possible sleepers (Drepper, "Futexes are tricky").
+final class FutexLock: @unchecked Sendable {  // all state is behind the atomic word
+    private let word = FutexWord(0)
+
+    deinit { word.deallocate() }
+
+    func lock() {
+        // Acquiring: pairs with the releasing store/exchange in `unlock()`.
+        if word.atomic.pointee.compareExchange(expected: 0, desired: 1, ordering: .acquiring).exchanged {
+            return
+        }
+        lockSlow()
+    }
+
+    private func lockSlow() {
+        for _ in 0..<64 {
+            if word.atomic.pointee.load(ordering: .relaxed) == 0,
+               word.atomic.pointee.compareExchange(expected: 0, desired: 1, ordering: .acquiring).exchanged {
+                return
+            }
+            spinLoopHint()
+        }
+        // Acquiring exchange: pairs with `unlock()`; state 2 tells the holder to wake us.
+        while word.atomic.pointee.exchange(2, ordering: .acquiring) != 0 {
+            word.wait(whileEqualTo: 2)
+        }
+    }
+
+    func unlock() {
+        // Releasing: publishes the critical section to the next acquirer.
+        if word.atomic.pointee.exchange(0, ordering: .releasing) == 2 {
+            word.wake(1)
+        }
+    }
+
+    @inline(__always)
+    func withLock<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R {
+        lock()
+        defer { unlock() }
+        return try body()
+    }
+}
+
+/// Hints the processor that this thread spins (x86 `pause`), so the sibling hyperthread runs.
+@inline(__always)
+@usableFromInline
+func spinLoopHint() {
+    spindle_cpu_relax()
+}

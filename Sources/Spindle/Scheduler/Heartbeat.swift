@@ -1,0 +1,112 @@
+import CSpindle
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The heartbeat: a thread that, every interval, sets the heartbeat flag of every participant.
+/// A participant that finds its flag set at a join promotes its oldest pending job.
+///
+/// The thread ticks only while it can help: some participant is active (awake: a worker, or an
+/// outside caller inside a call) *and* some participant is hungry (a worker with nothing to do,
+/// or a participant blocked waiting for a stolen job). With every thread busy, promoting work
+/// would feed nobody, so the heartbeat parks and costs nothing; an idle pool burns no CPU.
+/// A transition of either count from 0 to 1 bumps `wakeWord` and wakes the thread. The thread
+/// reads the ticket *before* it reads the counts, so a wake between the two makes its wait
+/// return at once.
+final class Heartbeat: @unchecked Sendable {  // all state is atomic or immutable after `start`
+    let intervalNanoseconds: Int64
+    private let active = Atomic<Int>(0)
+    private let hungry = Atomic<Int>(0)
+    private let stopped = Atomic<Bool>(false)
+    private let wakeWord = FutexWord(0)
+    private let finished = OneShotEvent()
+    private var started = false
+
+    init(intervalNanoseconds: Int64) {
+        self.intervalNanoseconds = intervalNanoseconds
+    }
+
+    deinit { wakeWord.deallocate() }
+
+    func start(registry: Registry) {
+        started = true
+        let context = Unmanaged.passRetained(HeartbeatContext(heartbeat: self, registry: registry))
+        spawnDetachedThread(name: "\(registry.configuration.threadNamePrefix)heartbeat",
+                            context: context.toOpaque(), entry: heartbeatThreadEntry)
+    }
+
+    func participantBecameActive() {
+        // Sequentially consistent: ordered against the heartbeat thread's load of `active`.
+        if active.wrappingAdd(1, ordering: .sequentiallyConsistent).oldValue == 0 {
+            wakeWord.atomic.pointee.wrappingAdd(1, ordering: .releasing)  // pairs with the ticket load
+            wakeWord.wake(1)
+        }
+    }
+
+    func participantBecameIdle() {
+        active.wrappingSubtract(1, ordering: .sequentiallyConsistent)  // ordered like the increment
+    }
+
+    /// A participant found nothing to run (idle worker, or blocked waiter).
+    func participantBecameHungry() {
+        // Sequentially consistent: ordered against the heartbeat thread's load of `hungry`.
+        if hungry.wrappingAdd(1, ordering: .sequentiallyConsistent).oldValue == 0 {
+            wakeWord.atomic.pointee.wrappingAdd(1, ordering: .releasing)  // pairs with the ticket load
+            wakeWord.wake(1)
+        }
+    }
+
+    func participantWasFed() {
+        hungry.wrappingSubtract(1, ordering: .sequentiallyConsistent)  // ordered like the increment
+    }
+
+    var activeParticipants: Int { active.load(ordering: .relaxed) }
+
+    func stop() {
+        guard started else { return }
+        stopped.store(true, ordering: .releasing)  // pairs with the loop's acquiring load
+        wakeWord.atomic.pointee.wrappingAdd(1, ordering: .releasing)
+        wakeWord.wakeAll()
+        finished.wait()
+    }
+
+    fileprivate func run(registry: Registry) {
+        spindle_set_precise_timer_slack()
+        var request = timespec(tv_sec: Int(intervalNanoseconds / 1_000_000_000),
+                               tv_nsec: Int(intervalNanoseconds % 1_000_000_000))
+        while !stopped.load(ordering: .acquiring) {  // pairs with `stop()`
+            let ticket = wakeWord.atomic.pointee.load(ordering: .acquiring)
+            if active.load(ordering: .sequentiallyConsistent) == 0
+                || hungry.load(ordering: .sequentiallyConsistent) == 0 {
+                wakeWord.wait(whileEqualTo: ticket)
+                continue
+            }
+            var remaining = timespec()
+            _ = nanosleep(&request, &remaining)
+            let count = registry.slotCount.load(ordering: .acquiring)  // pairs with slot publication
+            for i in 0..<count {
+                // Relaxed: the flag carries no data; the owner reads it relaxed at its next join.
+                registry.participant(at: i).pointee.heartbeat.store(true, ordering: .relaxed)
+            }
+        }
+        finished.set()
+    }
+}
+
+private final class HeartbeatContext {
+    let heartbeat: Heartbeat
+    let registry: Registry
+    init(heartbeat: Heartbeat, registry: Registry) {
+        self.heartbeat = heartbeat
+        self.registry = registry
+    }
+}
+
+private func heartbeatThreadEntry(_ raw: UnsafeMutableRawPointer) {
+    let context = Unmanaged<HeartbeatContext>.fromOpaque(raw).takeRetainedValue()
+    context.heartbeat.run(registry: context.registry)
+}

@@ -1,0 +1,355 @@
+import CSpindle
+import Synchronization
+
+/// Everything a pool is made of: its participants (workers first, then outside callers), the
+/// queues without an owner, the sleep and heartbeat state, and the worker threads' lifecycle.
+///
+/// `ThreadPool` is the public face; workers keep the registry alive (not the pool), so dropping
+/// the last `ThreadPool` reference can shut the pool down.
+final class Registry: @unchecked Sendable {  // mutable state is atomic or guarded by `lifecycleLock` / `externalLock`
+    let configuration: ThreadPool.Configuration
+    let workerCount: Int
+
+    /// Participant table: `slots[0..<slotCount]` are valid forever once published.
+    /// Workers occupy `0..<workerCount`; outside callers get the rest on demand.
+    let slots: UnsafeMutablePointer<UnsafeMutablePointer<Participant>?>
+    static let slotCapacity = 4_096
+    /// Published with a releasing store after a slot pointer is written; read acquiring.
+    let slotCount = Atomic<Int>(0)
+
+    /// Outside participants not in use (guarded by `externalLock`).
+    private let externalLock = FutexLock()
+    private var freeExternal: [UnsafeMutablePointer<Participant>] = []
+
+    /// Foreground jobs without an owning deque (handed in from non-participants, or given back).
+    let foreground = Injector()
+    /// Background jobs: spawn, submit.
+    let background = Injector()
+
+    let sleep = WorkerSleepState()
+    let heartbeat: Heartbeat
+
+    /// Source of call identities (`Participant.family`). 0 is never handed out.
+    private let nextFamily = Atomic<Int>(1)
+
+    // MARK: Lifecycle
+
+    /// Guards `isClosed` against background admission, so no job slips in after workers decide
+    /// to exit.
+    let lifecycleLock = FutexLock()
+    private var isClosed = false
+    /// Mirror of `isClosed` for lock-free reads in the worker loop (set under the lock).
+    let closedFlag = Atomic<Bool>(false)
+    /// Background jobs accepted but not started (for `maxPending`).
+    let backgroundPending = Atomic<Int>(0)
+    private var threads: [WorkerThread] = []
+
+    init(configuration: ThreadPool.Configuration) {
+        self.configuration = configuration
+        workerCount = configuration.threads
+        // Unsafe allocation: a fixed table of participant pointers read by thieves; freed in deinit.
+        slots = .allocate(capacity: Self.slotCapacity)
+        slots.initialize(repeating: nil, count: Self.slotCapacity)
+        heartbeat = Heartbeat(intervalNanoseconds: configuration.heartbeatNanoseconds)
+    }
+
+    /// Creates worker participants and starts the threads.
+    func start() throws(ThreadPoolError) {
+        for i in 0..<workerCount {
+            slots[i] = Participant.allocate(registry: self, index: i, isWorker: true)
+        }
+        slotCount.store(workerCount, ordering: .releasing)  // pairs with acquiring loads in scans
+        heartbeat.start(registry: self)
+        for i in 0..<workerCount {
+            do {
+                let thread = try WorkerThread.start(registry: self, index: i)
+                lifecycleLock.withLock { threads.append(thread) }
+            } catch {
+                shutdown()
+                throw error
+            }
+        }
+    }
+
+    deinit {
+        for i in 0..<slotCount.load(ordering: .acquiring) {
+            if let p = slots[i] { Participant.deallocate(p) }
+        }
+        slots.deallocate()
+    }
+
+    var identity: UnsafeMutableRawPointer { Unmanaged.passUnretained(self).toOpaque() }
+
+    func makeFamily() -> Int {
+        nextFamily.wrappingAdd(1, ordering: .relaxed).newValue  // a unique number; orders nothing
+    }
+
+    func participant(at index: Int) -> UnsafeMutablePointer<Participant> {
+        slots[index].unsafelyUnwrapped
+    }
+
+    // MARK: Outside participants
+
+    /// Makes the calling thread a participant for the duration of one call.
+    func enterExternal() -> ExternalParticipant {
+        let me = externalLock.withLock { () -> UnsafeMutablePointer<Participant>? in
+            if let free = freeExternal.popLast() { return free }
+            let index = slotCount.load(ordering: .relaxed)  // only grown under this lock
+            guard index < Self.slotCapacity else { return nil }
+            let p = Participant.allocate(registry: self, index: index, isWorker: false)
+            slots[index] = p
+            slotCount.store(index + 1, ordering: .releasing)  // publishes slots[index] to scans
+            return p
+        }
+        guard let me else {
+            // More simultaneous outside callers than slots: wait for one to leave.
+            spindle_cpu_relax()
+            return enterExternal()
+        }
+        me.pointee.family = makeFamily()
+        let previous = spindle_current_participant()
+        spindle_set_current_participant(UnsafeMutableRawPointer(me))
+        heartbeat.participantBecameActive()
+        return ExternalParticipant(participant: me, previous: previous)
+    }
+
+    func exitExternal(_ entry: ExternalParticipant) {
+        heartbeat.participantBecameIdle()
+        spindle_set_current_participant(entry.previous)
+        let me = entry.participant
+        me.pointee.family = 0
+        me.pointee.heartbeat.store(false, ordering: .relaxed)
+        externalLock.withLock { freeExternal.append(me) }
+    }
+
+    // MARK: Finding and running work
+
+    /// Runs a job taken from a queue on participant `me`.
+    func execute(_ job: JobRef, on me: UnsafeMutablePointer<Participant>) {
+        let savedFamily = me.pointee.family
+        // The job's outermost joins sit just below this participant's offered ones, so that they
+        // can be offered too while the offer window has room.
+        let savedDepth = me.pointee.joinDepth
+        if let oldest = me.pointee.oldestPending {
+            me.pointee.joinDepth = oldest.pointee.depth &+ me.pointee.pendingCount
+        }
+        if job.isHeap {
+            let heapJob = job.takeHeapJob()
+            if heapJob.isBackground {
+                backgroundPending.subtract(1, ordering: .relaxed)  // a count; orders nothing
+                me.pointee.family = makeFamily()
+            } else {
+                me.pointee.family = heapJob.family
+            }
+            heapJob.execute()
+        } else {
+            let stackJob = job.stackJob
+            stackJob.pointee.thief.store(me.pointee.index, ordering: .relaxed)  // a hint only
+            me.pointee.family = stackJob.pointee.family
+            StackJob.execute(stackJob)
+        }
+        me.pointee.family = savedFamily
+        me.pointee.joinDepth = savedDepth
+    }
+
+    /// What an idle worker looks for, in priority order: its own deque, its inbox, other
+    /// participants' deques and the foreground injector, then background work.
+    func findWork(for me: UnsafeMutablePointer<Participant>) -> JobRef? {
+        if let job = me.pointee.deque.pop() { return job }
+        if let job = me.pointee.inbox.pop() { return job }
+        if let job = stealForeground(for: me) { return job }
+        return background.pop()
+    }
+
+    func stealForeground(for me: UnsafeMutablePointer<Participant>) -> JobRef? {
+        let count = slotCount.load(ordering: .acquiring)  // pairs with the publishing stores
+        let start = me.pointee.index
+        for k in 1..<max(count, 1) {
+            let victim = slots[(start + k) % count].unsafelyUnwrapped
+            if victim.pointee.deque.isProbablyEmpty { continue }
+            if let job = victim.pointee.deque.steal() {
+                me.pointee.bump(me.pointee.steals)
+                return job
+            }
+        }
+        return foreground.pop()
+    }
+
+    /// Work a blocked participant may run: only jobs of its own family. Jobs of other families
+    /// met on the way are handed to the foreground injector, where idle workers take them.
+    func findRelatedWork(for me: UnsafeMutablePointer<Participant>, hint: Int) -> JobRef? {
+        if let job = me.pointee.deque.pop() { return job }
+        if me.pointee.isWorker, let job = me.pointee.inbox.pop() { return job }
+        let family = me.pointee.family
+        let count = slotCount.load(ordering: .acquiring)  // pairs with the publishing stores
+        let start = hint >= 0 && hint < count ? hint : me.pointee.index
+        for k in 0..<count {
+            let index = (start + k) % count
+            if index == me.pointee.index { continue }
+            let victim = slots[index].unsafelyUnwrapped
+            if victim.pointee.deque.isProbablyEmpty { continue }
+            guard let job = victim.pointee.deque.steal() else { continue }
+            if job.family == family {
+                me.pointee.bump(me.pointee.steals)
+                return job
+            }
+            foreground.push(job)
+            sleep.notifyWorkAvailable()
+        }
+        return foreground.pop(where: { $0.family == family })
+    }
+
+    /// Waits until a promoted and stolen join job is done, helping with related work meanwhile.
+    func waitForStolenJob(_ job: UnsafeMutablePointer<StackJob>, on me: UnsafeMutablePointer<Participant>) {
+        var idleRounds = 0
+        let spinLimit = configuration.spinBeforeSleep
+        var isHungry = false
+        defer { if isHungry { heartbeat.participantWasFed() } }
+        while true {
+            let state = job.pointee.done.load(ordering: .acquiring)  // pairs with the thief's releasing exchange
+            if state == 1 { return }
+            if let work = findRelatedWork(for: me, hint: job.pointee.thief.load(ordering: .relaxed)) {
+                if isHungry {
+                    isHungry = false
+                    heartbeat.participantWasFed()
+                }
+                execute(work, on: me)
+                idleRounds = 0
+                continue
+            }
+            if !isHungry {
+                isHungry = true
+                heartbeat.participantBecameHungry()
+            }
+            idleRounds += 1
+            if idleRounds < spinLimit {
+                spindle_cpu_relax()
+                continue
+            }
+            // Park until the thief finishes, or a heartbeat later to look for related work again.
+            let ticket = me.pointee.parker.prepare()
+            let current = job.pointee.done.load(ordering: .acquiring)  // pairs with the thief's exchange
+            if current == 1 { return }
+            if current == 0 && !job.pointee.done.compareExchange(
+                expected: 0, desired: 2, ordering: .acquiringAndReleasing).exchanged {
+                continue
+            }
+            me.pointee.parker.park(ticket: ticket, timeoutNanoseconds: heartbeat.intervalNanoseconds)
+            idleRounds = spinLimit / 2
+        }
+    }
+
+    /// Waits for a count latch (scope, broadcast), helping with related work meanwhile.
+    func wait(for latch: CountLatch, on me: UnsafeMutablePointer<Participant>) {
+        var idleRounds = 0
+        let spinLimit = configuration.spinBeforeSleep
+        var isHungry = false
+        defer { if isHungry { heartbeat.participantWasFed() } }
+        while !latch.isReleased {
+            if let work = findRelatedWork(for: me, hint: -1) {
+                if isHungry {
+                    isHungry = false
+                    heartbeat.participantWasFed()
+                }
+                execute(work, on: me)
+                idleRounds = 0
+                continue
+            }
+            if !isHungry {
+                isHungry = true
+                heartbeat.participantBecameHungry()
+            }
+            idleRounds += 1
+            if idleRounds < spinLimit {
+                spindle_cpu_relax()
+                continue
+            }
+            latch.parkOwner(timeoutNanoseconds: heartbeat.intervalNanoseconds)
+            idleRounds = spinLimit / 2
+        }
+    }
+
+    /// Called at a join point when the heartbeat flag is set: makes the oldest pending job
+    /// stealable and wakes a sleeping worker if there is one.
+    func promotePendingJob(on me: UnsafeMutablePointer<Participant>) {
+        me.pointee.heartbeat.store(false, ordering: .relaxed)  // no data attached to the flag
+        guard let job = me.pointee.takeOldestPending() else { return }
+        me.pointee.deque.push(JobRef(stack: job))
+        me.pointee.bump(me.pointee.promotions)
+        sleep.notifyWorkAvailable()
+    }
+
+    /// Back at a promoted job: takes it back if no thief did (returns true: run it inline), else
+    /// waits for the thief (returns false: the result is in place).
+    func reclaimPromotedJob(_ job: UnsafeMutablePointer<StackJob>, on me: UnsafeMutablePointer<Participant>) -> Bool {
+        if let top = me.pointee.deque.pop() {
+            if top == JobRef(stack: job) { return true }
+            // Jobs pushed after ours were taken back by their own frames or stolen before ours, so
+            // anything else here is a job of ours that we may run while our own is elsewhere.
+            me.pointee.deque.push(top)
+        }
+        waitForStolenJob(job, on: me)
+        return false
+    }
+
+    /// Pushes a foreground heap job: onto the current participant's deque when the caller is a
+    /// participant of this registry, else into the foreground injector.
+    func pushForeground(_ job: HeapJob) {
+        if let me = Participant.current(in: identity) {
+            me.pointee.deque.push(JobRef(heap: job))
+        } else {
+            foreground.push(JobRef(heap: job))
+        }
+        sleep.notifyWorkAvailable()
+    }
+
+    // MARK: Background admission and shutdown
+
+    /// Queues a background job; throws when shut down or at `maxPending`.
+    func submitBackground(_ job: HeapJob) throws(ThreadPoolError) {
+        try lifecycleLock.withLock { () throws(ThreadPoolError) in
+            guard !isClosed else { throw .shutDown }
+            if let max = configuration.maxPending {
+                // Under the lock, so the check and the increment are one step for admissions;
+                // starts only ever decrease the count, which keeps the bound safe.
+                guard backgroundPending.load(ordering: .relaxed) < max else { throw .saturated(maxPending: max) }
+            }
+            backgroundPending.wrappingAdd(1, ordering: .relaxed)  // a count; orders nothing
+            background.push(JobRef(heap: job))
+        }
+        sleep.notifyWorkAvailable()
+    }
+
+    var isShutDown: Bool { closedFlag.load(ordering: .acquiring) }  // pairs with `shutdown()`'s store
+
+    /// Stops admission, lets the workers run everything queued, then joins them.
+    /// Safe to call more than once and from any thread, a worker of this pool included (that
+    /// worker is not joined: it exits when its current job returns).
+    func shutdown() {
+        let toJoin = lifecycleLock.withLock { () -> [WorkerThread] in
+            if isClosed { return [] }
+            isClosed = true
+            closedFlag.store(true, ordering: .releasing)  // pairs with `isShutDown`
+            let all = threads
+            threads = []
+            return all
+        }
+        sleep.wakeAll()
+        let me = Participant.current(in: identity)
+        for thread in toJoin {
+            if let me, me.pointee.isWorker, me.pointee.index == thread.index {
+                thread.detach()
+            } else {
+                thread.join()
+            }
+        }
+        heartbeat.stop()
+    }
+}
+
+/// An outside thread's temporary membership, returned by `Registry.enterExternal()`.
+@usableFromInline
+struct ExternalParticipant {
+    @usableFromInline let participant: UnsafeMutablePointer<Participant>
+    let previous: UnsafeMutableRawPointer?
+}

@@ -1,0 +1,108 @@
+import CSpindle
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// What a new thread runs: a plain function and a retained context pointer.
+private final class ThreadStart {
+    let body: (UnsafeMutableRawPointer) -> Void
+    let context: UnsafeMutableRawPointer
+    let name: String
+    init(body: @escaping (UnsafeMutableRawPointer) -> Void, context: UnsafeMutableRawPointer, name: String) {
+        self.body = body
+        self.context = context
+        self.name = name
+    }
+}
+
+// Thread entry points live here, nonisolated, never in a `main.swift` (where a closure would be
+// inferred `@MainActor`).
+#if canImport(Darwin)
+private func threadTrampoline(_ raw: UnsafeMutableRawPointer) -> UnsafeMutableRawPointer? {
+    let start = Unmanaged<ThreadStart>.fromOpaque(raw).takeRetainedValue()
+    spindle_set_thread_name(start.name)
+    start.body(start.context)
+    return nil
+}
+#else
+private func threadTrampoline(_ raw: UnsafeMutableRawPointer?) -> UnsafeMutableRawPointer? {
+    let start = Unmanaged<ThreadStart>.fromOpaque(raw.unsafelyUnwrapped).takeRetainedValue()
+    spindle_set_thread_name(start.name)
+    start.body(start.context)
+    return nil
+}
+#endif
+
+/// Starts a thread; returns its handle or the error number.
+private func startThread(name: String, stackSize: Int?, context: UnsafeMutableRawPointer,
+                         body: @escaping (UnsafeMutableRawPointer) -> Void) -> Result<pthread_t, ThreadPoolError> {
+    var attributes = pthread_attr_t()
+    pthread_attr_init(&attributes)
+    defer { pthread_attr_destroy(&attributes) }
+    if let stackSize { pthread_attr_setstacksize(&attributes, stackSize) }
+    let start = Unmanaged.passRetained(ThreadStart(body: body, context: context, name: name)).toOpaque()
+    #if canImport(Darwin)
+    var handle: pthread_t?
+    let result = pthread_create(&handle, &attributes, threadTrampoline, start)
+    #else
+    var handle = pthread_t()
+    let result = pthread_create(&handle, &attributes, threadTrampoline, start)
+    #endif
+    guard result == 0 else {
+        Unmanaged<ThreadStart>.fromOpaque(start).release()
+        return .failure(.threadCreationFailed(errno: result))
+    }
+    #if canImport(Darwin)
+    return .success(handle!)
+    #else
+    return .success(handle)
+    #endif
+}
+
+/// Starts a thread nobody joins (the heartbeat, which signals its own end).
+func spawnDetachedThread(name: String, context: UnsafeMutableRawPointer,
+                         entry: @escaping (UnsafeMutableRawPointer) -> Void) {
+    switch startThread(name: name, stackSize: nil, context: context, body: entry) {
+    case .success(let handle): pthread_detach(handle)
+    case .failure(let error): fatalError("Spindle could not start its heartbeat thread: \(error)")
+    }
+}
+
+/// A worker thread's handle.
+struct WorkerThread: @unchecked Sendable {  // pthread_t is a plain handle, joined or detached once
+    let index: Int
+    let handle: pthread_t
+
+    static func start(registry: Registry, index: Int) throws(ThreadPoolError) -> WorkerThread {
+        let context = Unmanaged.passRetained(WorkerContext(registry: registry, index: index)).toOpaque()
+        let name = "\(registry.configuration.threadNamePrefix)\(index)"
+        switch startThread(name: name, stackSize: registry.configuration.stackSize,
+                           context: context, body: workerThreadEntry) {
+        case .success(let handle):
+            return WorkerThread(index: index, handle: handle)
+        case .failure(let error):
+            Unmanaged<WorkerContext>.fromOpaque(context).release()
+            throw error
+        }
+    }
+
+    func join() { pthread_join(handle, nil) }
+    func detach() { pthread_detach(handle) }
+}
+
+private final class WorkerContext {
+    let registry: Registry
+    let index: Int
+    init(registry: Registry, index: Int) {
+        self.registry = registry
+        self.index = index
+    }
+}
+
+private func workerThreadEntry(_ raw: UnsafeMutableRawPointer) {
+    let context = Unmanaged<WorkerContext>.fromOpaque(raw).takeRetainedValue()
+    Worker.run(registry: context.registry, index: context.index)
+}

@@ -1,0 +1,61 @@
+import CSpindle
+
+/// A worker's main loop: own deque → own inbox → steal foreground → background → spin → park.
+enum Worker {
+    static func run(registry: Registry, index: Int) {
+        let me = registry.participant(at: index)
+        spindle_set_current_participant(UnsafeMutableRawPointer(me))
+        defer { spindle_set_current_participant(nil) }
+        if registry.configuration.pinning == .cores {
+            _ = spindle_pin_current_thread(spindle_affinity_cpu_at(Int32(index)))
+        }
+        let spinLimit = registry.configuration.spinBeforeSleep
+        registry.heartbeat.participantBecameActive()
+        var idleRounds = 0
+        var isHungry = false
+        defer { if isHungry { registry.heartbeat.participantWasFed() } }
+        while true {
+            // Read before searching: once closed, no background or inbox job can be admitted, so
+            // a search that starts after seeing the flag and finds nothing means this worker is done.
+            let closed = registry.isShutDown
+            if let job = registry.findWork(for: me) {
+                if isHungry {
+                    isHungry = false
+                    registry.heartbeat.participantWasFed()
+                }
+                registry.execute(job, on: me)
+                idleRounds = 0
+                continue
+            }
+            if closed { break }
+            if !isHungry {
+                isHungry = true
+                registry.heartbeat.participantBecameHungry()
+            }
+            idleRounds += 1
+            if idleRounds < spinLimit {
+                spindle_cpu_relax()
+                continue
+            }
+            let ticket = registry.sleep.prepareToSleep()
+            let closedBeforeSleep = registry.isShutDown
+            if let job = registry.findWork(for: me) {
+                registry.sleep.cancelSleep()
+                isHungry = false
+                registry.heartbeat.participantWasFed()
+                registry.execute(job, on: me)
+                idleRounds = 0
+                continue
+            }
+            if closedBeforeSleep {
+                registry.sleep.cancelSleep()
+                break
+            }
+            registry.heartbeat.participantBecameIdle()
+            registry.sleep.sleep(ticket: ticket)
+            registry.heartbeat.participantBecameActive()
+            idleRounds = 0
+        }
+        registry.heartbeat.participantBecameIdle()
+    }
+}

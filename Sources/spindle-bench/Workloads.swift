@@ -1,0 +1,168 @@
+import Foundation
+import Spindle
+import Synchronization
+
+// MARK: fib
+
+func fibSequential(_ n: Int) -> Int {
+    n < 2 ? n : fibSequential(n - 1) + fibSequential(n - 2)
+}
+
+func fibJoin(_ n: Int, _ pool: ThreadPool) -> Int {
+    if n < 2 { return n }
+    let (a, b) = pool.join({ fibJoin(n - 1, pool) }, { fibJoin(n - 2, pool) })
+    return a + b
+}
+
+// MARK: binary tree of heap nodes (parent allocated before its children)
+
+final class Node: @unchecked Sendable {  // children are set once while building, read-only afterwards
+    let value: Int
+    var left: Node?
+    var right: Node?
+    init(value: Int) { self.value = value }
+}
+
+/// A perfect tree of `2^depth - 1` nodes, allocated in pre-order: a parent before its left
+/// subtree, the left subtree before the right (the layout chili and spice use).
+func makeTree(depth: Int, next: inout Int) -> Node? {
+    if depth == 0 { return nil }
+    let node = Node(value: next)
+    next += 1
+    node.left = makeTree(depth: depth - 1, next: &next)
+    node.right = makeTree(depth: depth - 1, next: &next)
+    return node
+}
+
+func treeSumSequential(_ node: Node?) -> Int {
+    guard let node else { return 0 }
+    return node.value + treeSumSequential(node.left) + treeSumSequential(node.right)
+}
+
+func treeSumJoin(_ node: Node?, _ pool: ThreadPool) -> Int {
+    guard let node else { return 0 }
+    let (a, b) = pool.join({ treeSumJoin(node.left, pool) }, { treeSumJoin(node.right, pool) })
+    return node.value + a + b
+}
+
+// MARK: binary tree in one buffer, children by index (no reference counting at all)
+
+struct IndexTree: @unchecked Sendable {  // read-only after construction; freed by `deallocate`
+    let left: UnsafeMutableBufferPointer<Int32>
+    let right: UnsafeMutableBufferPointer<Int32>
+    let value: UnsafeMutableBufferPointer<Int>
+
+    /// Pre-order layout: node 0 is the root, a node's left subtree follows it, then its right.
+    init(depth: Int) {
+        let n = (1 << depth) - 1
+        left = .allocate(capacity: n)
+        right = .allocate(capacity: n)
+        value = .allocate(capacity: n)
+        var next = 0
+        func build(_ d: Int) -> Int32 {
+            if d == 0 { return -1 }
+            let me = next
+            next += 1
+            value[me] = me
+            left[me] = build(d - 1)
+            right[me] = build(d - 1)
+            return Int32(me)
+        }
+        _ = build(depth)
+    }
+
+    func deallocate() {
+        left.deallocate()
+        right.deallocate()
+        value.deallocate()
+    }
+
+    func sumSequential(_ i: Int32) -> Int {
+        if i < 0 { return 0 }
+        let j = Int(i)
+        return value[j] + sumSequential(left[j]) + sumSequential(right[j])
+    }
+
+    func sumJoin(_ i: Int32, _ pool: ThreadPool) -> Int {
+        if i < 0 { return 0 }
+        let j = Int(i)
+        let (a, b) = pool.join({ sumJoin(left[j], pool) }, { sumJoin(right[j], pool) })
+        return value[j] + a + b
+    }
+}
+
+// MARK: quicksort (same algorithm both ways; insertion sort below 32 elements)
+
+struct SortBuffer: @unchecked Sendable {  // disjoint halves are sorted by different threads
+    let base: UnsafeMutableBufferPointer<Int>
+}
+
+@inline(__always)
+func partition(_ a: UnsafeMutableBufferPointer<Int>, _ lo: Int, _ hi: Int) -> Int {
+    let mid = lo + (hi - lo) / 2
+    // Median of three as pivot.
+    if a[mid] < a[lo] { a.swapAt(mid, lo) }
+    if a[hi - 1] < a[lo] { a.swapAt(hi - 1, lo) }
+    if a[hi - 1] < a[mid] { a.swapAt(hi - 1, mid) }
+    let pivot = a[mid]
+    var i = lo, j = hi - 1
+    while true {
+        while a[i] < pivot { i += 1 }
+        while a[j] > pivot { j -= 1 }
+        if i >= j { return j + 1 }
+        a.swapAt(i, j)
+        i += 1
+        j -= 1
+    }
+}
+
+func insertionSort(_ a: UnsafeMutableBufferPointer<Int>, _ lo: Int, _ hi: Int) {
+    var i = lo + 1
+    while i < hi {
+        let x = a[i]
+        var j = i - 1
+        while j >= lo && a[j] > x { a[j + 1] = a[j]; j -= 1 }
+        a[j + 1] = x
+        i += 1
+    }
+}
+
+func quicksortSequential(_ a: UnsafeMutableBufferPointer<Int>, _ lo: Int, _ hi: Int) {
+    if hi - lo <= 32 { insertionSort(a, lo, hi); return }
+    let p = partition(a, lo, hi)
+    quicksortSequential(a, lo, p)
+    quicksortSequential(a, p, hi)
+}
+
+func quicksortJoin(_ s: SortBuffer, _ lo: Int, _ hi: Int, _ pool: ThreadPool) {
+    if hi - lo <= 32 { insertionSort(s.base, lo, hi); return }
+    let p = partition(s.base, lo, hi)
+    _ = pool.join({ quicksortJoin(s, lo, p, pool) }, { quicksortJoin(s, p, hi, pool) })
+}
+
+/// Deterministic pseudo-random numbers (xorshift), so every contender sorts the same input.
+func randomInts(_ n: Int, seed: UInt64 = 0x9E37_79B9_7F4A_7C15) -> [Int] {
+    var x = seed
+    return (0..<n).map { _ in
+        x ^= x << 13; x ^= x >> 7; x ^= x << 17
+        return Int(truncatingIfNeeded: x >> 1)
+    }
+}
+
+func checksum(_ a: UnsafeMutableBufferPointer<Int>) -> Int {
+    var h = 0
+    var sorted = 1
+    for i in 0..<a.count {
+        h = h &* 31 &+ a[i]
+        if i > 0 && a[i - 1] > a[i] { sorted = 0 }
+    }
+    return sorted == 1 ? h : -1
+}
+
+// MARK: busy work for latency workloads
+
+@inline(never)
+func spin(microseconds: Double) {
+    let end = now() + microseconds / 1e6
+    while now() < end {}
+}
