@@ -101,3 +101,18 @@ func onWorker(_ pool: ThreadPool, _ body: @escaping @Sendable () -> Int) -> Int 
 final class ResultBox: @unchecked Sendable {  // written by one worker before a semaphore signal, read after the wait
     var value = 0
 }
+
+/// 64 counters, each on its own 128-byte line, written only by the thread of that index.
+final class PaddedCounters: @unchecked Sendable {  // each slot has one writer; totals are read after a join point
+    private let slots = UnsafeMutablePointer<Int>.allocate(capacity: 64 * 16)
+
+    init() { reset() }
+    deinit { slots.deallocate() }
+
+    func reset() { slots.initialize(repeating: 0, count: 64 * 16) }
+
+    @inline(__always)
+    func bump(_ index: Int) { slots[index * 16] &+= 1 }
+
+    var total: Int { (0..<64).reduce(0) { $0 + slots[$1 * 16] } }
+}

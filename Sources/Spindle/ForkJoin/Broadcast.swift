@@ -71,7 +71,7 @@ extension ThreadPool {
                         return true
                     }
                     if admitted {
-                        registry.sleep.notifyWorkAvailable(count: Int32(n))
+                        registry.sleep.notifyWorkAvailable(count: n)
                         latch.decrement()  // the owner's token
                         registry.wait(for: latch, on: me)
                     } else {

@@ -16,18 +16,36 @@ import Synchronization
 /// Spawned work is foreground work: it runs before any background task. A spawned closure may
 /// spawn more work into the same scope. `Failure` is the error spawned closures may throw
 /// (`Never` when none do).
-public final class Scope<Failure: Error>: @unchecked Sendable {  // state: a count latch (atomic) and `firstError` under `errorLock`
+public final class Scope<Failure: Error>: @unchecked Sendable {  // state: a count latch (atomic), `firstError` under `errorLock`, owner-only credits
     let registry: Registry
     let family: Int
-    let latch: CountLatch
+    @usableFromInline let latch: CountLatch
     private let errorLock = FutexLock()
     private var firstError: Failure?
     private let isFinished = Atomic<Bool>(false)
 
-    init(registry: Registry, family: Int, ownerParker: Parker) {
+    @usableFromInline
+    var _family: Int { family }
+
+    /// The participant that opened the scope; while it runs the body it takes latch counts in
+    /// batches (`ownerCredits`), so its spawns do not each touch the shared latch.
+    @usableFromInline let owner: UnsafeMutablePointer<Participant>
+    /// Owner-only while `ownerInBody`.
+    @exclusivity(unchecked) @usableFromInline var ownerCredits = 0
+    @exclusivity(unchecked) @usableFromInline var ownerInBody = true
+
+    init(registry: Registry, family: Int, owner: UnsafeMutablePointer<Participant>) {
         self.registry = registry
         self.family = family
-        latch = CountLatch(ownerParker: ownerParker)
+        self.owner = owner
+        latch = CountLatch(ownerParker: owner.pointee.parker)
+    }
+
+    /// Ends the owner's body: gives back unused credits and the owner's own token.
+    func endBody() {
+        ownerInBody = false
+        latch.decrement(by: ownerCredits + 1)
+        ownerCredits = 0
     }
 
     /// Spawns `work` into the scope. It may run on any worker (or on the thread that opened the
@@ -40,13 +58,68 @@ public final class Scope<Failure: Error>: @unchecked Sendable {  // state: a cou
     /// }
     /// ```
     /// - Precondition: the scope has not returned yet.
+    @inlinable
     public func spawn(_ work: @escaping @Sendable () throws(Failure) -> Void) {
-        precondition(!isFinished.load(ordering: .relaxed),
-                     "Scope.spawn called after its scope returned")  // a diagnostic, orders nothing
-        latch.increment()
-        registry.pushForeground(ScopeJob(scope: self, work: work))
+        if let me = Participant.current(in: _registryID) {
+            _admitSpawn(from: me)
+            // A throwing closure gets a wrapper that records its error.
+            _pushRecord(work: { [self] in
+                do throws(Failure) { try work() } catch { self.record(error) }
+            }, on: me)
+        } else {
+            _admitSpawn(from: nil)
+            _pushHeapJob(ScopeJob(scope: self, work: work))
+        }
     }
 
+    /// Counts a new spawn in the latch. The owner, inside its body, takes counts 64 at a time:
+    /// it holds its own token until `endBody()`, which returns what it did not use, so the count
+    /// cannot reach zero early.
+    @inlinable
+    func _admitSpawn(from me: UnsafeMutablePointer<Participant>?) {
+        if me == owner && ownerInBody {
+            if ownerCredits == 0 {
+                _checkOpen()
+                latch.increment(by: 64)
+                ownerCredits = 64
+            }
+            ownerCredits &-= 1
+        } else {
+            _checkOpen()
+            latch.increment(by: 1)
+        }
+    }
+
+    @usableFromInline
+    func _checkOpen() {
+        precondition(!isFinished.load(ordering: .relaxed),
+                     "Scope.spawn called after its scope returned")  // a diagnostic, orders nothing
+    }
+
+    @usableFromInline
+    var _registryID: UnsafeMutableRawPointer { registry.identity }
+
+    /// Stores `work` in a record of the participant's slab (no allocation) and pushes it.
+    @inlinable
+    func _pushRecord(work: @escaping @Sendable () -> Void, on me: UnsafeMutablePointer<Participant>) {
+        let (slot, slab) = me.pointee.nextSpawnSlot()
+        let record = slot.bindMemory(to: SpawnRecord.self, capacity: 1)
+        record.initialize(to: SpawnRecord(work: work, latch: Unmanaged.passUnretained(latch),
+                                          family: _family, slab: slab))
+        _pushRecord(JobRef(spawnRecord: slot), on: me)
+    }
+
+    @usableFromInline
+    func _pushRecord(_ job: JobRef, on me: UnsafeMutablePointer<Participant>) {
+        registry.pushSpawnRecord(job, on: me)
+    }
+
+    @usableFromInline
+    func _pushHeapJob(_ job: HeapJob) {
+        registry.pushForeground(job)
+    }
+
+    @usableFromInline
     func record(_ error: Failure) {
         errorLock.withLock {
             if firstError == nil { firstError = error }
@@ -60,17 +133,45 @@ public final class Scope<Failure: Error>: @unchecked Sendable {  // state: a cou
     }
 }
 
-/// One spawned closure of a scope.
-final class ScopeJob<Failure: Error>: HeapJob, @unchecked Sendable {  // immutable
-    let scope: Scope<Failure>
-    let work: @Sendable () throws(Failure) -> Void
+extension Scope where Failure == Never {
+    /// Spawns `work` into the scope. It may run on any worker (or on the thread that opened the
+    /// scope, while it waits); the scope does not end before it has run.
+    ///
+    /// ```swift
+    /// pool.scope { s in
+    ///     s.spawn { left.sort() }
+    ///     s.spawn { right.sort() }
+    /// }
+    /// ```
+    /// From a participant of the pool, a spawn allocates nothing: the closure is stored in a
+    /// record of the participant's slab.
+    /// - Precondition: the scope has not returned yet.
+    @inlinable
+    public func spawn(_ work: @escaping @Sendable () -> Void) {
+        if let me = Participant.current(in: _registryID) {
+            _admitSpawn(from: me)
+            _pushRecord(work: work, on: me)
+        } else {
+            _admitSpawn(from: nil)
+            _pushHeapJob(ScopeJob(scope: self, work: work))
+        }
+    }
+}
 
+/// One spawned closure of a scope.
+@usableFromInline
+final class ScopeJob<Failure: Error>: HeapJob, @unchecked Sendable {  // immutable
+    @usableFromInline let scope: Scope<Failure>
+    @usableFromInline let work: @Sendable () throws(Failure) -> Void
+
+    @inlinable
     init(scope: Scope<Failure>, work: @escaping @Sendable () throws(Failure) -> Void) {
         self.scope = scope
         self.work = work
-        super.init(family: scope.family, isBackground: false)
+        super.init(family: scope._family, isBackground: false)
     }
 
+    @inlinable
     override func execute() {
         do {
             try work()
@@ -80,6 +181,7 @@ final class ScopeJob<Failure: Error>: HeapJob, @unchecked Sendable {  // immutab
         scope.latch.decrement()
     }
 
+    @inlinable
     override func abandon() {
         scope.latch.decrement()
     }
@@ -111,9 +213,9 @@ extension ThreadPool {
 
     private func runScope<R, E: Error>(on me: UnsafeMutablePointer<Participant>,
                                        _ body: (Scope<E>) throws(E) -> R) throws(E) -> R {
-        let scope = Scope<E>(registry: registry, family: me.pointee.family, ownerParker: me.pointee.parker)
+        let scope = Scope<E>(registry: registry, family: me.pointee.family, owner: me)
         let result = Result(catching: { () throws(E) -> R in try body(scope) })
-        scope.latch.decrement()  // the owner's token
+        scope.endBody()  // the owner's token and unused credits
         registry.wait(for: scope.latch, on: me)
         let value = try result.get()
         try scope.finish()

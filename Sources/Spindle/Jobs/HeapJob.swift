@@ -1,5 +1,6 @@
 /// Escaping work (`spawn`, `submit`, scope spawns, broadcast parts): a heap object whose
 /// subclass knows what to run. `JobRef(heap:)` holds one reference; executing consumes it.
+@usableFromInline
 class HeapJob: @unchecked Sendable {  // immutable after init; subclasses document their own state
     /// The call this job belongs to (see `Participant.family`); background jobs get a fresh one
     /// when they start.
@@ -7,18 +8,21 @@ class HeapJob: @unchecked Sendable {  // immutable after init; subclasses docume
     /// Background work is counted against `maxPending` and runs in its own family.
     let isBackground: Bool
 
+    @usableFromInline
     init(family: Int, isBackground: Bool) {
         self.family = family
         self.isBackground = isBackground
     }
 
     /// Runs the job on the current participant.
+    @usableFromInline
     func execute() {
         preconditionFailure("HeapJob subclasses override execute()")
     }
 
     /// Called instead of `execute()` for a job that will never run (the pool shut down before
     /// it could start). Subclasses report it to whoever waits.
+    @usableFromInline
     func abandon() {}
 }
 

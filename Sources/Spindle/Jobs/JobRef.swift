@@ -1,9 +1,10 @@
 /// A reference to a unit of work: one machine word, so a deque slot is a single atomic.
 ///
-/// The low bit tells the two kinds apart (both pointers are at least 8-byte aligned):
+/// The two low bits tell the kinds apart (all pointers are at least 8-byte aligned):
 /// - `0`: a `StackJob` on the stack of a thread blocked in `join` (valid until that join returns,
 ///   which cannot happen before the job completed);
-/// - `1`: a retained `HeapJob` object; whoever takes the reference out of its queue owns it.
+/// - `1`: a retained `HeapJob` object; whoever takes the reference out of its queue owns it;
+/// - `2`: a scope spawn record in a `SpawnSlab` (valid until it has run).
 ///
 /// No existential and no reference counting is involved in moving a `JobRef` around.
 @usableFromInline
@@ -24,7 +25,21 @@ struct JobRef: Equatable, Sendable {
         bits = UInt(bitPattern: Unmanaged.passRetained(job).toOpaque()) | 1
     }
 
-    var isHeap: Bool { bits & 1 == 1 }
+    var isHeap: Bool { bits & 3 == 1 }
+    var isSpawnRecord: Bool { bits & 3 == 2 }
+
+    @inlinable
+    init(spawnRecord: UnsafeMutableRawPointer) {
+        bits = UInt(bitPattern: spawnRecord) | 2
+    }
+
+    var spawnRecord: UnsafeMutableRawPointer {
+        UnsafeMutableRawPointer(bitPattern: bits & ~3).unsafelyUnwrapped
+    }
+
+    var spawnRecordPointer: UnsafeMutablePointer<SpawnRecord> {
+        spawnRecord.assumingMemoryBound(to: SpawnRecord.self)
+    }
 
     var stackJob: UnsafeMutablePointer<StackJob> {
         UnsafeMutablePointer(bitPattern: bits).unsafelyUnwrapped
@@ -45,6 +60,10 @@ struct JobRef: Equatable, Sendable {
     /// The call a job belongs to (see `Participant.family`). Only read by the thread that owns the
     /// reference (it took it from a queue), so the job cannot complete underneath the read.
     var family: Int {
-        isHeap ? heapJobUnretained.family : stackJob.pointee.family
+        switch bits & 3 {
+        case 1: return heapJobUnretained.family
+        case 2: return spawnRecordPointer.pointee.family
+        default: return stackJob.pointee.family
+        }
     }
 }

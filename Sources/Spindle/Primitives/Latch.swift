@@ -11,6 +11,7 @@ import Synchronization
 /// Wake-up protocol (Dekker): the owner stores `ownerMaySleep = true` then loads `count`; the
 /// last decrementer stores `count = 0` then loads `ownerMaySleep`. Both sides are sequentially
 /// consistent, so at least one of them sees the other's store: no lost wake-up.
+@usableFromInline
 final class CountLatch: @unchecked Sendable {  // all state is atomic; `parker` is immutable
     private let count: Atomic<Int>
     private let ownerMaySleep = Atomic<Bool>(false)
@@ -23,14 +24,16 @@ final class CountLatch: @unchecked Sendable {  // all state is atomic; `parker` 
 
     /// Adds a piece of work. The caller holds a token (the owner's or a running piece's), so the
     /// count cannot reach zero concurrently: relaxed is enough.
-    func increment() {
-        count.wrappingAdd(1, ordering: .relaxed)
+    @usableFromInline
+    func increment(by n: Int = 1) {
+        count.wrappingAdd(n, ordering: .relaxed)
     }
 
     /// Marks one piece done. Sequentially consistent: publishes the piece's effects to the owner
     /// (pairs with `isReleased`) and takes part in the Dekker pair described above.
-    func decrement() {
-        if count.subtract(1, ordering: .sequentiallyConsistent).newValue == 0 {
+    @usableFromInline
+    func decrement(by n: Int = 1) {
+        if count.subtract(n, ordering: .sequentiallyConsistent).newValue == 0 {
             if ownerMaySleep.load(ordering: .sequentiallyConsistent) {
                 parker.unpark()
             }

@@ -59,8 +59,10 @@ final class WorkStealingDeque: @unchecked Sendable {  // shared state is only to
         return r
     }
 
-    /// Owner only.
-    func push(_ job: JobRef) {
+    /// Owner only. Returns whether the deque looked empty before (then a sleeper may need waking;
+    /// otherwise whoever takes the older items is awake already).
+    @discardableResult
+    func push(_ job: JobRef) -> Bool {
         let b = bottom.load(ordering: .relaxed)          // owner's own variable
         let t = top.load(ordering: .acquiring)           // pairs with thieves' CAS on `top`
         var r = ring.load(ordering: .relaxed)            // owner is the only writer of `ring`
@@ -69,6 +71,7 @@ final class WorkStealingDeque: @unchecked Sendable {  // shared state is only to
         }
         r.pointee.slots[b & r.pointee.mask].store(job.bits, ordering: .relaxed)  // published by the next line
         bottom.store(b + 1, ordering: .releasing)        // pairs with the acquiring load in `steal`
+        return b <= t
     }
 
     /// Owner only: the most recently pushed job, or nil.

@@ -38,6 +38,10 @@ struct Participant: ~Copyable {
     let index: Int
     let isWorker: Bool
 
+    /// The slab scope spawns of this participant are stored in, and how many of its slots are used.
+    @usableFromInline var spawnSlab: UnsafeMutablePointer<SpawnSlab>?
+    @usableFromInline var spawnSlabUsed: Int
+
     let padding0 = CacheLinePad()
 
     // MARK: 2. Written by the heartbeat thread.
@@ -68,6 +72,8 @@ struct Participant: ~Copyable {
         pendingCount = 0
         joinDepth = 0
         offerDepthLimit = Int.max
+        spawnSlab = nil
+        spawnSlabUsed = 0
         family = 0
         registryID = Unmanaged.passUnretained(registry).toOpaque()
         self.index = index
@@ -171,6 +177,34 @@ struct Participant: ~Copyable {
         pendingCount -= 1
         updateOfferDepthLimit()
         return oldest
+    }
+
+    /// A free slot for a spawn record, with its slab (owner-only bump allocation).
+    @inlinable
+    mutating func nextSpawnSlot() -> (UnsafeMutableRawPointer, UnsafeMutablePointer<SpawnSlab>) {
+        if _slowPath(spawnSlab == nil || spawnSlabUsed == SpawnSlab.capacity) {
+            refillSpawnSlab()
+        }
+        let slab = spawnSlab.unsafelyUnwrapped
+        let slot = SpawnSlab.slot(slab, spawnSlabUsed)
+        spawnSlabUsed &+= 1
+        return (slot, slab)
+    }
+
+    @usableFromInline
+    mutating func refillSpawnSlab() {
+        retireSpawnSlab()
+        spawnSlab = SpawnSlab.allocate()
+        spawnSlabUsed = 0
+    }
+
+    /// Gives up the current slab (it is freed once its records have run).
+    mutating func retireSpawnSlab() {
+        if let slab = spawnSlab {
+            SpawnSlab.retire(slab, used: spawnSlabUsed)
+            spawnSlab = nil
+            spawnSlabUsed = 0
+        }
     }
 
     /// Owner-only counter bump: a load and a store, no read-modify-write (one writer).

@@ -117,6 +117,7 @@ final class Registry: @unchecked Sendable {  // mutable state is atomic or guard
         heartbeat.participantBecameIdle()
         spindle_set_current_participant(entry.previous)
         let me = entry.participant
+        me.pointee.retireSpawnSlab()
         me.pointee.family = 0
         me.pointee.heartbeat.store(false, ordering: .relaxed)
         externalLock.withLock { freeExternal.append(me) }
@@ -142,6 +143,10 @@ final class Registry: @unchecked Sendable {  // mutable state is atomic or guard
                 me.pointee.family = heapJob.family
             }
             heapJob.execute()
+        } else if job.isSpawnRecord {
+            let record = job.spawnRecordPointer
+            me.pointee.family = record.pointee.family
+            SpawnRecord.run(record)
         } else {
             let stackJob = job.stackJob
             stackJob.pointee.thief.store(me.pointee.index, ordering: .relaxed)  // a hint only
@@ -169,6 +174,11 @@ final class Registry: @unchecked Sendable {  // mutable state is atomic or guard
             if victim.pointee.deque.isProbablyEmpty { continue }
             if let job = victim.pointee.deque.steal() {
                 me.pointee.bump(me.pointee.steals)
+                // Pushes wake a sleeper only when the deque was empty; a thief that leaves work
+                // behind passes the wake-up on, so a burst of spawns spreads to every sleeper.
+                if !victim.pointee.deque.isProbablyEmpty {
+                    sleep.notifyWorkAvailable()
+                }
                 return job
             }
         }
@@ -235,7 +245,7 @@ final class Registry: @unchecked Sendable {  // mutable state is atomic or guard
                 continue
             }
             me.pointee.parker.park(ticket: ticket, timeoutNanoseconds: heartbeat.intervalNanoseconds)
-            idleRounds = spinLimit / 2
+            idleRounds = spinLimit - 1  // after a timed wake-up: one search, then park again
         }
     }
 
@@ -265,7 +275,7 @@ final class Registry: @unchecked Sendable {  // mutable state is atomic or guard
                 continue
             }
             latch.parkOwner(timeoutNanoseconds: heartbeat.intervalNanoseconds)
-            idleRounds = spinLimit / 2
+            idleRounds = spinLimit - 1  // after a timed wake-up: one search, then park again
         }
     }
 
@@ -292,15 +302,24 @@ final class Registry: @unchecked Sendable {  // mutable state is atomic or guard
         return false
     }
 
+    /// Pushes a scope spawn record onto the current participant's deque.
+    func pushSpawnRecord(_ job: JobRef, on me: UnsafeMutablePointer<Participant>) {
+        if me.pointee.deque.push(job) {
+            sleep.notifyWorkAvailable()
+        }
+    }
+
     /// Pushes a foreground heap job: onto the current participant's deque when the caller is a
     /// participant of this registry, else into the foreground injector.
     func pushForeground(_ job: HeapJob) {
         if let me = Participant.current(in: identity) {
-            me.pointee.deque.push(JobRef(heap: job))
+            if me.pointee.deque.push(JobRef(heap: job)) {
+                sleep.notifyWorkAvailable()
+            }
         } else {
             foreground.push(JobRef(heap: job))
+            sleep.notifyWorkAvailable()
         }
-        sleep.notifyWorkAvailable()
     }
 
     // MARK: Background admission and shutdown

@@ -37,10 +37,10 @@ enum Worker {
                 spindle_cpu_relax()
                 continue
             }
-            let ticket = registry.sleep.prepareToSleep()
+            let ticket = registry.sleep.prepareToSleep(me)
             let closedBeforeSleep = registry.isShutDown
             if let job = registry.findWork(for: me) {
-                registry.sleep.cancelSleep()
+                registry.sleep.cancelSleep(me)
                 isHungry = false
                 registry.heartbeat.participantWasFed()
                 registry.execute(job, on: me)
@@ -48,14 +48,15 @@ enum Worker {
                 continue
             }
             if closedBeforeSleep {
-                registry.sleep.cancelSleep()
+                registry.sleep.cancelSleep(me)
                 break
             }
             registry.heartbeat.participantBecameIdle()
-            registry.sleep.sleep(ticket: ticket)
+            registry.sleep.sleep(me, ticket: ticket)
             registry.heartbeat.participantBecameActive()
             idleRounds = 0
         }
+        me.pointee.retireSpawnSlab()
         registry.heartbeat.participantBecameIdle()
     }
 }

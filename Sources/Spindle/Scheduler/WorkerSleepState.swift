@@ -1,51 +1,69 @@
 import Synchronization
 
-/// Sleep and wake-up of idle workers, with no system call when nobody sleeps.
+/// Sleep and wake-up of idle workers, with no system call when nobody sleeps and one wake-up per
+/// notification at most.
 ///
-/// A worker about to sleep: reads the epoch (`ticket`), increments `sleepers`, issues a
-/// sequentially consistent fence, searches for work once more, and only then waits on the epoch.
-/// A producer: publishes its job (a releasing store), issues a sequentially consistent fence,
-/// and loads `sleepers`; only when it is non-zero does it bump the epoch and call futex wake.
-/// The two fences make the pair a Dekker handshake: either the sleeper's last search sees the
-/// job, or the producer sees the sleeper and wakes it; the epoch makes a wake that lands between
-/// the sleeper's search and its wait return at once.
-final class WorkerSleepState: @unchecked Sendable {  // all state is atomic
-    private let sleepers = Atomic<Int>(0)
-    private let epoch = FutexWord(0)
+/// Each sleeping worker parks on its own `Parker` and is listed in `sleepers` (under `lock`);
+/// `sleeperCount` mirrors the list's length for a lock-free check.
+///
+/// A worker about to sleep (`prepareToSleep`): takes its parker's ticket, lists itself,
+/// issues a sequentially consistent fence, and searches for work once more; only then does it
+/// park (`sleep`). A producer (`notifyWorkAvailable`): publishes its job (a releasing store),
+/// issues a sequentially consistent fence, and loads `sleeperCount`; only when it is non-zero
+/// does it take the lock, *remove* one sleeper from the list and unpark it. The two fences make
+/// the pair a Dekker handshake: either the sleeper's last search sees the job, or the producer
+/// sees the sleeper. Removing the sleeper before unparking it means the next notification goes
+/// to another sleeper instead of issuing a second wake-up for the same one.
+final class WorkerSleepState: @unchecked Sendable {  // `sleepers` is guarded by `lock`; the rest is atomic
+    private let lock = FutexLock()
+    private var sleepers: [UnsafeMutablePointer<Participant>] = []
+    private let sleeperCount = Atomic<Int>(0)
 
-    deinit { epoch.deallocate() }
+    var sleepingCount: Int { sleeperCount.load(ordering: .relaxed) }
 
-    var sleepingCount: Int { sleepers.load(ordering: .relaxed) }
-
-    /// Producer side, after a job became visible.
-    func notifyWorkAvailable(count: Int32 = 1) {
+    /// Producer side, after jobs became visible: wakes up to `count` sleepers.
+    func notifyWorkAvailable(count: Int = 1) {
         atomicMemoryFence(ordering: .sequentiallyConsistent)  // pairs with the fence in `prepareToSleep`
-        if sleepers.load(ordering: .relaxed) > 0 {
-            epoch.atomic.pointee.wrappingAdd(1, ordering: .releasing)  // pairs with `prepareToSleep`'s load
-            epoch.wake(count)
+        guard sleeperCount.load(ordering: .relaxed) > 0 else { return }
+        let woken = lock.withLock { () -> [UnsafeMutablePointer<Participant>] in
+            let n = min(count, sleepers.count)
+            let chosen = Array(sleepers.suffix(n))
+            sleepers.removeLast(n)
+            sleeperCount.store(sleepers.count, ordering: .relaxed)  // the lock orders the list itself
+            return chosen
         }
+        for sleeper in woken { sleeper.pointee.parker.unpark() }
     }
 
     func wakeAll() {
-        epoch.atomic.pointee.wrappingAdd(1, ordering: .releasing)  // pairs with `prepareToSleep`'s load
-        epoch.wakeAll()
+        notifyWorkAvailable(count: Int.max)
     }
 
-    /// Sleeper side, step 1: returns the ticket to sleep on. The caller must search for work once
-    /// more after this, then call `sleep(ticket:)` or `cancelSleep()`.
-    func prepareToSleep() -> UInt32 {
-        let ticket = epoch.atomic.pointee.load(ordering: .acquiring)  // pairs with the producers' increments
-        sleepers.wrappingAdd(1, ordering: .sequentiallyConsistent)
+    /// Sleeper side, step 1: returns the ticket to park with. The caller must search for work
+    /// once more after this, then call `sleep(_:ticket:)` or `cancelSleep(_:)`.
+    func prepareToSleep(_ me: UnsafeMutablePointer<Participant>) -> UInt32 {
+        let ticket = me.pointee.parker.prepare()
+        lock.withLock {
+            sleepers.append(me)
+            sleeperCount.store(sleepers.count, ordering: .relaxed)
+        }
         atomicMemoryFence(ordering: .sequentiallyConsistent)  // pairs with the fence in `notifyWorkAvailable`
         return ticket
     }
 
-    func cancelSleep() {
-        sleepers.wrappingSubtract(1, ordering: .relaxed)  // a count; the fence above did the ordering
+    /// Takes `me` off the list if no producer did (it found work itself, or woke without being
+    /// chosen).
+    func cancelSleep(_ me: UnsafeMutablePointer<Participant>) {
+        lock.withLock {
+            if let i = sleepers.firstIndex(of: me) {
+                sleepers.remove(at: i)
+                sleeperCount.store(sleepers.count, ordering: .relaxed)
+            }
+        }
     }
 
-    func sleep(ticket: UInt32) {
-        epoch.wait(whileEqualTo: ticket)
-        sleepers.wrappingSubtract(1, ordering: .relaxed)
+    func sleep(_ me: UnsafeMutablePointer<Participant>, ticket: UInt32) {
+        me.pointee.parker.park(ticket: ticket)
+        cancelSleep(me)
     }
 }

@@ -1,0 +1,87 @@
+import Synchronization
+
+// Scope spawns without an allocation each: a spawned closure is stored in a fixed-size record
+// of a slab owned by the spawning participant (a bump allocation, owner-only), and the slab is
+// freed when its last record has run.
+//
+// Slab states: `live` counts the records handed out but not yet run, plus one for the owner
+// while the slab is its current one. A new slab starts at `capacity + 1` (every slot counted in
+// advance, so that spawning needs no atomic operation); retiring it subtracts the slots never
+// used and the owner's one. Each record that ran subtracts one. Whoever brings `live` to zero
+// frees the slab; the acquiring-and-releasing subtraction orders every record's last access
+// before the free.
+
+/// One spawned closure of a scope, in a slab slot. Not generic: a scope whose closures cannot
+/// throw stores them as they are; one whose closures throw stores a wrapper that records the
+/// error (see `Scope.spawn`).
+@usableFromInline
+struct SpawnRecord {
+    @usableFromInline var work: @Sendable () -> Void
+    /// The scope's latch (unretained: a scope outlives all its spawns, since it waits for them).
+    @usableFromInline var latch: Unmanaged<CountLatch>
+    @usableFromInline var family: Int
+    @usableFromInline var slab: UnsafeMutablePointer<SpawnSlab>
+
+    @inlinable
+    init(work: @escaping @Sendable () -> Void, latch: Unmanaged<CountLatch>, family: Int,
+         slab: UnsafeMutablePointer<SpawnSlab>) {
+        self.work = work
+        self.latch = latch
+        self.family = family
+        self.slab = slab
+    }
+
+    /// Runs the record's closure, reports to its scope, and frees the slot.
+    static func run(_ record: UnsafeMutablePointer<SpawnRecord>) {
+        let me = record.move()
+        me.work()
+        // After the decrement the scope may end; nothing of it is touched below.
+        me.latch.takeUnretainedValue().decrement()
+        SpawnSlab.releaseRecord(me.slab)
+    }
+}
+
+/// A slab of spawn records (raw memory: header, then `capacity` slots).
+@usableFromInline
+struct SpawnSlab: ~Copyable {
+    @usableFromInline let live: Atomic<Int>
+
+    @usableFromInline static var capacity: Int { 1_024 }
+    @usableFromInline static var slotSize: Int { 64 }
+    @usableFromInline static var headerSize: Int { 128 }
+
+    /// A new slab with every slot counted as live, plus the owner's token.
+    @usableFromInline
+    static func allocate() -> UnsafeMutablePointer<SpawnSlab> {
+        // Unsafe allocation: a raw slab of records; freed by whoever releases its last record.
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: headerSize + capacity * slotSize,
+                                                   alignment: cacheLineAlignment)
+        let slab = raw.bindMemory(to: SpawnSlab.self, capacity: 1)
+        slab.initialize(to: SpawnSlab(live: Atomic(capacity + 1)))
+        return slab
+    }
+
+    @inlinable
+    static func slot(_ slab: UnsafeMutablePointer<SpawnSlab>, _ index: Int) -> UnsafeMutableRawPointer {
+        UnsafeMutableRawPointer(slab) + headerSize + index * slotSize
+    }
+
+    /// The owner stops using the slab after `used` records.
+    @usableFromInline
+    static func retire(_ slab: UnsafeMutablePointer<SpawnSlab>, used: Int) {
+        release(slab, count: capacity - used + 1)
+    }
+
+    @usableFromInline
+    static func releaseRecord(_ slab: UnsafeMutablePointer<SpawnSlab>) {
+        release(slab, count: 1)
+    }
+
+    private static func release(_ slab: UnsafeMutablePointer<SpawnSlab>, count: Int) {
+        // Acquiring and releasing: every earlier release happens before the free below.
+        if slab.pointee.live.subtract(count, ordering: .acquiringAndReleasing).newValue == 0 {
+            slab.deinitialize(count: 1)
+            UnsafeMutableRawPointer(slab).deallocate()
+        }
+    }
+}
