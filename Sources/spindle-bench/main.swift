@@ -25,15 +25,17 @@ if arguments.contains("--help") {
 }
 
 // Allocation probe: run it under `valgrind` with two values of N; the difference in
-// "total heap usage" divided by the difference in N is the allocations per join.
+// "total heap usage" divided by the difference in joins is the allocations per join.
 if let probe = option("--probe-joins").flatMap(Int.init) {
     let pool = try ThreadPool(threads: 1)
-    let tree = IndexTree(depth: 10)
-    var total = 0
-    pool.install {
-        for _ in 0..<(probe / 1023) { total &+= tree.sumJoin(0, pool) }
+    let tree = IndexTree(depth: 16)
+    let traversals = max(1, probe / 65_535)
+    let total = onWorker(pool) {
+        var total = 0
+        for _ in 0..<traversals { total &+= tree.sumJoin(0, pool) }
+        return total
     }
-    print("joins: \(probe / 1023 * 1023), checksum \(total)")
+    print("joins: \(traversals * 65_535), checksum \(total)")
     exit(0)
 }
 

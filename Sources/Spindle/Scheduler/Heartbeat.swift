@@ -76,22 +76,19 @@ final class Heartbeat: @unchecked Sendable {  // all state is atomic or immutabl
 
     fileprivate func run(registry: Registry) {
         spindle_set_precise_timer_slack()
-        var request = timespec(tv_sec: Int(intervalNanoseconds / 1_000_000_000),
-                               tv_nsec: Int(intervalNanoseconds % 1_000_000_000))
         while !stopped.load(ordering: .acquiring) {  // pairs with `stop()`
             let ticket = wakeWord.atomic.pointee.load(ordering: .acquiring)
             if active.load(ordering: .sequentiallyConsistent) == 0
                 || hungry.load(ordering: .sequentiallyConsistent) == 0 {
                 wakeWord.wait(whileEqualTo: ticket)
+                // Woken because someone is hungry again: beat at once rather than an interval later.
+                if !stopped.load(ordering: .acquiring) { registry.requestPromotions() }
                 continue
             }
-            var remaining = timespec()
-            _ = nanosleep(&request, &remaining)
-            let count = registry.slotCount.load(ordering: .acquiring)  // pairs with slot publication
-            for i in 0..<count {
-                // Relaxed: the flag carries no data; the owner reads it relaxed at its next join.
-                registry.participant(at: i).pointee.heartbeat.store(true, ordering: .relaxed)
-            }
+            // A timed wait rather than a sleep, so that `stop()` (which bumps the word) ends it.
+            wakeWord.wait(whileEqualTo: ticket, timeoutNanoseconds: intervalNanoseconds)
+            if stopped.load(ordering: .acquiring) { break }
+            registry.requestPromotions()
         }
         finished.set()
     }

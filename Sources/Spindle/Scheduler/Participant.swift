@@ -38,6 +38,11 @@ struct Participant: ~Copyable {
     let index: Int
     let isWorker: Bool
 
+    /// For an outside participant whose thread is a worker of another pool (directly or through
+    /// further nesting): that worker's participant. While blocked here, the thread still serves
+    /// its home worker's inbox, or a broadcast on the home pool could wait for it forever.
+    var homeWorker: UnsafeMutablePointer<Participant>?
+
     /// The slab scope spawns of this participant are stored in, and how many of its slots are used.
     @usableFromInline var spawnSlab: UnsafeMutablePointer<SpawnSlab>?
     @usableFromInline var spawnSlabUsed: Int
@@ -74,6 +79,7 @@ struct Participant: ~Copyable {
         offerDepthLimit = Int.max
         spawnSlab = nil
         spawnSlabUsed = 0
+        homeWorker = nil
         family = 0
         registryID = Unmanaged.passUnretained(registry).toOpaque()
         self.index = index

@@ -108,6 +108,9 @@ final class Registry: @unchecked Sendable {  // mutable state is atomic or guard
         }
         me.pointee.family = makeFamily()
         let previous = spindle_current_participant()
+        if let outer = previous?.assumingMemoryBound(to: Participant.self) {
+            me.pointee.homeWorker = outer.pointee.isWorker ? outer : outer.pointee.homeWorker
+        }
         spindle_set_current_participant(UnsafeMutableRawPointer(me))
         heartbeat.participantBecameActive()
         return ExternalParticipant(participant: me, previous: previous)
@@ -118,12 +121,43 @@ final class Registry: @unchecked Sendable {  // mutable state is atomic or guard
         spindle_set_current_participant(entry.previous)
         let me = entry.participant
         me.pointee.retireSpawnSlab()
+        me.pointee.homeWorker = nil
         me.pointee.family = 0
         me.pointee.heartbeat.store(false, ordering: .relaxed)
         externalLock.withLock { freeExternal.append(me) }
     }
 
     // MARK: Finding and running work
+
+    /// Sets every participant's heartbeat flag: each promotes its oldest offered join at its next
+    /// join point. Called by the heartbeat thread, and by hungry participants while they spin
+    /// (every `promotionRequestRounds` idle rounds), so that a spinning thread does not wait for
+    /// the heartbeat thread to be scheduled.
+    func requestPromotions() {
+        lastPromotionRequest.store(monotonicNanoseconds(), ordering: .relaxed)  // a rate-limit hint
+        let count = slotCount.load(ordering: .acquiring)  // pairs with slot publication
+        for i in 0..<count {
+            // Relaxed: the flag carries no data; the owner reads it relaxed at its next join.
+            participant(at: i).pointee.heartbeat.store(true, ordering: .relaxed)
+        }
+    }
+
+    /// Idle search rounds between two looks at the clock by a spinning participant.
+    static var promotionRequestRounds: Int { 256 }
+
+    /// When promotions were last requested (monotonic nanoseconds); a hint shared by all.
+    private let lastPromotionRequest = Atomic<Int64>(0)
+
+    /// A spinning participant's request: at most one per heartbeat interval for the whole pool,
+    /// so promotions keep the heartbeat's rate (and so its bounded overhead).
+    func requestPromotionsFromSpinner() {
+        let now = monotonicNanoseconds()
+        // Relaxed: a rate limit; a rare duplicate request costs one extra promotion.
+        let last = lastPromotionRequest.load(ordering: .relaxed)
+        guard now - last >= heartbeat.intervalNanoseconds else { return }
+        lastPromotionRequest.store(now, ordering: .relaxed)
+        requestPromotions()
+    }
 
     /// Runs a job taken from a queue on participant `me`.
     func execute(_ job: JobRef, on me: UnsafeMutablePointer<Participant>) {
@@ -187,6 +221,16 @@ final class Registry: @unchecked Sendable {  // mutable state is atomic or guard
 
     /// Work a blocked participant may run: only jobs of its own family. Jobs of other families
     /// met on the way are handed to the foreground injector, where idle workers take them.
+    /// A blocked outside participant whose thread is a worker elsewhere runs one job of that
+    /// worker's inbox (as that worker); says whether it did.
+    func serveHomeInbox(of me: UnsafeMutablePointer<Participant>) -> Bool {
+        guard let home = me.pointee.homeWorker, let job = home.pointee.inbox.pop() else { return false }
+        spindle_set_current_participant(UnsafeMutableRawPointer(home))
+        home.pointee.registry.takeUnretainedValue().execute(job, on: home)
+        spindle_set_current_participant(UnsafeMutableRawPointer(me))
+        return true
+    }
+
     func findRelatedWork(for me: UnsafeMutablePointer<Participant>, hint: Int) -> JobRef? {
         if let job = me.pointee.deque.pop() { return job }
         if me.pointee.isWorker, let job = me.pointee.inbox.pop() { return job }
@@ -218,6 +262,10 @@ final class Registry: @unchecked Sendable {  // mutable state is atomic or guard
         while true {
             let state = job.pointee.done.load(ordering: .acquiring)  // pairs with the thief's releasing exchange
             if state == 1 { return }
+            if serveHomeInbox(of: me) {
+                idleRounds = 0
+                continue
+            }
             if let work = findRelatedWork(for: me, hint: job.pointee.thief.load(ordering: .relaxed)) {
                 if isHungry {
                     isHungry = false
@@ -231,6 +279,7 @@ final class Registry: @unchecked Sendable {  // mutable state is atomic or guard
                 isHungry = true
                 heartbeat.participantBecameHungry()
             }
+            if idleRounds % Self.promotionRequestRounds == 0 { requestPromotionsFromSpinner() }
             idleRounds += 1
             if idleRounds < spinLimit {
                 spindle_cpu_relax()
@@ -256,6 +305,10 @@ final class Registry: @unchecked Sendable {  // mutable state is atomic or guard
         var isHungry = false
         defer { if isHungry { heartbeat.participantWasFed() } }
         while !latch.isReleased {
+            if serveHomeInbox(of: me) {
+                idleRounds = 0
+                continue
+            }
             if let work = findRelatedWork(for: me, hint: -1) {
                 if isHungry {
                     isHungry = false
@@ -269,6 +322,7 @@ final class Registry: @unchecked Sendable {  // mutable state is atomic or guard
                 isHungry = true
                 heartbeat.participantBecameHungry()
             }
+            if idleRounds % Self.promotionRequestRounds == 0 { requestPromotionsFromSpinner() }
             idleRounds += 1
             if idleRounds < spinLimit {
                 spindle_cpu_relax()

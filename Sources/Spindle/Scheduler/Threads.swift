@@ -106,3 +106,10 @@ private func workerThreadEntry(_ raw: UnsafeMutableRawPointer) {
     let context = Unmanaged<WorkerContext>.fromOpaque(raw).takeRetainedValue()
     Worker.run(registry: context.registry, index: context.index)
 }
+
+/// Monotonic clock in nanoseconds (vDSO, no system call).
+func monotonicNanoseconds() -> Int64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
+}

@@ -32,6 +32,7 @@ enum Worker {
                 isHungry = true
                 registry.heartbeat.participantBecameHungry()
             }
+            if idleRounds % Registry.promotionRequestRounds == 0 { registry.requestPromotionsFromSpinner() }
             idleRounds += 1
             if idleRounds < spinLimit {
                 spindle_cpu_relax()

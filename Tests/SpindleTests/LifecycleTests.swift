@@ -1,0 +1,251 @@
+import Synchronization
+import Testing
+@testable import Spindle
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Creates a pool, queues `count` background jobs and drops the pool (its last reference).
+private func queueAndDrop(count: Int, counter: Counter) throws {
+    let pool = try ThreadPool(threads: 2)
+    for _ in 0..<count {
+        try pool.spawn {
+            _ = fibSequential(8)
+            counter.add()
+        }
+    }
+}
+
+@Suite("lifecycle")
+struct LifecycleTests {
+    @Test("spawn and submit after shutdown() throw .shutDown")
+    func refusedAfterShutdown() throws {
+        let pool = try ThreadPool(threads: 2)
+        #expect(!pool.isShutDown)
+        pool.shutdown()
+        #expect(pool.isShutDown)
+        #expect(throws: ThreadPoolError.shutDown) { try pool.spawn {} }
+        #expect(throws: ThreadPoolError.shutDown) { _ = try pool.submit { 1 } }
+        let text = String(describing: ThreadPoolError.shutDown)
+        #expect(text.contains("shut down"))
+    }
+
+    @Test("shutdown() is idempotent, also from several threads at once")
+    func shutdownIsIdempotent() throws {
+        let pool = try ThreadPool(threads: 3)
+        let counter = Counter()
+        for _ in 0..<100 { try pool.spawn { counter.add() } }
+        completes("concurrent shutdowns") {
+            runOnThreads(4) { _ in pool.shutdown() }
+        }
+        pool.shutdown()
+        #expect(pool.isShutDown)
+        #expect(counter.value == 100)
+    }
+
+    @Test("shutdown() runs all queued background work before it returns")
+    func shutdownRunsQueuedWork() throws {
+        let pool = try ThreadPool(threads: 1)
+        let started = TestSemaphore()
+        let release = TestSemaphore()
+        let ran = Counter()
+        let lateSpawn = Locked<ThreadPoolError?>(nil)
+        try pool.spawn {
+            started.signal()
+            release.wait()
+            ran.add()
+            // The pool is shut down by now: new work is refused even from a worker.
+            do throws(ThreadPoolError) {
+                try pool.spawn {}
+            } catch {
+                lateSpawn.withLock { $0 = error }
+            }
+        }
+        started.wait()
+        for _ in 0..<1_000 { try pool.spawn { ran.add() } }
+        // Unblock the worker only once shutdown() has begun, so that all 1 000 jobs are still
+        // queued when it does.
+        let releaser = TestThread.start {
+            _ = waitUntil { pool.isShutDown }
+            release.signal()
+        }
+        pool.shutdown()
+        releaser.join()
+        #expect(ran.value == 1_001)
+        #expect(lateSpawn.snapshot == .shutDown)
+    }
+
+    @Test("shutdown() with several workers runs every queued task and submitted handle")
+    func shutdownRunsQueuedTasks() throws {
+        let pool = try ThreadPool(threads: 3)
+        let counter = Counter()
+        let handles = try (0..<300).map { i in
+            try pool.submit { () -> Int in
+                counter.add()
+                return i
+            }
+        }
+        pool.shutdown()
+        #expect(counter.value == 300)
+        #expect(handles.allSatisfy { $0.isComplete })
+        for (i, handle) in handles.enumerated() {
+            #expect(try handle.wait() == i)
+        }
+    }
+
+    @Test("dropping the last reference to a pool runs its queued work")
+    func dropRunsQueuedWork() throws {
+        let counter = Counter()
+        try queueAndDrop(count: 500, counter: counter)
+        #expect(counter.value == 500)
+    }
+
+    @Test("the last reference dropped on one of the pool's own workers shuts it down")
+    func dropOnWorker() throws {
+        var pool: ThreadPool? = try ThreadPool(threads: 2)
+        weak let weakPool = pool
+        let gate = TestSemaphore()
+        let ran = Flag()
+        try pool?.spawn { [pool] in
+            gate.wait()
+            if pool?.threadCount == 2 { ran.set() }
+        }
+        pool = nil  // the task now holds the last reference
+        gate.signal()
+        #expect(waitUntil { weakPool == nil })
+        #expect(ran.isSet)
+    }
+
+    @Test("shutdown() called from a worker of the pool returns")
+    func shutdownFromWorker() throws {
+        let pool = try ThreadPool(threads: 2)
+        let done = TestSemaphore()
+        try pool.spawn {
+            pool.shutdown()
+            done.signal()
+        }
+        let finished = completes("shutdown from a worker") { done.wait() }
+        #expect(finished)
+        #expect(pool.isShutDown)
+        #expect(throws: ThreadPoolError.shutDown) { try pool.spawn {} }
+    }
+
+    @Test("join, scope, install and broadcast keep working after shutdown, on the caller")
+    func foregroundAfterShutdown() throws {
+        let pool = try ThreadPool(threads: 2)
+        pool.shutdown()
+        #expect(fibJoin(pool, 16) == fibSequential(16))
+        let counter = Counter()
+        pool.scope { s in
+            for _ in 0..<100 { s.spawn { counter.add() } }
+        }
+        #expect(counter.value == 100)
+        #expect(pool.install { fibJoin(pool, 12) } == fibSequential(12))
+        #expect(pool.broadcast { $0.index } == [0, 1])
+        #expect(pool.broadcast { $0.threadCount } == [2, 2])
+        do throws(TestError) {
+            _ = try pool.join({ () throws(TestError) -> Int in 1 },
+                              { @Sendable () throws(TestError) -> Int in throw .right })
+            Issue.record("join did not throw")
+        } catch {
+            #expect(error == .right)
+        }
+    }
+
+    #if os(Linux)
+    @Test("worker threads exit after shutdown()")
+    func threadsExitAfterShutdown() throws {
+        let prefix = "exitt-"
+        let pool = try ThreadPool(configuration: .init(threads: 2, threadNamePrefix: prefix))
+        #expect(fibJoin(pool, 12) == fibSequential(12))
+        #expect(waitUntil { procThreads(prefix: prefix).count == 3 })
+        pool.shutdown()
+        #expect(waitUntil { procThreads(prefix: prefix).isEmpty }, "\(procThreads(prefix: prefix).map(\.name))")
+    }
+    #endif
+}
+
+#if os(Linux)
+@Suite("idle pool", .serialized)
+struct IdlePoolTests {
+    @Test("an idle pool parks: its threads use (almost) no CPU time")
+    func idlePoolParks() throws {
+        // A short prefix: Linux truncates thread names to 15 characters ("idlt-heartbeat" fits).
+        let prefix = "idlt-"
+        let pool = try ThreadPool(configuration: .init(threads: 2, threadNamePrefix: prefix))
+        // Keep the threads busy first, so that they must go back to sleep.
+        #expect(fibJoin(pool, 18) == fibSequential(18))
+        #expect(pool.broadcast { $0.index } == [0, 1])
+        #expect(try pool.submit { 1 }.wait() == 1)
+        sleepMilliseconds(200)
+
+        let before = procThreads(prefix: prefix)
+        let names = Set(before.map(\.name))
+        try #require(names == ["idlt-0", "idlt-1", "idlt-heartbeat"], "threads found: \(names.sorted())")
+        sleepMilliseconds(1_000)
+        let after = procThreads(prefix: prefix)
+
+        var usedTicks = 0
+        for thread in after {
+            let start = before.first { $0.tid == thread.tid }?.cpuTicks ?? 0
+            usedTicks += thread.cpuTicks - start
+        }
+        let ticksPerSecond = max(1, Int(sysconf(Int32(_SC_CLK_TCK))))
+        let usedMilliseconds = usedTicks * 1_000 / ticksPerSecond
+        #expect(usedMilliseconds < 50, "the idle pool's threads used \(usedMilliseconds) ms of CPU in 1 s")
+        withExtendedLifetime(pool) {}
+    }
+}
+
+// MARK: - /proc helpers
+
+/// One thread of this process, from `/proc/self/task/<tid>/{comm,stat}`.
+struct ProcThread {
+    let tid: Int
+    let name: String
+    /// utime + stime, in clock ticks.
+    let cpuTicks: Int
+}
+
+func readProcFile(_ path: String) -> String? {
+    let fd = open(path, O_RDONLY)
+    guard fd >= 0 else { return nil }
+    defer { close(fd) }
+    var bytes: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 4_096)
+    while true {
+        let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        if n <= 0 { break }
+        bytes.append(contentsOf: chunk[0..<n])
+    }
+    return String(decoding: bytes, as: UTF8.self)
+}
+
+/// The threads of this process whose name starts with `prefix`.
+func procThreads(prefix: String) -> [ProcThread] {
+    guard let directory = opendir("/proc/self/task") else { return [] }
+    defer { closedir(directory) }
+    var result: [ProcThread] = []
+    while let entry = readdir(directory) {
+        let entryName = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+            String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+        }
+        guard let tid = Int(entryName) else { continue }  // skips "." and ".."
+        // A thread may exit between the listing and the reads: skip it then.
+        guard let comm = readProcFile("/proc/self/task/\(tid)/comm"),
+              let stat = readProcFile("/proc/self/task/\(tid)/stat") else { continue }
+        let name = comm.hasSuffix("\n") ? String(comm.dropLast()) : comm
+        guard name.hasPrefix(prefix) else { continue }
+        // The name in `stat` is parenthesised and may hold spaces: parse after the last ")".
+        guard let paren = stat.lastIndex(of: ")") else { continue }
+        let fields = stat[stat.index(after: paren)...].split(separator: " ")
+        // fields[0] is field 3 (state); utime is field 14, stime field 15.
+        guard fields.count > 12, let utime = Int(fields[11]), let stime = Int(fields[12]) else { continue }
+        result.append(ProcThread(tid: tid, name: name, cpuTicks: utime + stime))
+    }
+    return result
+}
+#endif
