@@ -50,10 +50,10 @@ print("spindle-bench — \(Date()) — \(ProcessInfo.processInfo.hostName), usab
 print("median of \(repetitions) alternating rounds after one warm-up round; ratio = median / median of the first row of its workload")
 print("spindle: the work starts on a pool worker (the pool's threads do it all); spindle-outside: called from the main thread, which joins in\n")
 
-if wanted("fib-30") {
-    rows += measure(workload: "fib-30", threads: threads, repetitions: repetitions, contenders: [
-        Contender(name: "sequential") { fibSequential(30) },
-        Contender(name: "spindle") { onWorker(pool) { fibJoin(30, pool) } },
+for n in quick ? [30] : [30, 32] where wanted("fib-\(n)") {
+    rows += measure(workload: "fib-\(n)", threads: threads, repetitions: repetitions, contenders: [
+        Contender(name: "sequential") { fibSequential(n) },
+        Contender(name: "spindle") { onWorker(pool) { fibJoin(n, pool) } },
     ])
 }
 
@@ -171,3 +171,7 @@ if wanted("busy-join") {
 }
 
 printTable(rows)
+if arguments.contains("--counters") {
+    let c = pool._schedulerCounters
+    print("scheduler counters: \(c.promotions) promotions, \(c.steals) steals")
+}

@@ -1,3 +1,4 @@
+import Synchronization
 import CSpindle
 
 /// A pool of worker threads for CPU-bound work: fork-join (`join`, `scope`, `install`,
@@ -113,5 +114,19 @@ public final class ThreadPool: @unchecked Sendable {  // immutable after init; t
     @usableFromInline
     func _exitAsOutsider(_ entry: ExternalParticipant) {
         registry.exitExternal(entry)
+    }
+}
+
+extension ThreadPool {
+    /// Totals of the per-participant counters: heartbeat promotions and successful steals.
+    /// (The full metrics API comes with the observability work; this is what the benchmark prints.)
+    public var _schedulerCounters: (promotions: Int, steals: Int) {
+        var promotions = 0, steals = 0
+        for i in 0..<registry.slotCount.load(ordering: .acquiring) {
+            let p = registry.participant(at: i)
+            promotions += p.pointee.promotions.load(ordering: .relaxed)  // a racy sum, for display
+            steals += p.pointee.steals.load(ordering: .relaxed)
+        }
+        return (promotions, steals)
     }
 }

@@ -278,6 +278,7 @@ final class Registry: @unchecked Sendable {  // mutable state is atomic or guard
             if !isHungry {
                 isHungry = true
                 heartbeat.participantBecameHungry()
+                requestPromotions()  // at once: work may be waiting for a promotion right now
             }
             if idleRounds % Self.promotionRequestRounds == 0 { requestPromotionsFromSpinner() }
             idleRounds += 1
@@ -321,6 +322,7 @@ final class Registry: @unchecked Sendable {  // mutable state is atomic or guard
             if !isHungry {
                 isHungry = true
                 heartbeat.participantBecameHungry()
+                requestPromotions()  // at once: work may be waiting for a promotion right now
             }
             if idleRounds % Self.promotionRequestRounds == 0 { requestPromotionsFromSpinner() }
             idleRounds += 1

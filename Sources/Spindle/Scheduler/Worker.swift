@@ -31,6 +31,7 @@ enum Worker {
             if !isHungry {
                 isHungry = true
                 registry.heartbeat.participantBecameHungry()
+                registry.requestPromotions()  // at once: work may be waiting for a promotion right now
             }
             if idleRounds % Registry.promotionRequestRounds == 0 { registry.requestPromotionsFromSpinner() }
             idleRounds += 1
