@@ -42,6 +42,7 @@ if let probe = option("--probe-joins").flatMap(Int.init) {
 var configuration = ThreadPool.Configuration(threads: threads)
 if let us = option("--heartbeat-us").flatMap(Int.init) { configuration.heartbeatInterval = .microseconds(us) }
 if let spin = option("--spin").flatMap(Int.init) { configuration.spinBeforeSleep = spin }
+if arguments.contains("--pin") { configuration.pinning = .cores }
 let pool = try ThreadPool(configuration: configuration)
 var rows: [Row] = []
 func wanted(_ name: String) -> Bool { filter == nil || name.contains(filter!) }
