@@ -34,6 +34,10 @@ final class WorkStealingDeque: @unchecked Sendable {  // shared state is only to
     private let ring: Atomic<UnsafeMutablePointer<Ring>>
     /// Every ring ever used (owner-only), freed in `deinit`.
     private var rings: [UnsafeMutablePointer<Ring>] = []
+    /// The owner's last look at `top` (owner-only). `top` only grows, so this is a lower bound:
+    /// a push reloads it only when the ring looks full, and so does not pull the line thieves
+    /// write on every steal into the owner's cache on every push.
+    private var cachedTop = 0
 
     init(capacity: Int = 64) {
         let first = Self.makeRing(capacity: max(2, capacity.nextPowerOfTwo))
@@ -59,19 +63,18 @@ final class WorkStealingDeque: @unchecked Sendable {  // shared state is only to
         return r
     }
 
-    /// Owner only. Returns whether the deque looked empty before (then a sleeper may need waking;
-    /// otherwise whoever takes the older items is awake already).
-    @discardableResult
-    func push(_ job: JobRef) -> Bool {
+    /// Owner only.
+    func push(_ job: JobRef) {
         let b = bottom.load(ordering: .relaxed)          // owner's own variable
-        let t = top.load(ordering: .acquiring)           // pairs with thieves' CAS on `top`
         var r = ring.load(ordering: .relaxed)            // owner is the only writer of `ring`
-        if b - t > r.pointee.mask {
-            r = grow(r, top: t, bottom: b)
+        if b - cachedTop > r.pointee.mask {
+            cachedTop = top.load(ordering: .acquiring)   // pairs with thieves' CAS on `top`
+            if b - cachedTop > r.pointee.mask {
+                r = grow(r, top: cachedTop, bottom: b)
+            }
         }
         r.pointee.slots[b & r.pointee.mask].store(job.bits, ordering: .relaxed)  // published by the next line
         bottom.store(b + 1, ordering: .releasing)        // pairs with the acquiring load in `steal`
-        return b <= t
     }
 
     /// Owner only: the most recently pushed job, or nil.

@@ -208,8 +208,8 @@ final class Registry: @unchecked Sendable {  // mutable state is atomic or guard
             if victim.pointee.deque.isProbablyEmpty { continue }
             if let job = victim.pointee.deque.steal() {
                 me.pointee.bump(me.pointee.steals)
-                // Pushes wake a sleeper only when the deque was empty; a thief that leaves work
-                // behind passes the wake-up on, so a burst of spawns spreads to every sleeper.
+                // A thief that leaves work behind passes a wake-up on, so that a burst of work
+                // spreads to every sleeper even when some notifications found nobody asleep.
                 if !victim.pointee.deque.isProbablyEmpty {
                     sleep.notifyWorkAvailable()
                 }
@@ -360,22 +360,19 @@ final class Registry: @unchecked Sendable {  // mutable state is atomic or guard
 
     /// Pushes a scope spawn record onto the current participant's deque.
     func pushSpawnRecord(_ job: JobRef, on me: UnsafeMutablePointer<Participant>) {
-        if me.pointee.deque.push(job) {
-            sleep.notifyWorkAvailable()
-        }
+        me.pointee.deque.push(job)
+        sleep.notifyWorkAvailable()
     }
 
     /// Pushes a foreground heap job: onto the current participant's deque when the caller is a
     /// participant of this registry, else into the foreground injector.
     func pushForeground(_ job: HeapJob) {
         if let me = Participant.current(in: identity) {
-            if me.pointee.deque.push(JobRef(heap: job)) {
-                sleep.notifyWorkAvailable()
-            }
+            me.pointee.deque.push(JobRef(heap: job))
         } else {
             foreground.push(JobRef(heap: job))
-            sleep.notifyWorkAvailable()
         }
+        sleep.notifyWorkAvailable()
     }
 
     // MARK: Background admission and shutdown
