@@ -62,6 +62,7 @@ func measure(workload: String, threads: Int, repetitions: Int, contenders: [Cont
 }
 
 func formatSeconds(_ s: Double) -> String {
+    if s == 0 { return "0 s" }
     if s < 1e-6 { return String(format: "%.0f ns", s * 1e9) }
     if s < 1e-3 { return String(format: "%.2f µs", s * 1e6) }
     if s < 1 { return String(format: "%.2f ms", s * 1e3) }
@@ -70,15 +71,15 @@ func formatSeconds(_ s: Double) -> String {
 
 func printTable(_ rows: [Row]) {
     print("workload".padding(toLength: 22, withPad: " ", startingAt: 0)
-          + "contender".padding(toLength: 16, withPad: " ", startingAt: 0)
+          + "contender".padding(toLength: 19, withPad: " ", startingAt: 0)
           + "threads".padding(toLength: 9, withPad: " ", startingAt: 0)
           + "median".padding(toLength: 13, withPad: " ", startingAt: 0) + "ratio vs sequential")
     for r in rows {
         print(r.workload.padding(toLength: 22, withPad: " ", startingAt: 0)
-              + r.contender.padding(toLength: 16, withPad: " ", startingAt: 0)
+              + r.contender.padding(toLength: 19, withPad: " ", startingAt: 0)
               + String(r.threads).padding(toLength: 9, withPad: " ", startingAt: 0)
               + formatSeconds(r.medianSeconds).padding(toLength: 13, withPad: " ", startingAt: 0)
-              + String(format: "%.3f×", r.ratio) + (r.note.isEmpty ? "" : "  " + r.note))
+              + (r.ratio.isFinite ? String(format: "%.3f×", r.ratio) : "—") + (r.note.isEmpty ? "" : "  " + r.note))
     }
 }
 

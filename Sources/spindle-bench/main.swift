@@ -1,5 +1,5 @@
-// spindle-bench: Spindle side by side with the code a Swift user would otherwise write.
-// Every figure is a ratio measured in this one run, contenders alternating, median of rounds.
+// spindle-bench: Spindle side by side with the code a Swift user would otherwise write, and with
+// rayon. Every figure is a ratio measured in this one run, contenders alternating, median of rounds.
 import Dispatch
 import Foundation
 import Spindle
@@ -19,7 +19,9 @@ let repetitions = Int(option("--repetitions") ?? "") ?? (quick ? 5 : 9)
 if arguments.contains("--help") {
     print("""
     usage: spindle-bench [--quick] [--threads N] [--filter WORKLOAD] [--repetitions N]
-           spindle-bench --probe-joins N   (runs N joins on one thread, for allocation counts under valgrind)
+                         [--json PATH] [--chart PATH] [--no-rayon] [--pin] [--counters]
+                         [--heartbeat-us N] [--spin N]
+           spindle-bench --probe-joins N   (N joins on one thread, for allocation counts under valgrind)
     """)
     exit(0)
 }
@@ -44,28 +46,41 @@ if let us = option("--heartbeat-us").flatMap(Int.init) { configuration.heartbeat
 if let spin = option("--spin").flatMap(Int.init) { configuration.spinBeforeSleep = spin }
 if arguments.contains("--pin") { configuration.pinning = .cores }
 let pool = try ThreadPool(configuration: configuration)
+let naivePool = NaivePool(threads: threads)
 var rows: [Row] = []
 func wanted(_ name: String) -> Bool { filter == nil || name.contains(filter!) }
+let info = RunInfo.current()
 
-print("spindle-bench — \(Date()) — \(ProcessInfo.processInfo.hostName), usable cores \(ThreadPool.usableCoreCount), pool threads \(threads)")
-print("median of \(repetitions) alternating rounds after one warm-up round; ratio = median / median of the first row of its workload")
-print("spindle: the work starts on a pool worker (the pool's threads do it all); spindle-outside: called from the main thread, which joins in\n")
+print("spindle-bench — \(info.date) — \(info.cpu), usable cores \(info.cores), pool threads \(threads) — \(info.toolchain)")
+print("median of \(repetitions) alternating rounds after one warm-up round; ratio = median / median of the sequential row")
+print("spindle: the work starts on a pool worker (the pool's threads do it all); spindle-outside: called from")
+print("the main thread, which joins in; -cutoff: parallel only above a hand-tuned size, as users write it\n")
+
+// MARK: fork-join workloads
 
 for n in quick ? [30] : [30, 32] where wanted("fib-\(n)") {
+    let cutoff = n - 10  // about a thousand parallel tasks at the top, sequential below
     rows += measure(workload: "fib-\(n)", threads: threads, repetitions: repetitions, contenders: [
         Contender(name: "sequential") { fibSequential(n) },
         Contender(name: "spindle") { onWorker(pool) { fibJoin(n, pool) } },
+        Contender(name: "dispatch-cutoff") { fibDispatch(n, cutoff: cutoff) },
+        Contender(name: "taskgroup-cutoff") { blockingAwait { await fibAsync(n, cutoff: cutoff) } },
     ])
 }
 
-if wanted("tree-sum-20") {
+for depth in quick ? [20] : [20, 24] where wanted("tree-sum-\(depth)") {
     var next = 0
-    let root = makeTree(depth: 20, next: &next)
-    rows += measure(workload: "tree-sum-20", threads: threads, repetitions: repetitions, contenders: [
+    let root = makeTree(depth: depth, next: &next)
+    rows += measure(workload: "tree-sum-\(depth)", threads: threads, repetitions: repetitions, contenders: [
         Contender(name: "sequential") { treeSumSequential(root) },
         Contender(name: "spindle") { onWorker(pool) { treeSumJoin(root, pool) } },
         Contender(name: "spindle-outside") { treeSumJoin(root, pool) },
+        Contender(name: "dispatch-cutoff") { treeSumDispatch(root, depth: 0, cutoffDepth: 10) },
+        Contender(name: "taskgroup-cutoff") { blockingAwait { await treeSumAsync(root, depth: 0, cutoffDepth: 10) } },
     ])
+}
+
+if wanted("tree-sum-20-indexed") {
     let tree = IndexTree(depth: 20)
     rows += measure(workload: "tree-sum-20-indexed", threads: threads, repetitions: repetitions, contenders: [
         Contender(name: "sequential") { tree.sumSequential(0) },
@@ -74,12 +89,47 @@ if wanted("tree-sum-20") {
     tree.deallocate()
 }
 
+if wanted("sum-1e7") {
+    let n = 10_000_000
+    let data = UnsafeMutableBufferPointer<UInt64>.allocate(capacity: n)
+    for i in 0..<n { data[i] = UInt64(i & 1023) }
+    let input = ReadOnlyBuffer(base: UnsafeBufferPointer(data))
+    let chunks = threads * 4
+    rows += measure(workload: "sum-1e7", threads: threads, repetitions: repetitions, contenders: [
+        Contender(name: "sequential") { Int(truncatingIfNeeded: sumSequential(input.base, 0, n)) },
+        Contender(name: "spindle") { onWorker(pool) { Int(truncatingIfNeeded: sumJoin(input, 0, n, pool)) } },
+        Contender(name: "dispatch") {
+            let partial = UnsafeMutableBufferPointer<UInt64>.allocate(capacity: chunks)
+            defer { partial.deallocate() }
+            let out = SendableBuffer(base: partial)
+            DispatchQueue.concurrentPerform(iterations: chunks) { c in
+                out.base[c] = sumSequential(input.base, c * n / chunks, (c + 1) * n / chunks)
+            }
+            return Int(truncatingIfNeeded: partial.reduce(0, &+))
+        },
+        Contender(name: "taskgroup") {
+            blockingAwait {
+                await withTaskGroup(of: UInt64.self) { group in
+                    for c in 0..<chunks {
+                        group.addTask { sumSequential(input.base, c * n / chunks, (c + 1) * n / chunks) }
+                    }
+                    var total: UInt64 = 0
+                    for await part in group { total &+= part }
+                    return Int(truncatingIfNeeded: total)
+                }
+            }
+        },
+    ])
+    data.deallocate()
+}
+
 if wanted("quicksort") {
-    let n = 2_000_000
+    let n = quick ? 2_000_000 : 10_000_000
     let input = randomInts(n)
     let buffer = UnsafeMutableBufferPointer<Int>.allocate(capacity: n)
     defer { buffer.deallocate() }
-    rows += measure(workload: "quicksort-2e6", threads: threads, repetitions: repetitions, contenders: [
+    let sortable = SortBuffer(base: buffer)
+    rows += measure(workload: quick ? "quicksort-2e6" : "quicksort-1e7", threads: threads, repetitions: repetitions, contenders: [
         Contender(name: "sequential") {
             _ = buffer.initialize(from: input)
             quicksortSequential(buffer, 0, n)
@@ -87,18 +137,31 @@ if wanted("quicksort") {
         },
         Contender(name: "spindle") {
             _ = buffer.initialize(from: input)
-            let sortable = SortBuffer(base: buffer)
             return onWorker(pool) { quicksortJoin(sortable, 0, n, pool); return checksum(sortable.base) }
+        },
+        Contender(name: "dispatch-cutoff") {
+            _ = buffer.initialize(from: input)
+            quicksortDispatch(sortable, 0, n, cutoff: 10_000)
+            return checksum(buffer)
+        },
+        Contender(name: "taskgroup-cutoff") {
+            _ = buffer.initialize(from: input)
+            blockingAwait { await quicksortAsync(sortable, 0, n, cutoff: 10_000) }
+            return checksum(buffer)
         },
     ])
 }
 
-if wanted("spawn") {
+// MARK: spawns and jobs
+
+if wanted("spawn-1e6") {
     // Each spawned closure bumps a counter of the thread that runs it (one cache line per thread),
     // so the workload measures the spawns, not contention on a shared counter.
     let n = 1_000_000
     let counters = PaddedCounters()
     let work: @Sendable () -> Void = { counters.bump(ThreadPool.currentThreadIndex ?? 63) }
+    let anyThreadCounter = Atomic<Int>(0)
+    let counted: @Sendable () -> Void = { anyThreadCounter.wrappingAdd(1, ordering: .relaxed) }
     var result = measure(workload: "spawn-1e6", threads: threads, repetitions: repetitions, contenders: [
         Contender(name: "sequential") {
             counters.reset()
@@ -112,11 +175,82 @@ if wanted("spawn") {
                 return counters.total
             }
         },
+        Contender(name: "dispatch") {
+            anyThreadCounter.store(0, ordering: .relaxed)
+            let group = DispatchGroup()
+            let queue = DispatchQueue.global()
+            for _ in 0..<n { queue.async(group: group, execute: counted) }
+            group.wait()
+            return anyThreadCounter.load(ordering: .relaxed)
+        },
+        Contender(name: "taskgroup") {
+            anyThreadCounter.store(0, ordering: .relaxed)
+            blockingAwait {
+                await withDiscardingTaskGroup { group in
+                    for _ in 0..<n { group.addTask(operation: counted) }
+                }
+            }
+            return anyThreadCounter.load(ordering: .relaxed)
+        },
+        Contender(name: "naive-pool") {
+            anyThreadCounter.store(0, ordering: .relaxed)
+            let countDown = CountDown(n)
+            for _ in 0..<n { naivePool.submit { counted(); countDown.done() } }
+            countDown.wait()
+            return anyThreadCounter.load(ordering: .relaxed)
+        },
     ])
-    result[1] = Row(workload: result[1].workload, contender: result[1].contender, threads: result[1].threads,
-                    medianSeconds: result[1].medianSeconds, ratio: result[1].ratio,
-                    note: String(format: "%.0f ns per spawn", result[1].medianSeconds / Double(n) * 1e9))
+    for i in result.indices.dropFirst() {
+        let r = result[i]
+        result[i] = Row(workload: r.workload, contender: r.contender, threads: r.threads, medianSeconds: r.medianSeconds,
+                        ratio: r.ratio, note: r.note + String(format: " %.0f ns per spawn", r.medianSeconds / Double(n) * 1e9))
+    }
     rows += result
+}
+
+if wanted("burst-1000") {
+    // Submit 1000 jobs of about 10 µs each, then wait for all of them.
+    let jobs = 1_000, size = 17
+    rows += measure(workload: "burst-1000", threads: threads, repetitions: repetitions, contenders: [
+        Contender(name: "sequential") { (0..<jobs).reduce(0) { acc, _ in acc &+ fibSequential(size) } },
+        Contender(name: "spindle") {
+            let handles = (0..<jobs).map { _ in try! pool.submit { fibSequential(size) } }
+            return handles.reduce(0) { $0 &+ (try! $1.wait()) }
+        },
+        Contender(name: "dispatch") {
+            let results = UnsafeMutableBufferPointer<Int>.allocate(capacity: jobs)
+            defer { results.deallocate() }
+            let out = SendableBuffer(base: results)
+            let group = DispatchGroup()
+            for i in 0..<jobs { DispatchQueue.global().async(group: group) { out.base[i] = fibSequential(size) } }
+            group.wait()
+            return results.reduce(0, &+)
+        },
+        Contender(name: "taskgroup") {
+            blockingAwait {
+                await withTaskGroup(of: Int.self) { group in
+                    for _ in 0..<jobs { group.addTask { fibSequential(size) } }
+                    var total = 0
+                    for await r in group { total &+= r }
+                    return total
+                }
+            }
+        },
+        Contender(name: "naive-pool") {
+            let total = Atomic<Int>(0)
+            let countDown = CountDown(jobs)
+            for _ in 0..<jobs {
+                naivePool.submit { total.wrappingAdd(fibSequential(size), ordering: .relaxed); countDown.done() }
+            }
+            countDown.wait()
+            return total.load(ordering: .relaxed)
+        },
+        Contender(name: "thread-per-job") {
+            let total = Atomic<Int>(0)
+            threadPerJob(jobs) { _ in total.wrappingAdd(fibSequential(size), ordering: .relaxed) }
+            return total.load(ordering: .relaxed)
+        },
+    ])
 }
 
 /// Latency of single calls: each timed alone, median over `calls`.
@@ -131,19 +265,74 @@ func latency(calls: Int, _ body: () -> Void) -> Double {
     return median(samples)
 }
 
-if wanted("external-join") {
-    // Median latency of one call from a thread outside the pool; the two contenders alternate.
-    let calls = quick ? 2_000 : 20_000
-    var cp: [Double] = [], sp: [Double] = []
-    for _ in 0...repetitions {
-        cp.append(latency(calls: calls) { DispatchQueue.concurrentPerform(iterations: 2) { blackHole($0) } })
-        sp.append(latency(calls: calls) { _ = pool.join({ blackHole(1) }, { blackHole(2) }) })
+/// Latency rows: each contender's median single-call time, alternating rounds; the ratio is
+/// against the first contender (named in the note), since there is no sequential twin.
+func measureLatency(workload: String, calls: Int, contenders: [(String, () -> Void)]) -> [Row] {
+    var samples = [[Double]](repeating: [], count: contenders.count)
+    for round in 0...repetitions {
+        for (i, c) in contenders.enumerated() {
+            let m = latency(calls: calls, c.1)
+            if round > 0 { samples[i].append(m) }
+        }
     }
-    let cpm = median(Array(cp.dropFirst())), spm = median(Array(sp.dropFirst()))
-    rows.append(Row(workload: "external-join", contender: "concurrentPerform", threads: threads,
-                    medianSeconds: cpm, ratio: 1, note: "per call"))
-    rows.append(Row(workload: "external-join", contender: "spindle", threads: threads,
-                    medianSeconds: spm, ratio: spm / cpm, note: "per call"))
+    let base = median(samples[0])
+    return contenders.enumerated().map { i, c in
+        let m = median(samples[i])
+        return Row(workload: workload, contender: c.0, threads: threads, medianSeconds: m, ratio: m / base,
+                   note: "per call; ratio vs \(contenders[0].0)")
+    }
+}
+
+if wanted("cpu-job") {
+    // One job of about a millisecond, handed to a thread and waited for; sequential calls it directly.
+    let size = 25
+    rows += measure(workload: "cpu-job", threads: threads, repetitions: repetitions * 3, contenders: [
+        Contender(name: "sequential") { fibSequential(size) },
+        Contender(name: "spindle") { onWorker(pool) { fibSequential(size) } },
+        Contender(name: "dispatch") {
+            let box = Box<Int>(), done = DispatchSemaphore(value: 0)
+            DispatchQueue.global().async { box.value = fibSequential(size); done.signal() }
+            done.wait()
+            return box.value!
+        },
+        Contender(name: "taskgroup") { blockingAwait { fibSequential(size) } },
+        Contender(name: "naive-pool") {
+            let box = Box<Int>(), done = DispatchSemaphore(value: 0)
+            naivePool.submit { box.value = fibSequential(size); done.signal() }
+            done.wait()
+            return box.value!
+        },
+        Contender(name: "thread-per-job") {
+            let box = Box<Int>()
+            threadPerJob(1) { _ in box.value = fibSequential(size) }
+            return box.value!
+        },
+    ])
+}
+
+if wanted("trivial-job") {
+    // The round trip of one no-op job: hand it to another thread, wait until it ran.
+    let calls = quick ? 2_000 : 10_000
+    rows += measureLatency(workload: "trivial-job", calls: calls, contenders: [
+        ("dispatch", { let done = DispatchSemaphore(value: 0); DispatchQueue.global().async { done.signal() }; done.wait() }),
+        ("spindle", { _ = onWorker(pool) { 0 } }),
+        ("taskgroup", { _ = blockingAwait { 0 } }),
+        ("naive-pool", { let done = DispatchSemaphore(value: 0); naivePool.submit { done.signal() }; done.wait() }),
+    ])
+    rows += measureLatency(workload: "trivial-job-thread", calls: quick ? 200 : 1_000, contenders: [
+        ("dispatch", { let done = DispatchSemaphore(value: 0); DispatchQueue.global().async { done.signal() }; done.wait() }),
+        ("thread-per-job", { threadPerJob(1) { _ in } }),
+    ])
+}
+
+if wanted("external-join") {
+    // A join of two trivial closures from a thread outside the pool.
+    let calls = quick ? 2_000 : 20_000
+    rows += measureLatency(workload: "external-join", calls: calls, contenders: [
+        ("concurrentPerform", { DispatchQueue.concurrentPerform(iterations: 2) { blackHole($0) } }),
+        ("spindle", { _ = pool.join({ blackHole(1) }, { blackHole(2) }) }),
+        ("taskgroup", { _ = blockingAwait { async let a = 1; async let b = 2; return await a + b } }),
+    ])
 }
 
 if wanted("busy-join") {
@@ -165,14 +354,51 @@ if wanted("busy-join") {
     rows.append(Row(workload: "busy-join", contender: "spindle-idle-pool", threads: threads,
                     medianSeconds: idle, ratio: 1, note: "per call"))
     rows.append(Row(workload: "busy-join", contender: "spindle-busy-pool", threads: threads,
-                    medianSeconds: busy, ratio: busy / idle, note: "per call, workers busy with 3 ms tasks"))
-    // Let the queued background tasks drain before anything else is measured.
-    let drain = try pool.submit { 0 }
-    _ = try drain.wait()
+                    medianSeconds: busy, ratio: busy / idle, note: "per call, workers busy with 3 ms tasks; ratio vs idle pool"))
+    _ = try pool.submit { 0 }.wait()  // let the queued background tasks drain
+    spin(microseconds: 20_000)
 }
+
+if wanted("idle-cpu") {
+    // CPU time the pool's threads use over one second of idleness (after a short settle).
+    let idlePool = try ThreadPool(configuration: .init(threads: threads, threadNamePrefix: "idle-"))
+    _ = try idlePool.submit { 0 }.wait()
+    let naiveIdle = NaivePool(threads: threads, name: "naive-idle")
+    usleep(200_000)
+    let before = threadCPUSeconds(prefix: "idle-"), naiveBefore = threadCPUSeconds(prefix: "naive-idle")
+    usleep(1_000_000)
+    let spent = threadCPUSeconds(prefix: "idle-") - before
+    let naiveSpent = threadCPUSeconds(prefix: "naive-idle") - naiveBefore
+    rows.append(Row(workload: "idle-cpu", contender: "spindle", threads: threads, medianSeconds: spent, ratio: .nan,
+                    note: String(format: "CPU seconds used by an idle pool over 1 s (%.2f%% of one core)", spent * 100)))
+    rows.append(Row(workload: "idle-cpu", contender: "naive-pool", threads: threads, medianSeconds: naiveSpent, ratio: .nan,
+                    note: String(format: "CPU seconds over 1 s (%.2f%% of one core)", naiveSpent * 100)))
+    naiveIdle.stop()
+    withExtendedLifetime(idlePool) {}
+}
+
+if !arguments.contains("--no-rayon") {
+    if let rayonRows = runRayonComparison(threads: threads, repetitions: repetitions, quick: quick, filter: filter) {
+        rows += rayonRows
+    }
+}
+
+// Group rows by workload (in order of first appearance), so rayon's rows sit with their workload.
+var order: [String] = []
+for r in rows where !order.contains(r.workload) { order.append(r.workload) }
+rows = order.flatMap { w in rows.filter { $0.workload == w } }
 
 printTable(rows)
 if arguments.contains("--counters") {
     let c = pool._schedulerCounters
     print("scheduler counters: \(c.promotions) promotions, \(c.steals) steals")
 }
+if let path = option("--json") {
+    try writeJSON(rows, info: info, to: path)
+    print("wrote \(path)")
+}
+if let path = option("--chart") {
+    try writeChart(rows, info: info, to: path)
+    print("wrote \(path)")
+}
+naivePool.stop()
