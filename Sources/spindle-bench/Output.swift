@@ -56,16 +56,19 @@ func writeJSON(_ rows: [Row], info: RunInfo, to path: String) throws {
 /// Grouped bars of the ratio to sequential per workload, on a log scale (1.0 is the sequential
 /// line; below it is faster than sequential code).
 func writeChart(_ rows: [Row], info: RunInfo, to path: String) throws {
-    let plotted = rows.filter { $0.ratio.isFinite && $0.ratio > 0 && !$0.contender.hasSuffix("sequential") }
+    // Only ratios against sequential code (latency rows compare with a peer and are left out).
+    let plotted = rows.filter {
+        $0.ratio.isFinite && $0.ratio > 0 && !$0.contender.hasSuffix("sequential") && !$0.note.contains("ratio vs")
+    }
     var workloads: [String] = []
     for r in plotted where !workloads.contains(r.workload) { workloads.append(r.workload) }
     var contenders: [String] = []
     for r in plotted where !contenders.contains(r.contender) { contenders.append(r.contender) }
     let palette = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
-                   "#bcbd22", "#17becf"]
+                   "#bcbd22", "#17becf", "#393b79", "#e7ba52"]
     let lo = min(0.25, plotted.map(\.ratio).min() ?? 1) , hi = max(4, plotted.map(\.ratio).max() ?? 1)
     let (logLo, logHi) = (log10(lo) - 0.05, log10(hi) + 0.05)
-    let width = 160 + workloads.count * (contenders.count * 16 + 24), height = 420
+    let width = max(900, 160 + workloads.count * (contenders.count * 16 + 24)), height = 460
     let plotTop = 50.0, plotBottom = 330.0, left = 70.0
     func y(_ ratio: Double) -> Double {
         plotBottom - (log10(ratio) - logLo) / (logHi - logLo) * (plotBottom - plotTop)
@@ -100,7 +103,7 @@ func writeChart(_ rows: [Row], info: RunInfo, to path: String) throws {
         svg += "<text x=\"\(labelX)\" y=\"\(plotBottom + 14)\" text-anchor=\"end\" transform=\"rotate(-35 \(labelX) \(plotBottom + 14))\">\(workload)</text>\n"
     }
     for (c, contender) in contenders.enumerated() {
-        let x = left + Double(c * 130), yy = Double(height - 14)
+        let x = left + Double((c % 6) * 140), yy = Double(height - 30 + (c / 6) * 16)
         svg += "<rect x=\"\(x)\" y=\"\(yy - 10)\" width=\"12\" height=\"12\" fill=\"\(palette[c % palette.count])\"/>"
         svg += "<text x=\"\(x + 16)\" y=\"\(yy)\">\(contender)</text>\n"
     }

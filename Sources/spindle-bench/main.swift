@@ -56,6 +56,21 @@ print("median of \(repetitions) alternating rounds after one warm-up round; rati
 print("spindle: the work starts on a pool worker (the pool's threads do it all); spindle-outside: called from")
 print("the main thread, which joins in; -cutoff: parallel only above a hand-tuned size, as users write it\n")
 
+// Warm-up: a few hundred milliseconds of parallel work through every pool, so that threads are
+// created, spread over the cores and past their first page faults before anything is measured.
+do {
+    let warmTree = IndexTree(depth: 18)
+    let until = now() + (quick ? 0.2 : 0.5)
+    while now() < until {
+        blackHole(onWorker(pool) { warmTree.sumJoin(0, pool) })
+        DispatchQueue.concurrentPerform(iterations: threads) { _ in blackHole(fibSequential(20)) }
+        let countDown = CountDown(threads)
+        for _ in 0..<threads { naivePool.submit { blackHole(fibSequential(20)); countDown.done() } }
+        countDown.wait()
+    }
+    warmTree.deallocate()
+}
+
 // MARK: fork-join workloads
 
 for n in quick ? [30] : [30, 32] where wanted("fib-\(n)") {
