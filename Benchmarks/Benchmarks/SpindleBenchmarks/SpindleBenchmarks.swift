@@ -36,11 +36,17 @@ struct FlatTree: @unchecked Sendable {  // read-only after construction
 let metrics: [BenchmarkMetric] = [.wallClock, .mallocCountTotal, .retainCount, .releaseCount, .instructions]
 
 let benchmarks: @Sendable () -> Void = {
+    /// Allocation counts may drift by a quarter before a check fails. Wall-clock time and
+    /// retain/release counts are reported, never checked: time depends on the machine, and
+    /// reference counts depend on how the work was scheduled (they vary 2x between runs).
+    let countTolerance: [BenchmarkMetric: BenchmarkThresholds] = [
+        .mallocCountTotal: .init(relative: [.p90: 25]),
+    ]
     let pool = try! ThreadPool(threads: 1)
     let tree = FlatTree(depth: 16)  // 65,535 joins per iteration
 
-    Benchmark("join: 65,535 joins on one worker",
-              configuration: .init(metrics: metrics, scalingFactor: .one)) { benchmark in
+    Benchmark("Join65535OnOneWorker",
+              configuration: .init(metrics: metrics, scalingFactor: .one, thresholds: countTolerance)) { benchmark in
         let iterations = benchmark.scaledIterations.count
         let done = Latch()
         try pool.spawn {
@@ -50,22 +56,22 @@ let benchmarks: @Sendable () -> Void = {
         done.wait()
     }
 
-    Benchmark("scope spawn: 1,000 spawns",
-              configuration: .init(metrics: metrics, scalingFactor: .one)) { benchmark in
+    Benchmark("ScopeSpawn1000",
+              configuration: .init(metrics: metrics, scalingFactor: .one, thresholds: countTolerance)) { benchmark in
         for _ in benchmark.scaledIterations {
             pool.scope { s in for _ in 0..<1_000 { s.spawn { blackHole(1) } } }
         }
     }
 
-    Benchmark("submit + wait: one task",
-              configuration: .init(metrics: metrics, scalingFactor: .one)) { benchmark in
+    Benchmark("SubmitAndWait",
+              configuration: .init(metrics: metrics, scalingFactor: .one, thresholds: countTolerance)) { benchmark in
         for _ in benchmark.scaledIterations {
             blackHole(try pool.submit { 1 }.wait())
         }
     }
 
-    Benchmark("parallel sum: 10^6 UInt64 by recursive join",
-              configuration: .init(metrics: metrics, scalingFactor: .one)) { benchmark in
+    Benchmark("ParallelSum1e6ByJoin",
+              configuration: .init(metrics: metrics, scalingFactor: .one, thresholds: countTolerance)) { benchmark in
         let data = [UInt64](repeating: 1, count: 1_000_000)
         @Sendable func sum(_ lo: Int, _ hi: Int) -> UInt64 {
             if hi - lo <= 4_096 { return data[lo..<hi].reduce(0, &+) }
