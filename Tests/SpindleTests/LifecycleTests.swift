@@ -168,6 +168,72 @@ struct LifecycleTests {
     #endif
 }
 
+extension LifecycleTests {
+    @Test("shutdown() from a stolen second closure of a join does not deadlock")
+    func shutdownFromStolenClosure() throws {
+        let pool = try ThreadPool(threads: 2)
+        let finished = completes(within: 60, "a join whose stolen closure shuts the pool down") {
+            let started = Flag()
+            let (a, b) = pool.install {
+                pool.join({ () -> Int in
+                    // Keep making join points until a worker took the second closure.
+                    while !started.isSet { _ = pool.join({ 0 }, { 0 }) }
+                    return 1
+                }, { () -> Int in
+                    started.set()
+                    pool.shutdown()
+                    return 2
+                })
+            }
+            #expect(a == 1 && b == 2)
+        }
+        #expect(finished)
+        #expect(pool.isShutDown)
+    }
+
+    @Test("shutdown() from a background job of the same pool returns, and the pool winds down")
+    func shutdownFromJob() throws {
+        let pool = try ThreadPool(threads: 2)
+        let ran = Counter()
+        let done = TestSemaphore()
+        for _ in 0..<50 { try pool.spawn { _ = ran.add() } }
+        try pool.spawn {
+            pool.shutdown()
+            done.signal()
+        }
+        #expect(done.wait(timeoutSeconds: 60))
+        // A second shutdown from outside waits for the workers, so every accepted job has run.
+        #expect(completes(within: 60, "shutdown from outside after one from inside") { pool.shutdown() })
+        #expect(waitUntil { ran.value == 50 })
+        #expect(throws: ThreadPoolError.shutDown) { try pool.spawn {} }
+    }
+
+    @Test("concurrent shutdown() calls from outside all return after every queued job ran")
+    func concurrentShutdownWaits() throws {
+        let pool = try ThreadPool(threads: 1)
+        let gate = TestSemaphore()
+        let ran = Counter()
+        try pool.spawn { gate.wait() }
+        for _ in 0..<200 { try pool.spawn { _ = ran.add() } }
+        let returned = Counter()
+        let observedAtReturn = Locked<[Int]>([])
+        let finished = completes(within: 60, "three concurrent shutdowns") {
+            runOnThreads(3) { t in
+                if t == 0 {
+                    sleepMilliseconds(50)
+                    gate.signal()
+                }
+                pool.shutdown()
+                observedAtReturn.withLock { $0.append(ran.value) }
+                _ = returned.add()
+            }
+        }
+        #expect(finished)
+        #expect(returned.value == 3)
+        #expect(observedAtReturn.snapshot == [200, 200, 200])
+    }
+}
+
 #if os(Linux)
 @Suite("idle pool", .serialized)
 struct IdlePoolTests {

@@ -226,16 +226,6 @@ struct PrimitivesTests {
         #expect(rest == [1, 3, 4, 6, 7, 8, 9])
     }
 
-    @Test("injector: drain takes everything in order")
-    func injectorDrain() {
-        let injector = Injector()
-        for i in 0..<5 { injector.push(ref(i)) }
-        _ = injector.pop()
-        #expect(injector.drain().map(value) == [1, 2, 3, 4])
-        #expect(injector.isEmpty)
-        #expect(injector.pop() == nil)
-    }
-
     @Test("injector: concurrent producers and consumers; every item taken exactly once")
     func injectorConcurrent() {
         let perProducer = 10_000

@@ -236,3 +236,30 @@ struct TaskTests {
         #expect(order.snapshot == ["broadcast", "bg0", "bg1", "bg2"])
     }
 }
+
+extension TaskTests {
+    @Test("a worker waiting on a running task still runs its broadcast part that the task needs")
+    func waitOnWorkerServesBroadcast() throws {
+        let pool = try ThreadPool(threads: 2)
+        let result = Locked<[Int]>([])
+        let finished = completes(within: 60, "wait() on a worker for a task that broadcasts") {
+            let done = TestSemaphore()
+            // `spawn`, not `submit` + `wait`: the outer job must run on a worker.
+            try! pool.spawn {
+                let taskStarted = Flag()
+                let inner = try! pool.submit { () -> [Int] in
+                    taskStarted.set()
+                    return pool.broadcast { $0.index }
+                }
+                // Let the other worker start `inner`, so that wait() cannot run it inline.
+                while !taskStarted.isSet { yieldThread() }
+                let r = try! inner.wait()
+                result.withLock { $0 = r }
+                done.signal()
+            }
+            done.wait()
+        }
+        #expect(finished)
+        #expect(result.snapshot == [0, 1])
+    }
+}

@@ -181,10 +181,6 @@ final class ScopeJob<Failure: Error>: HeapJob, @unchecked Sendable {  // immutab
         scope.latch.decrement()
     }
 
-    @inlinable
-    override func abandon() {
-        scope.latch.decrement()
-    }
 }
 
 extension ThreadPool {

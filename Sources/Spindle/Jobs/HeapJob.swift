@@ -20,10 +20,6 @@ class HeapJob: @unchecked Sendable {  // immutable after init; subclasses docume
         preconditionFailure("HeapJob subclasses override execute()")
     }
 
-    /// Called instead of `execute()` for a job that will never run (the pool shut down before
-    /// it could start). Subclasses report it to whoever waits.
-    @usableFromInline
-    func abandon() {}
 }
 
 /// A heap job around a closure, with nothing to report back.

@@ -57,8 +57,9 @@ struct JobRef: Equatable, Sendable {
             .takeRetainedValue()
     }
 
-    /// The call a job belongs to (see `Participant.family`). Only read by the thread that owns the
-    /// reference (it took it from a queue), so the job cannot complete underneath the read.
+    /// The call a job belongs to (see `Participant.family`). Read by the thread that owns the
+    /// reference (it took it from a queue), or under the lock of the injector that holds it
+    /// (`Injector.pop(where:)`): either way the job cannot run, and so cannot vanish, meanwhile.
     var family: Int {
         switch bits & 3 {
         case 1: return heapJobUnretained.family

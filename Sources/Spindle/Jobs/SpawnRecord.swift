@@ -35,7 +35,8 @@ struct SpawnRecord {
     static func run(_ record: UnsafeMutablePointer<SpawnRecord>) {
         let me = record.move()
         me.work()
-        // After the decrement the scope may end; nothing of it is touched below.
+        // After the decrement the scope may end: `decrement` touches nothing of the latch after its
+        // read-modify-write, and nothing of the scope is touched below.
         me.latch.takeUnretainedValue().decrement()
         SpawnSlab.releaseRecord(me.slab)
     }

@@ -53,17 +53,6 @@ final class Injector: @unchecked Sendable {  // `items` is only touched under `l
 
     var isEmpty: Bool { queued.load(ordering: .relaxed) == 0 }
 
-    /// Takes everything at once (shutdown).
-    func drain() -> [JobRef] {
-        lock.withLock {
-            let rest = Array(items[head...])
-            items.removeAll()
-            head = 0
-            queued.store(0, ordering: .relaxed)
-            return rest
-        }
-    }
-
     private func compactIfNeeded() {
         if head == items.count {
             items.removeAll(keepingCapacity: true)

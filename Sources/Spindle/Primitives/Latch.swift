@@ -6,47 +6,50 @@ import Synchronization
 
 /// Counts outstanding pieces of work; the owner waits for zero.
 ///
-/// States: `count > 0` open, `count == 0` released (final). The owner holds one token from the
-/// start and gives it up when its own part is done, so zero is reached exactly once.
-/// Wake-up protocol (Dekker): the owner stores `ownerMaySleep = true` then loads `count`; the
-/// last decrementer stores `count = 0` then loads `ownerMaySleep`. Both sides are sequentially
-/// consistent, so at least one of them sees the other's store: no lost wake-up.
+/// States: the low bits count the pieces (`count > 0` open, `0` released, final); the owner holds
+/// one token from the start and gives it up when its own part is done, so zero is reached exactly
+/// once. Bit `ownerMaySleep` in the same word says the owner may be parked.
+///
+/// Wake-up protocol: the owner sets the bit with a read-modify-write and parks only if the count
+/// it read was not zero; the last decrementer's read-modify-write returns the word with the bit,
+/// so one of the two always sees the other. The decrementer copies the parker *before* its
+/// read-modify-write and touches nothing of the latch afterwards: once the count is zero the
+/// owner may return and free the latch at once.
 @usableFromInline
-final class CountLatch: @unchecked Sendable {  // all state is atomic; `parker` is immutable
-    private let count: Atomic<Int>
-    private let ownerMaySleep = Atomic<Bool>(false)
+final class CountLatch: @unchecked Sendable {  // all state is one atomic word; `parker` is immutable
+    private static var ownerMaySleep: Int { 1 << 62 }
+    private let word: Atomic<Int>
     private let parker: Parker
 
     init(ownerParker: Parker) {
-        count = Atomic(1)
+        word = Atomic(1)
         parker = ownerParker
     }
 
-    /// Adds a piece of work. The caller holds a token (the owner's or a running piece's), so the
+    /// Adds pieces of work. The caller holds a token (the owner's or a running piece's), so the
     /// count cannot reach zero concurrently: relaxed is enough.
     @usableFromInline
     func increment(by n: Int = 1) {
-        count.wrappingAdd(n, ordering: .relaxed)
+        word.wrappingAdd(n, ordering: .relaxed)
     }
 
-    /// Marks one piece done. Sequentially consistent: publishes the piece's effects to the owner
-    /// (pairs with `isReleased`) and takes part in the Dekker pair described above.
+    /// Marks pieces done. Acquiring and releasing: publishes the pieces' effects to the owner
+    /// (pairs with `isReleased` and `parkOwner`), and orders against the owner's bit.
     @usableFromInline
     func decrement(by n: Int = 1) {
-        if count.subtract(n, ordering: .sequentiallyConsistent).newValue == 0 {
-            if ownerMaySleep.load(ordering: .sequentiallyConsistent) {
-                parker.unpark()
-            }
+        let parker = self.parker  // copied first: the latch may be freed right after the subtraction
+        if word.subtract(n, ordering: .acquiringAndReleasing).newValue == Self.ownerMaySleep {
+            parker.unpark()
         }
     }
 
-    var isReleased: Bool { count.load(ordering: .acquiring) == 0 }
+    var isReleased: Bool { word.load(ordering: .acquiring) & ~Self.ownerMaySleep == 0 }  // pairs with `decrement`
 
     /// Owner only: parks until released or until the timeout passes (returns either way).
     func parkOwner(timeoutNanoseconds: Int64) {
         let ticket = parker.prepare()
-        ownerMaySleep.store(true, ordering: .sequentiallyConsistent)
-        if count.load(ordering: .sequentiallyConsistent) != 0 {
+        let current = word.bitwiseOr(Self.ownerMaySleep, ordering: .acquiringAndReleasing).newValue
+        if current & ~Self.ownerMaySleep != 0 {
             parker.park(ticket: ticket, timeoutNanoseconds: timeoutNanoseconds)
         }
     }
@@ -69,14 +72,20 @@ final class OneShotEvent: @unchecked Sendable {  // all state is behind the atom
     }
 
     func wait() {
+        while !wait(timeoutNanoseconds: -1) {}
+    }
+
+    /// Waits at most about `timeoutNanoseconds` (forever when negative); returns whether it is set.
+    func wait(timeoutNanoseconds: Int64) -> Bool {
         while true {
             let v = word.atomic.pointee.load(ordering: .acquiring)  // pairs with `set()`
-            if v == 1 { return }
+            if v == 1 { return true }
             if v == 0 && !word.atomic.pointee.compareExchange(
                 expected: 0, desired: 2, ordering: .acquiring).exchanged {
                 continue
             }
-            word.wait(whileEqualTo: 2)
+            word.wait(whileEqualTo: 2, timeoutNanoseconds: timeoutNanoseconds)
+            if timeoutNanoseconds >= 0 { return isSet }
         }
     }
 }

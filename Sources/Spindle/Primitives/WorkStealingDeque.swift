@@ -81,11 +81,13 @@ final class WorkStealingDeque: @unchecked Sendable {  // shared state is only to
     func pop() -> JobRef? {
         let b = bottom.load(ordering: .relaxed) - 1
         let r = ring.load(ordering: .relaxed)
-        bottom.store(b, ordering: .relaxed)
+        bottom.store(b, ordering: .releasing)             // as below; ordered by the fence anyway
         atomicMemoryFence(ordering: .sequentiallyConsistent)  // pairs with the fence in `steal`
         let t = top.load(ordering: .relaxed)
         guard t <= b else {
-            bottom.store(b + 1, ordering: .relaxed)     // was empty: restore
+            // Was empty: restore. Releasing (free on x86) so that every store a thief may read
+            // continues the release sequence of the pushes.
+            bottom.store(b + 1, ordering: .releasing)
             return nil
         }
         let bits = r.pointee.slots[b & r.pointee.mask].load(ordering: .relaxed)
@@ -94,7 +96,7 @@ final class WorkStealingDeque: @unchecked Sendable {  // shared state is only to
             let won = top.compareExchange(expected: t, desired: t + 1,
                                           successOrdering: .sequentiallyConsistent,
                                           failureOrdering: .relaxed).exchanged
-            bottom.store(b + 1, ordering: .relaxed)
+            bottom.store(b + 1, ordering: .releasing)  // as above
             return won ? JobRef(bits: bits) : nil
         }
         return JobRef(bits: bits)

@@ -66,12 +66,19 @@ final class Heartbeat: @unchecked Sendable {  // all state is atomic or immutabl
 
     var activeParticipants: Int { active.load(ordering: .relaxed) }
 
+    /// Stops the thread and waits until it has finished.
     func stop() {
+        guard started else { return }
+        requestStop()
+        finished.wait()
+    }
+
+    /// Tells the thread to stop, without waiting (the thread holds the registry until it ends).
+    func requestStop() {
         guard started else { return }
         stopped.store(true, ordering: .releasing)  // pairs with the loop's acquiring load
         wakeWord.atomic.pointee.wrappingAdd(1, ordering: .releasing)
         wakeWord.wakeAll()
-        finished.wait()
     }
 
     fileprivate func run(registry: Registry) {

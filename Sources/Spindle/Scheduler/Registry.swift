@@ -1,6 +1,12 @@
 import CSpindle
 import Synchronization
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// Everything a pool is made of: its participants (workers first, then outside callers), the
 /// queues without an owner, the sleep and heartbeat state, and the worker threads' lifecycle.
 ///
@@ -92,20 +98,21 @@ final class Registry: @unchecked Sendable {  // mutable state is atomic or guard
 
     /// Makes the calling thread a participant for the duration of one call.
     func enterExternal() -> ExternalParticipant {
-        let me = externalLock.withLock { () -> UnsafeMutablePointer<Participant>? in
-            if let free = freeExternal.popLast() { return free }
-            let index = slotCount.load(ordering: .relaxed)  // only grown under this lock
-            guard index < Self.slotCapacity else { return nil }
-            let p = Participant.allocate(registry: self, index: index, isWorker: false)
-            slots[index] = p
-            slotCount.store(index + 1, ordering: .releasing)  // publishes slots[index] to scans
-            return p
-        }
-        guard let me else {
+        var slot: UnsafeMutablePointer<Participant>?
+        while slot == nil {
+            slot = externalLock.withLock { () -> UnsafeMutablePointer<Participant>? in
+                if let free = freeExternal.popLast() { return free }
+                let index = slotCount.load(ordering: .relaxed)  // only grown under this lock
+                guard index < Self.slotCapacity else { return nil }
+                let p = Participant.allocate(registry: self, index: index, isWorker: false)
+                slots[index] = p
+                slotCount.store(index + 1, ordering: .releasing)  // publishes slots[index] to scans
+                return p
+            }
             // More simultaneous outside callers than slots: wait for one to leave.
-            spindle_cpu_relax()
-            return enterExternal()
+            if slot == nil { sched_yield() }
         }
+        let me = slot.unsafelyUnwrapped
         me.pointee.family = makeFamily()
         let previous = spindle_current_participant()
         if let outer = previous?.assumingMemoryBound(to: Participant.self) {
@@ -219,8 +226,15 @@ final class Registry: @unchecked Sendable {  // mutable state is atomic or guard
         return foreground.pop()
     }
 
-    /// Work a blocked participant may run: only jobs of its own family. Jobs of other families
-    /// met on the way are handed to the foreground injector, where idle workers take them.
+    /// Runs what is queued for this very thread: a worker's own inbox, or the home worker's inbox
+    /// of an outside participant (used while blocked on something that is not a join or scope).
+    func serveInboxes(of me: UnsafeMutablePointer<Participant>) {
+        while me.pointee.isWorker, let job = me.pointee.inbox.pop() {
+            execute(job, on: me)
+        }
+        while serveHomeInbox(of: me) {}
+    }
+
     /// A blocked outside participant whose thread is a worker elsewhere runs one job of that
     /// worker's inbox (as that worker); says whether it did.
     func serveHomeInbox(of me: UnsafeMutablePointer<Participant>) -> Bool {
@@ -231,6 +245,8 @@ final class Registry: @unchecked Sendable {  // mutable state is atomic or guard
         return true
     }
 
+    /// Work a blocked participant may run: only jobs of its own family. Jobs of other families
+    /// met on the way are handed to the foreground injector, where idle workers take them.
     func findRelatedWork(for me: UnsafeMutablePointer<Participant>, hint: Int) -> JobRef? {
         if let job = me.pointee.deque.pop() { return job }
         if me.pointee.isWorker, let job = me.pointee.inbox.pop() { return job }
@@ -350,9 +366,10 @@ final class Registry: @unchecked Sendable {  // mutable state is atomic or guard
     func reclaimPromotedJob(_ job: UnsafeMutablePointer<StackJob>, on me: UnsafeMutablePointer<Participant>) -> Bool {
         if let top = me.pointee.deque.pop() {
             if top == JobRef(stack: job) { return true }
-            // Jobs pushed after ours were taken back by their own frames or stolen before ours, so
-            // anything else here is a job of ours that we may run while our own is elsewhere.
+            // Another job of this participant (a spawn of an enclosing scope, say): put it back
+            // for thieves; `waitForStolenJob` pops it again if nobody takes it.
             me.pointee.deque.push(top)
+            sleep.notifyWorkAvailable()
         }
         waitForStolenJob(job, on: me)
         return false
@@ -394,28 +411,47 @@ final class Registry: @unchecked Sendable {  // mutable state is atomic or guard
 
     var isShutDown: Bool { closedFlag.load(ordering: .acquiring) }  // pairs with `shutdown()`'s store
 
-    /// Stops admission, lets the workers run everything queued, then joins them.
-    /// Safe to call more than once and from any thread, a worker of this pool included (that
-    /// worker is not joined: it exits when its current job returns).
+    /// Set once the first `shutdown()` has joined the workers and stopped the heartbeat.
+    private let shutdownFinished = OneShotEvent()
+
+    /// Whether the calling thread is taking part in this pool's work: a worker or an outside
+    /// participant of this pool, or a worker of this pool nested as an outsider in another pool.
+    /// Such a thread must not wait for the workers: they may be waiting for it.
+    private var callerIsInsidePool: Bool {
+        guard let me = Participant.current else { return false }
+        if me.pointee.registryID == identity { return true }
+        return me.pointee.homeWorker?.pointee.registryID == identity
+    }
+
+    /// Stops admission, lets the workers run everything queued, then joins them and stops the
+    /// heartbeat. Safe to call more than once and from any thread. From a thread inside the pool's
+    /// work (a worker, a job, a join's caller), it only closes the pool and wakes the workers:
+    /// waiting there could deadlock, since a worker may be waiting for the caller; the workers
+    /// then exit by themselves once everything queued has run (their threads are detached).
+    /// A later call from outside waits until the first call from outside has finished.
     func shutdown() {
-        let toJoin = lifecycleLock.withLock { () -> [WorkerThread] in
-            if isClosed { return [] }
+        let (toJoin, first) = lifecycleLock.withLock { () -> ([WorkerThread], Bool) in
+            if isClosed { return ([], false) }
             isClosed = true
             closedFlag.store(true, ordering: .releasing)  // pairs with `isShutDown`
             let all = threads
             threads = []
-            return all
+            return (all, true)
         }
         sleep.wakeAll()
-        let me = Participant.current(in: identity)
-        for thread in toJoin {
-            if let me, me.pointee.isWorker, me.pointee.index == thread.index {
-                thread.detach()
-            } else {
-                thread.join()
-            }
+        if callerIsInsidePool {
+            for thread in toJoin { thread.detach() }
+            heartbeat.requestStop()
+            if first { shutdownFinished.set() }
+            return
         }
+        guard first else {
+            shutdownFinished.wait()
+            return
+        }
+        for thread in toJoin { thread.join() }
         heartbeat.stop()
+        shutdownFinished.set()
     }
 }
 

@@ -89,7 +89,10 @@ struct WorkerThread: @unchecked Sendable {  // pthread_t is a plain handle, join
         }
     }
 
-    func join() { pthread_join(handle, nil) }
+    /// Joins the thread; detaches it instead if joining is impossible (the caller is that thread).
+    func join() {
+        if pthread_join(handle, nil) != 0 { pthread_detach(handle) }
+    }
     func detach() { pthread_detach(handle) }
 }
 

@@ -52,18 +52,26 @@ final class WorkerSleepState: @unchecked Sendable {  // `sleepers` is guarded by
     }
 
     /// Takes `me` off the list if no producer did (it found work itself, or woke without being
-    /// chosen).
+    /// chosen). When a producer had chosen `me` although `me` found work on its own, the
+    /// notification is passed on to another sleeper, so that it is not used up.
     func cancelSleep(_ me: UnsafeMutablePointer<Participant>) {
+        let wasChosen = lock.withLock { () -> Bool in
+            guard let i = sleepers.firstIndex(of: me) else { return true }
+            sleepers.remove(at: i)
+            sleeperCount.store(sleepers.count, ordering: .relaxed)
+            return false
+        }
+        if wasChosen { notifyWorkAvailable() }
+    }
+
+    func sleep(_ me: UnsafeMutablePointer<Participant>, ticket: UInt32) {
+        me.pointee.parker.park(ticket: ticket)
+        // Off the list if the wake-up was spurious (a chosen sleeper was removed by its waker).
         lock.withLock {
             if let i = sleepers.firstIndex(of: me) {
                 sleepers.remove(at: i)
                 sleeperCount.store(sleepers.count, ordering: .relaxed)
             }
         }
-    }
-
-    func sleep(_ me: UnsafeMutablePointer<Participant>, ticket: UInt32) {
-        me.pointee.parker.park(ticket: ticket)
-        cancelSleep(me)
     }
 }

@@ -78,6 +78,14 @@ public final class TaskHandle<T: Sendable>: Sendable {
     public func wait() throws -> T {
         if task.claim() {
             task.runClaimed()
+        } else if let me = Participant.current {
+            // A participant of some pool must keep serving what only it can run (its broadcast
+            // inbox, its home worker's inbox) while the task runs elsewhere: the task may wait
+            // for exactly that.
+            let registry = me.pointee.registry.takeUnretainedValue()
+            while !task.event.wait(timeoutNanoseconds: registry.heartbeat.intervalNanoseconds) {
+                registry.serveInboxes(of: me)
+            }
         } else {
             task.event.wait()
         }
@@ -106,7 +114,4 @@ final class SubmittedJob<T: Sendable>: HeapJob, @unchecked Sendable {  // immuta
         if task.claim() { task.runClaimed() }
     }
 
-    override func abandon() {
-        _ = task.cancel()
-    }
 }
