@@ -70,12 +70,12 @@ func formatSeconds(_ s: Double) -> String {
 }
 
 func printTable(_ rows: [Row]) {
-    print("workload".padding(toLength: 22, withPad: " ", startingAt: 0)
+    print("workload".padding(toLength: 24, withPad: " ", startingAt: 0)
           + "contender".padding(toLength: 19, withPad: " ", startingAt: 0)
           + "threads".padding(toLength: 9, withPad: " ", startingAt: 0)
           + "median".padding(toLength: 13, withPad: " ", startingAt: 0) + "ratio vs sequential")
     for r in rows {
-        print(r.workload.padding(toLength: 22, withPad: " ", startingAt: 0)
+        print(r.workload.padding(toLength: 24, withPad: " ", startingAt: 0)
               + r.contender.padding(toLength: 19, withPad: " ", startingAt: 0)
               + String(r.threads).padding(toLength: 9, withPad: " ", startingAt: 0)
               + formatSeconds(r.medianSeconds).padding(toLength: 13, withPad: " ", startingAt: 0)
