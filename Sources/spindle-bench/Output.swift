@@ -56,9 +56,9 @@ func writeJSON(_ rows: [Row], info: RunInfo, to path: String) throws {
 /// Grouped bars of the ratio to sequential per workload, on a log scale (1.0 is the sequential
 /// line; below it is faster than sequential code).
 func writeChart(_ rows: [Row], info: RunInfo, to path: String) throws {
-    // Only ratios against sequential code (latency rows compare with a peer and are left out).
+    // Only ratios against sequential code (latency rows, "per call", compare with a peer: left out).
     let plotted = rows.filter {
-        $0.ratio.isFinite && $0.ratio > 0 && !$0.contender.hasSuffix("sequential") && !$0.note.contains("ratio vs")
+        $0.ratio.isFinite && $0.ratio > 0 && !$0.contender.hasSuffix("sequential") && !$0.note.contains("per call")
     }
     var workloads: [String] = []
     for r in plotted where !workloads.contains(r.workload) { workloads.append(r.workload) }
