@@ -25,7 +25,7 @@ final class FutexLock: @unchecked Sendable {  // all state is behind the atomic 
                word.atomic.pointee.compareExchange(expected: 0, desired: 1, ordering: .acquiring).exchanged {
                 return
             }
-            spinLoopHint()
+            spindle_cpu_relax()
         }
         // Acquiring exchange: pairs with `unlock()`; state 2 tells the holder to wake us.
         while word.atomic.pointee.exchange(2, ordering: .acquiring) != 0 {
@@ -46,11 +46,4 @@ final class FutexLock: @unchecked Sendable {  // all state is behind the atomic 
         defer { unlock() }
         return try body()
     }
-}
-
-/// Hints the processor that this thread spins (x86 `pause`), so the sibling hyperthread runs.
-@inline(__always)
-@usableFromInline
-func spinLoopHint() {
-    spindle_cpu_relax()
 }

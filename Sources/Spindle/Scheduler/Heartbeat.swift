@@ -64,8 +64,6 @@ final class Heartbeat: @unchecked Sendable {  // all state is atomic or immutabl
         hungry.wrappingSubtract(1, ordering: .sequentiallyConsistent)  // ordered like the increment
     }
 
-    var activeParticipants: Int { active.load(ordering: .relaxed) }
-
     /// Stops the thread and waits until it has finished.
     func stop() {
         guard started else { return }

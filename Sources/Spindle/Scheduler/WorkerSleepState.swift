@@ -19,8 +19,6 @@ final class WorkerSleepState: @unchecked Sendable {  // `sleepers` is guarded by
     private var sleepers: [UnsafeMutablePointer<Participant>] = []
     private let sleeperCount = Atomic<Int>(0)
 
-    var sleepingCount: Int { sleeperCount.load(ordering: .relaxed) }
-
     /// Producer side, after jobs became visible: wakes up to `count` sleepers.
     func notifyWorkAvailable(count: Int = 1) {
         atomicMemoryFence(ordering: .sequentiallyConsistent)  // pairs with the fence in `prepareToSleep`
