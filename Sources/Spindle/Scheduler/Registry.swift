@@ -217,7 +217,9 @@ final class Registry: @unchecked Sendable {  // mutable state is atomic or guard
                 me.pointee.bump(me.pointee.steals)
                 // A thief that leaves work behind passes a wake-up on, so that a burst of work
                 // spreads to every sleeper even when some notifications found nobody asleep.
-                if !victim.pointee.deque.isProbablyEmpty {
+                // A hint, not part of the no-lost-wake-up protocol (the push already notified), so
+                // it skips the fence when nobody seems to sleep.
+                if sleep.mayHaveSleepers && !victim.pointee.deque.isProbablyEmpty {
                     sleep.notifyWorkAvailable()
                 }
                 return job

@@ -19,6 +19,9 @@ final class WorkerSleepState: @unchecked Sendable {  // `sleepers` is guarded by
     private var sleepers: [UnsafeMutablePointer<Participant>] = []
     private let sleeperCount = Atomic<Int>(0)
 
+    /// A racy look at the sleeper count (relaxed): only for wake-ups that are hints.
+    var mayHaveSleepers: Bool { sleeperCount.load(ordering: .relaxed) > 0 }
+
     /// Producer side, after jobs became visible: wakes up to `count` sleepers.
     func notifyWorkAvailable(count: Int = 1) {
         atomicMemoryFence(ordering: .sequentiallyConsistent)  // pairs with the fence in `prepareToSleep`
