@@ -24,30 +24,40 @@ struct RunInfo {
     }
 }
 
+/// One row as JSON: the shape of `--json` results and of rayon-bench's output lines.
+struct JSONRow: Codable {
+    let workload: String
+    let contender: String
+    let threads: Int
+    let median_seconds: Double
+    let ratio_vs_sequential: Double?
+    let note: String?
+
+    init(_ row: Row) {
+        workload = row.workload
+        contender = row.contender
+        threads = row.threads
+        median_seconds = row.medianSeconds
+        ratio_vs_sequential = row.ratio.isFinite ? row.ratio : nil
+        note = row.note.isEmpty ? nil : row.note
+    }
+
+    var row: Row {
+        Row(workload: workload, contender: contender, threads: threads, medianSeconds: median_seconds,
+            ratio: ratio_vs_sequential ?? .nan, note: note ?? "")
+    }
+}
+
 func writeJSON(_ rows: [Row], info: RunInfo, to path: String) throws {
     struct Machine: Encodable { let cpu: String; let cores: Int; let os: String }
-    struct Result: Encodable {
-        let workload: String
-        let contender: String
-        let threads: Int
-        let median_seconds: Double
-        let ratio_vs_sequential: Double?
-        let note: String?
-    }
     struct File: Encodable {
         let date: String
         let machine: Machine
         let toolchain: String
-        let results: [Result]
+        let results: [JSONRow]
     }
     let file = File(date: info.date, machine: Machine(cpu: info.cpu, cores: info.cores, os: info.os),
-                    toolchain: info.toolchain,
-                    results: rows.map {
-                        Result(workload: $0.workload, contender: $0.contender, threads: $0.threads,
-                               median_seconds: $0.medianSeconds,
-                               ratio_vs_sequential: $0.ratio.isFinite ? $0.ratio : nil,
-                               note: $0.note.isEmpty ? nil : $0.note)
-                    })
+                    toolchain: info.toolchain, results: rows.map(JSONRow.init))
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
     try encoder.encode(file).write(to: URL(fileURLWithPath: path))

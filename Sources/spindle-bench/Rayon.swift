@@ -29,21 +29,9 @@ func runRayonComparison(threads: Int, repetitions: Int, quick: Bool, filter: Str
         print("rayon: rayon-bench failed (status \(result.status)); rayon rows skipped\n\(result.output)")
         return nil
     }
-    struct RustRow: Decodable {
-        let workload: String
-        let contender: String
-        let threads: Int
-        let median_seconds: Double
-        let ratio_vs_sequential: Double?
-        let note: String
+    return result.output.split(separator: "\n").compactMap { line in
+        try? JSONDecoder().decode(JSONRow.self, from: Data(line.utf8)).row
     }
-    var rows: [Row] = []
-    for line in result.output.split(separator: "\n") where line.hasPrefix("{") {
-        guard let r = try? JSONDecoder().decode(RustRow.self, from: Data(line.utf8)) else { continue }
-        rows.append(Row(workload: r.workload, contender: r.contender, threads: r.threads,
-                        medianSeconds: r.median_seconds, ratio: r.ratio_vs_sequential ?? .nan, note: r.note))
-    }
-    return rows
 }
 
 /// Runs a command (looked up in PATH), returning its status and combined output.
