@@ -263,3 +263,57 @@ extension TaskTests {
         #expect(result.snapshot == [0, 1])
     }
 }
+
+extension TaskTests {
+    @Test("value returns the task's result without blocking, before and after completion")
+    func asyncValue() async throws {
+        let pool = try ThreadPool(threads: 2)
+        let handle = try pool.submit { fibSequential(20) }
+        #expect(try await handle.value == fibSequential(20))
+        #expect(try await handle.value == fibSequential(20))  // already complete
+        let failing = try pool.submit { () throws -> Int in throw TestError.boom(7) }
+        await #expect(throws: TestError.boom(7)) { try await failing.value }
+    }
+
+    @Test("cancelling the awaiting Swift task cancels a submitted task that has not started")
+    func asyncValueCancellation() async throws {
+        let blocked = try BlockedPool()
+        let ran = Flag()
+        let handle = try blocked.pool.submit { ran.set(); return 1 }
+        let awaiting = Task { try await handle.value }
+        awaiting.cancel()
+        await #expect(throws: CancellationError.self) { try await awaiting.value }
+        #expect(handle.isComplete)
+        blocked.unblock()
+        _ = try blocked.pool.submit { 0 }.wait()  // everything queued before has been dequeued
+        #expect(!ran.isSet)
+    }
+
+    @Test("value(timeout:) gives up with .timedOut, and the task still runs afterwards")
+    func asyncValueTimeout() async throws {
+        let blocked = try BlockedPool()
+        let handle = try blocked.pool.submit { 42 }
+        await #expect(throws: ThreadPoolError.timedOut(.milliseconds(20))) {
+            try await handle.value(timeout: .milliseconds(20))
+        }
+        #expect(!handle.isComplete)
+        blocked.unblock()
+        #expect(try await handle.value(timeout: .seconds(60)) == 42)
+    }
+
+    @Test("maxPending: a cancelled task and one run by wait() give their place back at once")
+    func maxPendingPlaceGivenBack() throws {
+        let blocked = try BlockedPool(maxPending: 2)
+        let first = try blocked.pool.submit { 1 }
+        let second = try blocked.pool.submit { 2 }
+        #expect(throws: ThreadPoolError.saturated(maxPending: 2)) { try blocked.pool.spawn {} }
+        #expect(first.cancel())
+        let third = try blocked.pool.submit { 3 }  // the cancelled task's place
+        #expect(throws: ThreadPoolError.saturated(maxPending: 2)) { try blocked.pool.spawn {} }
+        #expect(try second.wait() == 2)  // runs inline: the worker is still blocked
+        let fourth = try blocked.pool.submit { 4 }  // the place of the task run by wait()
+        blocked.unblock()
+        #expect(try third.wait() == 3)
+        #expect(try fourth.wait() == 4)
+    }
+}

@@ -20,6 +20,8 @@ public enum ThreadPoolError: Error, Equatable, Sendable, CustomStringConvertible
     case shutDown
     /// `maxPending` background jobs are already waiting to start.
     case saturated(maxPending: Int)
+    /// `TaskHandle.value(timeout:)` gave up waiting (the task itself goes on).
+    case timedOut(Duration)
     /// The operating system refused to start a worker thread.
     case threadCreationFailed(errno: Int32)
 
@@ -37,6 +39,8 @@ public enum ThreadPoolError: Error, Equatable, Sendable, CustomStringConvertible
             return "the thread pool is shut down and accepts no new work"
         case .saturated(let max):
             return "the thread pool is saturated: \(max) background jobs are already waiting (maxPending)"
+        case .timedOut(let d):
+            return "timed out after \(d) waiting for a task (the task itself goes on)"
         case .threadCreationFailed(let e):
             return "the system could not start a worker thread (errno \(e))"
         }

@@ -14,6 +14,10 @@ class HeapJob: @unchecked Sendable {  // immutable after init; subclasses docume
         self.isBackground = isBackground
     }
 
+    /// Whether taking the job out of the background queue gives back its `maxPending` place (a
+    /// submitted task gives it back when it is claimed or cancelled, which may happen earlier).
+    var leavesPendingOnDequeue: Bool { true }
+
     /// Runs the job on the current participant.
     @usableFromInline
     func execute() {

@@ -178,7 +178,7 @@ final class Registry: @unchecked Sendable {  // mutable state is atomic or guard
         if job.isHeap {
             let heapJob = job.takeHeapJob()
             if heapJob.isBackground {
-                backgroundPending.subtract(1, ordering: .relaxed)  // a count; orders nothing
+                if heapJob.leavesPendingOnDequeue { leavePending() }
                 me.pointee.family = makeFamily()
             } else {
                 me.pointee.family = heapJob.family
@@ -409,6 +409,11 @@ final class Registry: @unchecked Sendable {  // mutable state is atomic or guard
             background.push(JobRef(heap: job))
         }
         sleep.notifyWorkAvailable()
+    }
+
+    /// A background job left the accepted-but-not-started state.
+    func leavePending() {
+        backgroundPending.subtract(1, ordering: .relaxed)  // a count; admission re-checks it under the lock
     }
 
     var isShutDown: Bool { closedFlag.load(ordering: .acquiring) }  // pairs with `shutdown()`'s store

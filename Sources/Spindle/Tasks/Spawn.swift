@@ -21,7 +21,8 @@ extension ThreadPool {
     /// ```
     /// - Throws: `ThreadPoolError.shutDown` after shutdown; `.saturated` at `maxPending`.
     public func submit<T: Sendable>(_ work: @escaping @Sendable () throws -> T) throws(ThreadPoolError) -> TaskHandle<T> {
-        let task = TaskState(body: work)
+        let registry = self.registry
+        let task = TaskState(body: work, leavePending: { registry.leavePending() })
         try registry.submitBackground(SubmittedJob(task: task))
         return TaskHandle(task: task)
     }

@@ -1,11 +1,13 @@
 import Synchronization
 
-/// The shared state of one submitted task: who claimed it, and its outcome.
+/// The shared state of one submitted task: who claimed it, its outcome, and who awaits it.
 ///
 /// `state` moves once from `pending` to `running` (claimed by a worker, or by a waiter that runs
-/// it inline) or to `cancelled`; `running` moves to `finished`. The outcome is written before
-/// `finished` and read after seeing it (the event's release/acquire).
-final class TaskState<T: Sendable>: @unchecked Sendable {  // `outcome` is written once before `event.set()` and read after `event` is set
+/// it inline) or to `cancelled`; `running` moves to `finished`. Leaving `pending` gives back the
+/// task's `maxPending` place at once (whoever wins that transition). The outcome is written
+/// under `lock` before `event.set()`; synchronous waiters read it after the event (its
+/// release/acquire), asynchronous ones are resumed with it.
+final class TaskState<T: Sendable>: @unchecked Sendable {  // `outcome` and `awaiters` are guarded by `lock`; `state` is atomic
     static var pending: UInt8 { 0 }
     static var running: UInt8 { 1 }
     static var finished: UInt8 { 2 }
@@ -14,38 +16,82 @@ final class TaskState<T: Sendable>: @unchecked Sendable {  // `outcome` is writt
     let state = Atomic<UInt8>(0)
     let cancelRequested = Atomic<Bool>(false)
     let event = OneShotEvent()
+    private let lock = FutexLock()
     private var outcome: Result<T, any Error>?
+    private var awaiters: [Int: CheckedContinuation<T, any Error>] = [:]
+    private var nextAwaiter = 0
     let body: @Sendable () throws -> T
+    /// Gives back the task's `maxPending` place (the registry's count).
+    private let leavePending: @Sendable () -> Void
 
-    init(body: @escaping @Sendable () throws -> T) {
+    init(body: @escaping @Sendable () throws -> T, leavePending: @escaping @Sendable () -> Void) {
         self.body = body
+        self.leavePending = leavePending
     }
 
     /// Moves `pending` → `running`; false if someone else claimed or cancelled it first.
     func claim() -> Bool {
         // Acquiring: a winner sees everything the submitter wrote (pairs with the queue's lock).
-        state.compareExchange(expected: Self.pending, desired: Self.running, ordering: .acquiring).exchanged
+        guard state.compareExchange(expected: Self.pending, desired: Self.running, ordering: .acquiring).exchanged else {
+            return false
+        }
+        leavePending()
+        return true
     }
 
     /// Runs the claimed task and publishes its outcome.
     func runClaimed() {
-        outcome = Result { try body() }
-        state.store(Self.finished, ordering: .releasing)  // pairs with `isComplete`'s acquiring load
-        event.set()
+        publish(Result { try body() }, finalState: Self.finished)
     }
 
     func cancel() -> Bool {
         cancelRequested.store(true, ordering: .relaxed)  // polled by the task; orders nothing
-        if state.compareExchange(expected: Self.pending, desired: Self.cancelled, ordering: .acquiringAndReleasing).exchanged {
-            outcome = .failure(CancellationError())
-            event.set()
-            return true
+        guard state.compareExchange(expected: Self.pending, desired: Self.cancelled, ordering: .acquiringAndReleasing).exchanged else {
+            return false
         }
-        return false
+        leavePending()
+        publish(.failure(CancellationError()), finalState: Self.cancelled)
+        return true
+    }
+
+    private func publish(_ result: Result<T, any Error>, finalState: UInt8) {
+        let waiting = lock.withLock { () -> [CheckedContinuation<T, any Error>] in
+            outcome = result
+            let all = Array(awaiters.values)
+            awaiters.removeAll()
+            return all
+        }
+        state.store(finalState, ordering: .releasing)  // pairs with the acquiring loads of `state`
+        event.set()
+        for continuation in waiting { continuation.resume(with: result) }
     }
 
     /// Valid after `event` is set.
-    var result: Result<T, any Error> { outcome.unsafelyUnwrapped }
+    var result: Result<T, any Error> { lock.withLock { outcome.unsafelyUnwrapped } }
+
+    /// Suspends until the outcome is known. `onTimeout`, when given, is armed with the awaiter's
+    /// id and may end the wait early through `abandonAwait`.
+    func awaitOutcome(armTimeout: ((Int) -> Void)? = nil) async throws -> T {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
+            let id = lock.withLock { () -> Int? in
+                if outcome != nil { return nil }
+                nextAwaiter += 1
+                awaiters[nextAwaiter] = continuation
+                return nextAwaiter
+            }
+            guard let id else {
+                continuation.resume(with: result)
+                return
+            }
+            armTimeout?(id)
+        }
+    }
+
+    /// Ends one asynchronous wait with `error`, if it is still waiting.
+    func abandonAwait(_ id: Int, with error: any Error) {
+        let continuation = lock.withLock { awaiters.removeValue(forKey: id) }
+        continuation?.resume(throwing: error)
+    }
 }
 
 /// A handle to a task submitted with `ThreadPool.submit`.
@@ -53,7 +99,8 @@ final class TaskState<T: Sendable>: @unchecked Sendable {  // `outcome` is writt
 /// ```swift
 /// let handle = try pool.submit { render(tile) }
 /// // … other work …
-/// let image = try handle.wait()
+/// let image = try handle.wait()           // from synchronous code
+/// let same = try await handle.value        // from async code, without blocking a thread
 /// ```
 ///
 /// `wait()` from a thread that finds the task not yet started runs it on the spot, so waiting on
@@ -92,6 +139,48 @@ public final class TaskHandle<T: Sendable>: Sendable {
         return try task.result.get()
     }
 
+    /// The task's value, awaited without blocking a thread.
+    ///
+    /// ```swift
+    /// let handle = try pool.submit { render(tile) }
+    /// let image = try await handle.value
+    /// ```
+    /// If the awaiting Swift task is cancelled, the submitted task is cancelled too when it has not
+    /// started yet (then this throws `CancellationError`); a running task finishes and its value is
+    /// returned.
+    /// - Throws: the task's error, or `CancellationError`.
+    public var value: T {
+        get async throws {
+            try await withTaskCancellationHandler {
+                try await task.awaitOutcome()
+            } onCancel: {
+                _ = task.cancel()
+            }
+        }
+    }
+
+    /// The task's value, waiting at most `timeout`. The task itself goes on after a timeout (cancel
+    /// it with `cancel()` if its result is no longer wanted).
+    ///
+    /// ```swift
+    /// let handle = try pool.submit { search(query) }
+    /// let hits = try await handle.value(timeout: .milliseconds(50))
+    /// ```
+    /// - Throws: `ThreadPoolError.timedOut` when the timeout passes first; otherwise as `value`.
+    public func value(timeout: Duration) async throws -> T {
+        let task = self.task
+        return try await withTaskCancellationHandler {
+            try await task.awaitOutcome(armTimeout: { id in
+                Task {
+                    try? await Task.sleep(for: timeout)
+                    task.abandonAwait(id, with: ThreadPoolError.timedOut(timeout))
+                }
+            })
+        } onCancel: {
+            _ = task.cancel()
+        }
+    }
+
     /// Cancels the task if it has not started: it will never run and `wait()` throws
     /// `CancellationError`. A running task is not interrupted, but `isCancelled` becomes true.
     /// Returns whether the task was stopped before it started.
@@ -109,6 +198,9 @@ final class SubmittedJob<T: Sendable>: HeapJob, @unchecked Sendable {  // immuta
         self.task = task
         super.init(family: 0, isBackground: true)
     }
+
+    /// The task gives back its `maxPending` place itself, when it leaves `pending`.
+    override var leavesPendingOnDequeue: Bool { false }
 
     override func execute() {
         if task.claim() { task.runClaimed() }
