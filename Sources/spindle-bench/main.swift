@@ -182,6 +182,25 @@ if wanted("quicksort") {
     ])
 }
 
+if wanted("sort-4e6") {
+    // Spindle.parallelSort against the standard library's sort (both stable), same input each time.
+    let input = randomInts(4_000_000)
+    rows += measure(workload: "sort-4e6", threads: threads, repetitions: repetitions, contenders: [
+        Contender(name: "sequential") {
+            var a = input
+            a.sort()
+            return a[a.count / 2] &+ a[0]
+        },
+        Contender(name: "spindle") {
+            onWorker(pool) {
+                var a = input
+                a.parallelSort(on: pool)
+                return a[a.count / 2] &+ a[0]
+            }
+        },
+    ])
+}
+
 // MARK: spawns and jobs
 
 if wanted("spawn-1e6") {

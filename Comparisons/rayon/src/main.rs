@@ -209,6 +209,16 @@ fn main() {
         row(name, "rust-sequential", 1, t[0], t[0], "");
         row(name, "rayon", threads, t[1], t[0], "");
     }
+    if wanted("sort-4e6") {
+        use rayon::prelude::*;
+        let input = random_ints(4_000_000);
+        let t = measure(reps, &mut [
+            &mut || { let mut a = input.clone(); a.sort(); (a[a.len() / 2] as u64).wrapping_add(a[0] as u64) },
+            &mut || { let mut a = input.clone(); pool.install(|| a.par_sort()); (a[a.len() / 2] as u64).wrapping_add(a[0] as u64) },
+        ]);
+        row("sort-4e6", "rust-sequential", 1, t[0], t[0], "slice::sort (stable)");
+        row("sort-4e6", "rayon", threads, t[1], t[0], "par_sort (stable)");
+    }
     if wanted("spawn") {
         let n = 1_000_000u64;
         // Per-thread counters on their own cache lines, as in spindle-bench.

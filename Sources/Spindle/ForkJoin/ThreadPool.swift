@@ -48,6 +48,7 @@ public final class ThreadPool: @unchecked Sendable {  // immutable after init; t
         self.configuration = configuration
         registry = Registry(configuration: configuration)
         registryID = registry.identity
+        registry.pool = self
         try registry.start()
     }
 

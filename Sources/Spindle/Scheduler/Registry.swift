@@ -15,6 +15,8 @@ import Darwin
 final class Registry: @unchecked Sendable {  // mutable state is atomic or guarded by `lifecycleLock` / `externalLock`
     let configuration: ThreadPool.Configuration
     let workerCount: Int
+    /// The public pool (weak: the pool owns the registry). Set once before the workers start.
+    weak var pool: ThreadPool?
 
     /// Participant table: `slots[0..<slotCount]` are valid forever once published.
     /// Workers occupy `0..<workerCount`; outside callers get the rest on demand.

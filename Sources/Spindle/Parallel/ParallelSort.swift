@@ -1,0 +1,212 @@
+/// Parallel sort: sort pieces in parallel with the standard library's sort, then merge them in
+/// parallel, ping-ponging between the collection and one scratch copy. O(n log n). Stable as
+/// long as the standard library's sort is (it is today, though not documented as guaranteed):
+/// merges keep ties in order.
+
+extension MutableCollection where Self: RandomAccessCollection, Element: Sendable {
+    /// Sorts the collection in place, in parallel on `pool` (the current worker's pool, else
+    /// `ThreadPool.shared`), ordered by `areInIncreasingOrder`. Equal elements keep their order
+    /// (see the note at the top of this file).
+    ///
+    /// ```swift
+    /// var people = loadPeople()
+    /// people.parallelSort(by: { $0.age < $1.age })
+    /// ```
+    /// - Throws: the first error the comparator throws; the collection then holds its elements in
+    ///   an unspecified order (none is lost or duplicated).
+    @inlinable
+    public mutating func parallelSort<E: Error>(
+        on pool: ThreadPool? = nil,
+        by areInIncreasingOrder: @Sendable (Element, Element) throws(E) -> Bool
+    ) throws(E) {
+        let pool = pool ?? ThreadPool.currentOrShared
+        let done: Result<Void, E>? = withContiguousMutableStorageIfAvailable { buffer in
+            Result { () throws(E) in try parallelSortBuffer(buffer, on: pool, by: areInIncreasingOrder) }
+        }
+        if let done {
+            try done.get()
+            return
+        }
+        // No contiguous storage: sort a copy, then write it back.
+        var copy = Array(self)
+        try copy.parallelSort(on: pool, by: areInIncreasingOrder)
+        var i = startIndex
+        for element in copy {
+            self[i] = element
+            formIndex(after: &i)
+        }
+    }
+
+    /// Sorts the collection in place in ascending order, in parallel on `pool` (the current
+    /// worker's pool, else `ThreadPool.shared`).
+    ///
+    /// ```swift
+    /// var numbers = (0..<4_000_000).map { _ in Int.random(in: 0..<1_000_000) }
+    /// numbers.parallelSort()
+    /// ```
+    @inlinable
+    public mutating func parallelSort(on pool: ThreadPool? = nil) where Element: Comparable {
+        parallelSort(on: pool, by: { $0 < $1 })
+    }
+}
+
+extension ThreadPool {
+    /// The pool of the current worker, or `ThreadPool.shared`.
+    @usableFromInline
+    static var currentOrShared: ThreadPool {
+        if let me = Participant.current, let pool = me.pointee.registry.takeUnretainedValue().pool {
+            return pool
+        }
+        return .shared
+    }
+}
+
+/// Pieces below this many elements are sorted (or merged) sequentially: parallelism pays for
+/// itself only on pieces of tens of microseconds.
+@usableFromInline let sequentialSortSize = 65_536
+@usableFromInline let sequentialMergeSize = 16_384
+
+/// A buffer and its scratch twin, shared by the joins of one sort (disjoint ranges per branch).
+@usableFromInline
+struct SortBuffers<Element>: @unchecked Sendable {  // branches touch disjoint index ranges
+    @usableFromInline let data: UnsafeMutableBufferPointer<Element>
+    @usableFromInline let scratch: UnsafeMutableBufferPointer<Element>
+
+    @inlinable
+    init(data: UnsafeMutableBufferPointer<Element>, scratch: UnsafeMutableBufferPointer<Element>) {
+        self.data = data
+        self.scratch = scratch
+    }
+}
+
+@inlinable
+func parallelSortBuffer<Element: Sendable, E: Error>(
+    _ data: UnsafeMutableBufferPointer<Element>, on pool: ThreadPool,
+    by less: @Sendable (Element, Element) throws(E) -> Bool
+) throws(E) {
+    let n = data.count
+    if n <= sequentialSortSize {
+        try sortSequentially(data, by: less)
+        return
+    }
+    // Scratch space initialised with copies, so that every slot always holds a valid element
+    // (assignments, not raw moves: correct for any element type).
+    let scratch = UnsafeMutableBufferPointer<Element>.allocate(capacity: n)
+    _ = scratch.initialize(from: data)
+    defer {
+        scratch.deinitialize()
+        scratch.deallocate()
+    }
+    let buffers = SortBuffers(data: data, scratch: scratch)
+    try pool.install { () throws(E) in
+        try sortRange(buffers, 0, n, intoScratch: false, on: pool, by: less)
+    }
+}
+
+/// The standard library's (stable) sort with a typed-throwing comparator: `sort(by:)` rethrows
+/// untyped errors, so the first error is kept aside and the comparator answers `false` from then
+/// on (a consistent "all equal" order, so the sort still ends), then the error is rethrown.
+@inlinable
+func sortSequentially<Element, E: Error>(
+    _ buffer: UnsafeMutableBufferPointer<Element>, by less: (Element, Element) throws(E) -> Bool
+) throws(E) {
+    var piece = buffer  // sorting through a copy of the pointer sorts the memory itself
+    if E.self == Never.self {
+        // A `throws(Never)` closure is a plain closure: no error bookkeeping per comparison.
+        piece.sort { a, b in (try? less(a, b)) ?? false }  // cannot throw: E is Never
+        return
+    }
+    var firstError: E?
+    piece.sort { a, b in
+        if firstError != nil { return false }
+        do throws(E) { return try less(a, b) } catch { firstError = error; return false }
+    }
+    if let firstError { throw firstError }
+}
+
+/// Sorts `data[lo..<hi]` and leaves the result in `data` or, when `intoScratch`, in `scratch`.
+/// The halves are sorted into the other buffer and merged into the target, so every level of
+/// the recursion moves each element once (no copying back).
+@inlinable
+func sortRange<Element: Sendable, E: Error>(
+    _ b: SortBuffers<Element>, _ lo: Int, _ hi: Int, intoScratch: Bool, on pool: ThreadPool,
+    by less: @Sendable (Element, Element) throws(E) -> Bool
+) throws(E) {
+    if hi - lo <= sequentialSortSize {
+        try sortSequentially(UnsafeMutableBufferPointer(rebasing: b.data[lo..<hi]), by: less)
+        if intoScratch {
+            for i in lo..<hi { b.scratch[i] = b.data[i] }
+        }
+        return
+    }
+    let mid = lo + (hi - lo) / 2
+    _ = try pool.join({ () throws(E) in try sortRange(b, lo, mid, intoScratch: !intoScratch, on: pool, by: less) },
+                      { () throws(E) in try sortRange(b, mid, hi, intoScratch: !intoScratch, on: pool, by: less) })
+    let (source, target) = intoScratch ? (b.data, b.scratch) : (b.scratch, b.data)
+    try merge(source, lo, mid, mid, hi, into: target, at: lo, on: pool, by: less)
+}
+
+/// Merges `src[a0..<a1]` and `src[b0..<b1]` (both sorted) into `dst` starting at `d`, in
+/// parallel: split the longer run at its middle, find the split point in the other run by binary
+/// search, and merge the two halves independently.
+@inlinable
+func merge<Element: Sendable, E: Error>(
+    _ src: UnsafeMutableBufferPointer<Element>, _ a0: Int, _ a1: Int, _ b0: Int, _ b1: Int,
+    into dst: UnsafeMutableBufferPointer<Element>, at d: Int, on pool: ThreadPool,
+    by less: @Sendable (Element, Element) throws(E) -> Bool
+) throws(E) {
+    let total = (a1 - a0) + (b1 - b0)
+    if total <= sequentialMergeSize {
+        try mergeSequentially(src, a0, a1, b0, b1, into: dst, at: d, by: less)
+        return
+    }
+    let buffers = SortBuffers(data: src, scratch: dst)
+    if a1 - a0 >= b1 - b0 {
+        // Split the left run; elements of the right run equal to the pivot go after it (stable).
+        let am = a0 + (a1 - a0) / 2
+        let pivot = src[am]
+        var lo = b0, hi = b1
+        while lo < hi {  // first index in the right run whose element is not less than the pivot
+            let m = lo + (hi - lo) / 2
+            if try less(src[m], pivot) { lo = m + 1 } else { hi = m }
+        }
+        let bm = lo
+        let dm = d + (am - a0) + (bm - b0)
+        _ = try pool.join({ () throws(E) in try merge(buffers.data, a0, am, b0, bm, into: buffers.scratch, at: d, on: pool, by: less) },
+                          { () throws(E) in try merge(buffers.data, am, a1, bm, b1, into: buffers.scratch, at: dm, on: pool, by: less) })
+    } else {
+        // Split the right run; elements of the left run equal to the pivot go before it (stable).
+        let bm = b0 + (b1 - b0) / 2
+        let pivot = src[bm]
+        var lo = a0, hi = a1
+        while lo < hi {  // first index in the left run whose element is greater than the pivot
+            let m = lo + (hi - lo) / 2
+            if try less(pivot, src[m]) { hi = m } else { lo = m + 1 }
+        }
+        let am = lo
+        let dm = d + (am - a0) + (bm - b0)
+        _ = try pool.join({ () throws(E) in try merge(buffers.data, a0, am, b0, bm, into: buffers.scratch, at: d, on: pool, by: less) },
+                          { () throws(E) in try merge(buffers.data, am, a1, bm, b1, into: buffers.scratch, at: dm, on: pool, by: less) })
+    }
+}
+
+@inlinable
+func mergeSequentially<Element, E: Error>(
+    _ src: UnsafeMutableBufferPointer<Element>, _ a0: Int, _ a1: Int, _ b0: Int, _ b1: Int,
+    into dst: UnsafeMutableBufferPointer<Element>, at d: Int,
+    by less: (Element, Element) throws(E) -> Bool
+) throws(E) {
+    var i = a0, j = b0, k = d
+    while i < a1 && j < b1 {
+        if try less(src[j], src[i]) {  // strictly less: ties take the left run (stable)
+            dst[k] = src[j]
+            j += 1
+        } else {
+            dst[k] = src[i]
+            i += 1
+        }
+        k += 1
+    }
+    while i < a1 { dst[k] = src[i]; i += 1; k += 1 }
+    while j < b1 { dst[k] = src[j]; j += 1; k += 1 }
+}
