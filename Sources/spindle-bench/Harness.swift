@@ -90,17 +90,13 @@ import Spindle
 /// the outside thread instead would add that thread as one more participant.
 func onWorker(_ pool: ThreadPool, _ body: @escaping @Sendable () -> Int) -> Int {
     let done = DispatchSemaphore(value: 0)
-    let result = ResultBox()
+    let result = Box<Int>()
     try! pool.spawn {
         result.value = body()
         done.signal()
     }
     done.wait()
-    return result.value
-}
-
-final class ResultBox: @unchecked Sendable {  // written by one worker before a semaphore signal, read after the wait
-    var value = 0
+    return result.value!
 }
 
 /// 64 counters, each on its own 128-byte line, written only by the thread of that index.
