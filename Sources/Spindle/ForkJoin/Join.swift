@@ -117,6 +117,55 @@ extension ThreadPool {
         }
     }
 
+    /// A join whose second closure is *published* at once: pushed onto the caller's deque, where
+    /// thieves may take it, instead of waiting in the pending list for a heartbeat.
+    ///
+    /// Only for callers that already answered a heartbeat: a parallel loop that saw its flag
+    /// splits its remaining range this way, so the split is stealable on this very beat. Costs
+    /// what a promoted join costs (a closure context allocation, a deque push, a wake-up), which
+    /// the heartbeat bounds to one per interval.
+    @inlinable
+    @inline(never)
+    static func _joinPublished<A, B: Sendable>(
+        on me: UnsafeMutablePointer<Participant>,
+        _ a: () -> A,
+        _ b: @Sendable () -> B
+    ) -> (A, B) {
+        withoutActuallyEscaping(b) { (escapingB) -> (A, B) in
+            withUnsafePointer(to: escapingB) { (body) -> (A, B) in
+                var context = _JoinContext<B, Never>(body: body)
+                return withUnsafeMutablePointer(to: &context) { (contextPointer) -> (A, B) in
+                    let depth = me.pointee.joinDepth
+                    let resultA: A = withUnsafeTemporaryAllocation(of: StackJob.self, capacity: 1) { buffer in
+                        let job = buffer.baseAddress.unsafelyUnwrapped
+                        job.initialize(to: StackJob(context: UnsafeMutableRawPointer(contextPointer),
+                                                    runner: _JoinContext<B, Never>.self,
+                                                    family: me.pointee.family, owner: me, depth: depth))
+                        job.pointee.isPromoted = true
+                        _publishJob(job, on: me)
+                        me.pointee.joinDepth = depth &+ 1
+                        let resultA = a()
+                        if _reclaimPromotedJob(job, on: me) {
+                            contextPointer.pointee.result = .success(b())
+                        }
+                        me.pointee.joinDepth = depth
+                        // Otherwise a thief ran `b`; its releasing exchange on `done`, read
+                        // acquiring in `_reclaimPromotedJob`, published `context.result`.
+                        job.deinitialize(count: 1)
+                        return resultA
+                    }
+                    return (resultA, contextPointer.pointee.result.unsafelyUnwrapped.get())
+                }
+            }
+        }
+    }
+
+    @usableFromInline
+    @inline(never)
+    static func _publishJob(_ job: UnsafeMutablePointer<StackJob>, on me: UnsafeMutablePointer<Participant>) {
+        me.pointee.registry.takeUnretainedValue().publishJob(job, on: me)
+    }
+
     @usableFromInline
     @inline(never)
     static func _promotePendingJob(on me: UnsafeMutablePointer<Participant>) {

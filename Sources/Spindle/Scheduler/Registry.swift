@@ -351,6 +351,14 @@ final class Registry: @unchecked Sendable {  // mutable state is atomic or guard
         sleep.notifyWorkAvailable()
     }
 
+    /// Makes a join job stealable at once (a parallel loop splitting on a heartbeat): the same
+    /// hand-over as a promotion, without the stay in the pending list.
+    func publishJob(_ job: UnsafeMutablePointer<StackJob>, on me: UnsafeMutablePointer<Participant>) {
+        me.pointee.deque.push(JobRef(stack: job))
+        me.pointee.bump(me.pointee.promotions)
+        sleep.notifyWorkAvailable()
+    }
+
     /// Back at a promoted job: takes it back if no thief did (returns true: run it inline), else
     /// waits for the thief (returns false: the result is in place).
     func reclaimPromotedJob(_ job: UnsafeMutablePointer<StackJob>, on me: UnsafeMutablePointer<Participant>) -> Bool {

@@ -1,0 +1,69 @@
+import Synchronization
+
+/// What the threads of one parallel loop share: whether to stop, the lowest position found by a
+/// search, and the first error thrown.
+///
+/// States: running → stopped (an error, or a `contains`-style hit: every range stops at its next
+/// batch). `firstHit` only decreases; a range whose start lies beyond it stops, ranges before it
+/// go on (a lower hit may still be there). Stopping is a hint read relaxed: a thread that misses
+/// it does a little extra work, never wrong work, because results are combined by position.
+/// The error is written under `lock` and read after the loop has joined every range (the joins'
+/// release/acquire order the write before the read).
+@usableFromInline
+final class _ParallelControl: @unchecked Sendable {  // `error` is guarded by `lock`; the rest is atomic
+    @usableFromInline let stopped = Atomic<Bool>(false)
+    @usableFromInline let firstHit = Atomic<Int>(Int.max)
+    private let lock = FutexLock()
+    private var error: (any Error)?
+
+    @inlinable
+    init() {}
+
+    /// Whether a range that would go on at `position` should stop.
+    @inlinable
+    func shouldStop(at position: Int) -> Bool {
+        // Relaxed: a hint (see the type's comment); the result does not depend on seeing it.
+        stopped.load(ordering: .relaxed) || firstHit.load(ordering: .relaxed) < position
+    }
+
+    /// Tells every range to stop at its next batch.
+    @inlinable
+    func stop() {
+        stopped.store(true, ordering: .relaxed)  // a hint; pairs with the relaxed loads above
+    }
+
+    /// Records a search hit at `position`; keeps the lowest.
+    @inlinable
+    func recordHit(at position: Int) {
+        var current = firstHit.load(ordering: .relaxed)
+        while position < current {
+            // Relaxed: the hit's element travels in the loop's partial results, not through here.
+            let (exchanged, seen) = firstHit.compareExchange(expected: current, desired: position, ordering: .relaxed)
+            if exchanged { return }
+            current = seen
+        }
+    }
+
+    /// Records `error` if it is the first, and stops the loop.
+    @usableFromInline
+    func fail(_ error: any Error) {
+        lock.withLock {
+            if self.error == nil { self.error = error }
+        }
+        stop()
+    }
+
+    /// Throws the recorded error, if any (after the loop has finished).
+    @inlinable
+    func rethrow<E: Error>(as _: E.Type) throws(E) {
+        if let error = recordedError {
+            // Only errors of type E are recorded by loops whose closures throw E.
+            throw error as! E
+        }
+    }
+
+    @usableFromInline
+    var recordedError: (any Error)? {
+        lock.withLock { error }
+    }
+}

@@ -1,0 +1,123 @@
+/// Parallel iteration: the splittable-producer protocols, the split strategies, and the options
+/// every pipeline carries.
+///
+/// A pipeline is a chain of value types over *base positions* `0..<_positionCount` (the offsets
+/// of the collection or range it started from): `ParallelCollection` at the bottom, adaptors
+/// (`map`, `filter`, …) on top. A terminal (`sum`, `collect`, …) hands ranges of positions to
+/// threads, and each thread pulls the elements of its range through the chain in order. Nothing
+/// is materialised between stages.
+
+/// A sequence whose elements can be produced in parallel, by ranges of positions of the
+/// collection it started from.
+///
+/// You get one from `.parallel` or `.parallel(on:)` on a random-access collection or a range,
+/// then chain adaptors and finish with a terminal:
+///
+/// ```swift
+/// let total = (0..<1_000_000).parallel.map { $0 * $0 }.reduce(0, +)
+/// let evens = numbers.parallel.filter { $0 % 2 == 0 }.collect()
+/// ```
+///
+/// Closures given to adaptors and terminals may run on several threads at once, in any order
+/// between ranges; results that keep an order (`collect`, `first(where:)`, `reduce`) keep the
+/// collection's order.
+public protocol ParallelSequence: Sendable {
+    /// The type of the elements the pipeline produces.
+    associatedtype Element: Sendable
+
+    /// Number of base positions (elements of the underlying collection).
+    var _positionCount: Int { get }
+
+    /// The pool and split strategy of the pipeline.
+    var _options: _ParallelOptions { get set }
+
+    /// Feeds the elements produced by the base positions in `positions` to `body`, in order,
+    /// each with its base position, until `body` returns false. Returns false if stopped early.
+    func _forEach(in positions: Range<Int>, _ body: (Int, Element) -> Bool) -> Bool
+}
+
+/// A parallel sequence that produces exactly one element per base position, so an element's
+/// position is its offset: it can be enumerated, zipped, and collected straight into place.
+///
+/// ```swift
+/// for (offset, name) in names.parallel.enumerated().collect() { print(offset, name) }
+/// ```
+public protocol IndexedParallelSequence: ParallelSequence {
+    /// The element at base position `position` (`0..<_positionCount`).
+    func _element(at position: Int) -> Element
+}
+
+/// How a parallel loop divides its range among threads.
+///
+/// ```swift
+/// let hits = records.parallel.split(.chunks(of: 4_096)).count(where: matches)
+/// ```
+public struct SplitStrategy: Sendable, Equatable, CustomStringConvertible {
+    @usableFromInline
+    enum Kind: Sendable, Equatable {
+        case adaptive
+        case evenly
+        case chunks(Int)
+    }
+
+    @usableFromInline let kind: Kind
+
+    @inlinable
+    init(kind: Kind) { self.kind = kind }
+
+    /// The default: a range runs sequentially on one thread and hands half of what remains to
+    /// the pool only when a heartbeat asks for it (another thread is hungry). Cheap items cost
+    /// no splitting at all; uneven items balance themselves. No tuning knob.
+    public static var adaptive: SplitStrategy { SplitStrategy(kind: .adaptive) }
+
+    /// One piece per worker thread of the pool, all of them stealable at once: best for uniform
+    /// items when every worker is free.
+    public static var evenly: SplitStrategy { SplitStrategy(kind: .evenly) }
+
+    /// Pieces of at most `size` elements, made by halving; each halving is a `join`, so the
+    /// heartbeat decides which pieces other threads take.
+    ///
+    /// - Precondition: `size >= 1`.
+    public static func chunks(of size: Int) -> SplitStrategy {
+        precondition(size >= 1, "SplitStrategy.chunks(of:) needs a chunk size of at least 1, got \(size)")
+        return SplitStrategy(kind: .chunks(size))
+    }
+
+    /// Every element may go to another thread: `chunks(of: 1)`. For few, expensive items.
+    public static var perItem: SplitStrategy { SplitStrategy(kind: .chunks(1)) }
+
+    public var description: String {
+        switch kind {
+        case .adaptive: return "adaptive"
+        case .evenly: return "evenly"
+        case .chunks(let n): return n == 1 ? "perItem" : "chunks(of: \(n))"
+        }
+    }
+}
+
+/// Where and how a pipeline runs (carried by every stage, set at the base or by `split(_:)`).
+public struct _ParallelOptions: Sendable {
+    /// The pool; `nil` means the current worker's pool, else `ThreadPool.shared`.
+    public var pool: ThreadPool?
+    public var strategy: SplitStrategy
+
+    @inlinable
+    public init(pool: ThreadPool?, strategy: SplitStrategy) {
+        self.pool = pool
+        self.strategy = strategy
+    }
+}
+
+extension ParallelSequence {
+    /// The same pipeline, divided among threads by `strategy`.
+    ///
+    /// ```swift
+    /// let sum = data.parallel.split(.evenly).sum()
+    /// ```
+    @inlinable
+    public func split(_ strategy: SplitStrategy) -> Self {
+        var copy = self
+        copy._options.strategy = strategy
+        return copy
+    }
+}

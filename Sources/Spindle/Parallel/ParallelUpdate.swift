@@ -1,0 +1,44 @@
+/// In-place parallel update of the elements of a mutable collection.
+
+extension MutableCollection where Self: RandomAccessCollection, Element: Sendable {
+    /// Calls `update` on every element, in place and in parallel, on `pool` (the current worker's
+    /// pool, else `ThreadPool.shared`), dividing the elements by `strategy`.
+    ///
+    /// ```swift
+    /// var pixels = image.pixels
+    /// pixels.parallelUpdateEach { $0 = $0.gammaCorrected(2.2) }
+    /// ```
+    /// Each element is passed to `update` exactly once, unless an error stops the loop.
+    /// - Throws: the first error `update` throws; the other ranges stop at their next batch, so
+    ///   some elements may not have been updated.
+    @inlinable
+    public mutating func parallelUpdateEach<E: Error>(
+        on pool: ThreadPool? = nil,
+        split strategy: SplitStrategy = .adaptive,
+        _ update: @Sendable (inout Element) throws(E) -> Void
+    ) throws(E) {
+        let done: Result<Void, E>? = withContiguousMutableStorageIfAvailable { buffer in
+            guard let base = buffer.baseAddress else { return .success(()) }
+            let target = _SharedBuffer(base)
+            let positions = pool.map { (0..<buffer.count).parallel(on: $0) } ?? (0..<buffer.count).parallel
+            return Result { () throws(E) in
+                // Unsafe access: each position is handed to exactly one range.
+                try positions.split(strategy).forEach { (i) throws(E) in try update(&target.base[i]) }
+            }
+        }
+        if let done {
+            try done.get()
+            return
+        }
+        // No contiguous storage: update a copy, then write it back.
+        var copy = Array(self)
+        defer {
+            var i = startIndex
+            for element in copy {
+                self[i] = element
+                formIndex(after: &i)
+            }
+        }
+        try copy.parallelUpdateEach(on: pool, split: strategy, update)
+    }
+}

@@ -1,0 +1,372 @@
+/// Terminals: the calls that run a pipeline and produce a result.
+///
+/// Every terminal blocks its caller until the result is ready; the caller takes part in the work.
+/// Closures passed to terminals may throw: the first error stops the other ranges at their next
+/// batch and is rethrown once every range has stopped. Searching terminals (`contains`,
+/// `allSatisfy`, `first(where:)`) stop the other ranges as soon as the answer is known.
+
+/// A raw buffer shared by the ranges of one loop; each range writes only its own positions.
+@usableFromInline
+struct _SharedBuffer<Element>: @unchecked Sendable {  // ranges write disjoint positions; the joins order every write before the final read
+    @usableFromInline let base: UnsafeMutablePointer<Element>
+
+    @inlinable
+    init(_ base: UnsafeMutablePointer<Element>) { self.base = base }
+}
+
+/// Ordered pieces of a result whose length is not known in advance (after `filter`).
+@usableFromInline
+struct _Segments<Element: Sendable>: Sendable {
+    @usableFromInline var pieces: [[Element]]
+
+    @inlinable
+    init() { pieces = [] }
+
+    @inlinable
+    static func concatenate(_ left: _Segments, _ right: _Segments) -> _Segments {
+        if right.pieces.isEmpty { return left }
+        if left.pieces.isEmpty { return right }
+        var both = left
+        both.pieces.append(contentsOf: right.pieces)
+        return both
+    }
+}
+
+extension ParallelSequence {
+    /// Calls `body` on every element, in parallel.
+    ///
+    /// ```swift
+    /// try images.parallel.forEach { image in try image.writeThumbnail() }
+    /// ```
+    /// - Throws: the first error `body` throws; the other ranges then stop early.
+    @inlinable
+    public func forEach<E: Error>(_ body: @Sendable (Element) throws(E) -> Void) throws(E) {
+        let control = _ParallelControl()
+        withoutActuallyEscaping(body) { body in
+            _runFold(control: control, identity: {}, fold: { _, positions in
+                _ = self._forEach(in: positions) { _, element in
+                    do throws(E) {
+                        try body(element)
+                        return true
+                    } catch {
+                        control.fail(error)
+                        return false
+                    }
+                }
+            }, combine: { _, _ in })
+        }
+        try control.rethrow(as: E.self)
+    }
+
+    /// Combines all elements with `combine`, starting each range from `identity`.
+    ///
+    /// `combine` must be associative and `identity` must leave any value unchanged
+    /// (`combine(identity, x) == x`): ranges are reduced separately and their results combined,
+    /// left before right.
+    ///
+    /// ```swift
+    /// let total = (1...100).parallel.reduce(0, +)
+    /// let longest = lines.parallel.reduce("") { $0.count >= $1.count ? $0 : $1 }
+    /// ```
+    /// - Throws: the first error `combine` throws.
+    @inlinable
+    public func reduce<E: Error>(
+        _ identity: Element, _ combine: @Sendable (Element, Element) throws(E) -> Element
+    ) throws(E) -> Element {
+        let control = _ParallelControl()
+        let result: Element = withoutActuallyEscaping(combine) { combine in
+            let safeCombine: @Sendable (Element, Element) -> Element = { a, b in
+                do throws(E) { return try combine(a, b) } catch {
+                    control.fail(error)
+                    return a
+                }
+            }
+            return _runFold(control: control, identity: { identity }, fold: { partial, positions in
+                var running = partial
+                _ = self._forEach(in: positions) { _, element in
+                    do throws(E) {
+                        running = try combine(running, element)
+                        return true
+                    } catch {
+                        control.fail(error)
+                        return false
+                    }
+                }
+                partial = running
+            }, combine: safeCombine)
+        }
+        try control.rethrow(as: E.self)
+        return result
+    }
+
+    /// Counts the elements that satisfy `predicate`.
+    ///
+    /// ```swift
+    /// let primes = (2..<2_000_000).parallel.count(where: isPrime)
+    /// ```
+    @inlinable
+    public func count<E: Error>(where predicate: @Sendable (Element) throws(E) -> Bool) throws(E) -> Int {
+        let control = _ParallelControl()
+        let result: Int = withoutActuallyEscaping(predicate) { predicate in
+            _runFold(control: control, identity: { 0 }, fold: { partial, positions in
+                var count = partial
+                _ = self._forEach(in: positions) { _, element in
+                    do throws(E) {
+                        if try predicate(element) { count &+= 1 }
+                        return true
+                    } catch {
+                        control.fail(error)
+                        return false
+                    }
+                }
+                partial = count
+            }, combine: { $0 &+ $1 })
+        }
+        try control.rethrow(as: E.self)
+        return result
+    }
+
+    /// The number of elements produced.
+    ///
+    /// ```swift
+    /// let matches = rows.parallel.filter(matchesQuery).count()
+    /// ```
+    @inlinable
+    public func count() -> Int {
+        count(where: { _ in true })
+    }
+
+    /// Whether some element satisfies `predicate`; stops every range once one is found.
+    ///
+    /// ```swift
+    /// let hasNegative = values.parallel.contains { $0 < 0 }
+    /// ```
+    @inlinable
+    public func contains<E: Error>(where predicate: @Sendable (Element) throws(E) -> Bool) throws(E) -> Bool {
+        let control = _ParallelControl()
+        let found: Bool = withoutActuallyEscaping(predicate) { predicate in
+            _runFold(control: control, identity: { false }, fold: { partial, positions in
+                var hit = false
+                _ = self._forEach(in: positions) { _, element in
+                    do throws(E) {
+                        hit = try predicate(element)
+                        return !hit
+                    } catch {
+                        control.fail(error)
+                        return false
+                    }
+                }
+                if hit {
+                    partial = true
+                    control.stop()  // the answer is known: every other range may stop
+                }
+            }, combine: { $0 || $1 })
+        }
+        try control.rethrow(as: E.self)
+        return found
+    }
+
+    /// Whether every element satisfies `predicate`; stops every range at the first that does not.
+    ///
+    /// ```swift
+    /// let sorted = pairs.parallel.allSatisfy { $0.0 <= $0.1 }
+    /// ```
+    @inlinable
+    public func allSatisfy<E: Error>(_ predicate: @Sendable (Element) throws(E) -> Bool) throws(E) -> Bool {
+        try !contains(where: { (element) throws(E) -> Bool in try !predicate(element) })
+    }
+
+    /// The first element, in collection order, that satisfies `predicate`. Ranges after a hit
+    /// stop; ranges before it go on, since an earlier hit may still be there.
+    ///
+    /// ```swift
+    /// let firstLarge = sizes.parallel.first { $0 > 1 << 20 }
+    /// ```
+    @inlinable
+    public func first<E: Error>(where predicate: @Sendable (Element) throws(E) -> Bool) throws(E) -> Element? {
+        let control = _ParallelControl()
+        let found: (position: Int, element: Element)? = withoutActuallyEscaping(predicate) { predicate in
+            _runFold(control: control, identity: { nil }, fold: { partial, positions in
+                if partial != nil { return }  // this range already has its first hit
+                _ = self._forEach(in: positions) { position, element in
+                    do throws(E) {
+                        guard try predicate(element) else { return true }
+                        partial = (position, element)
+                        control.recordHit(at: position)
+                        return false
+                    } catch {
+                        control.fail(error)
+                        return false
+                    }
+                }
+            }, combine: { left, right in left ?? right })
+        }
+        try control.rethrow(as: E.self)
+        return found?.element
+    }
+
+    /// The smallest element by `areInIncreasingOrder` (the first of equal ones), or `nil` if
+    /// there are none.
+    ///
+    /// ```swift
+    /// let youngest = people.parallel.min(by: { $0.age < $1.age })
+    /// ```
+    @inlinable
+    public func min<E: Error>(by areInIncreasingOrder: @Sendable (Element, Element) throws(E) -> Bool) throws(E) -> Element? {
+        try extreme(by: areInIncreasingOrder, keepsRightWhen: { (less, left, right) throws(E) -> Bool in try less(right, left) })
+    }
+
+    /// The largest element by `areInIncreasingOrder` (the first of equal ones), or `nil` if
+    /// there are none.
+    ///
+    /// ```swift
+    /// let oldest = people.parallel.max(by: { $0.age < $1.age })
+    /// ```
+    @inlinable
+    public func max<E: Error>(by areInIncreasingOrder: @Sendable (Element, Element) throws(E) -> Bool) throws(E) -> Element? {
+        try extreme(by: areInIncreasingOrder, keepsRightWhen: { (less, left, right) throws(E) -> Bool in try less(left, right) })
+    }
+
+    /// Shared by `min` and `max`: the element kept is replaced by a later one only when
+    /// `keepsRightWhen` says so (strictly), so the first of equal elements wins.
+    @inlinable
+    func extreme<E: Error>(
+        by less: @Sendable (Element, Element) throws(E) -> Bool,
+        keepsRightWhen: @escaping @Sendable ((Element, Element) throws(E) -> Bool, Element, Element) throws(E) -> Bool
+    ) throws(E) -> Element? {
+        let control = _ParallelControl()
+        let result: Element? = withoutActuallyEscaping(less) { less in
+            let pick: @Sendable (Element?, Element?) -> Element? = { left, right in
+                guard let left else { return right }
+                guard let right else { return left }
+                do throws(E) { return try keepsRightWhen(less, left, right) ? right : left } catch {
+                    control.fail(error)
+                    return left
+                }
+            }
+            return _runFold(control: control, identity: { nil }, fold: { partial, positions in
+                var best = partial
+                _ = self._forEach(in: positions) { _, element in
+                    guard let current = best else {
+                        best = element
+                        return true
+                    }
+                    do throws(E) {
+                        if try keepsRightWhen(less, current, element) { best = element }
+                        return true
+                    } catch {
+                        control.fail(error)
+                        return false
+                    }
+                }
+                partial = best
+            }, combine: pick)
+        }
+        try control.rethrow(as: E.self)
+        return result
+    }
+
+    /// The elements in collection order, as an array.
+    ///
+    /// ```swift
+    /// let evens = numbers.parallel.filter { $0 % 2 == 0 }.collect()
+    /// ```
+    @inlinable
+    public func collect() -> [Element] {
+        let control = _ParallelControl()
+        let segments: _Segments<Element> = _runFold(control: control, identity: { _Segments() }, fold: { partial, positions in
+            var piece: [Element] = []
+            _ = self._forEach(in: positions) { _, element in
+                piece.append(element)
+                return true
+            }
+            if piece.isEmpty { return }
+            // Batches of one range arrive in order: extend its last piece rather than add one.
+            if partial.pieces.isEmpty {
+                partial.pieces.append(piece)
+            } else {
+                partial.pieces[partial.pieces.count - 1].append(contentsOf: piece)
+            }
+        }, combine: _Segments.concatenate)
+        if segments.pieces.count == 1 { return segments.pieces[0] }
+        var result: [Element] = []
+        result.reserveCapacity(segments.pieces.reduce(0) { $0 + $1.count })
+        for piece in segments.pieces { result.append(contentsOf: piece) }
+        return result
+    }
+}
+
+extension ParallelSequence where Element: AdditiveArithmetic {
+    /// The sum of all elements (traps on overflow, like `+`).
+    ///
+    /// ```swift
+    /// let bytes = files.parallel.map { $0.size }.sum()
+    /// ```
+    @inlinable
+    public func sum() -> Element {
+        let control = _ParallelControl()
+        return _runFold(control: control, identity: { .zero }, fold: { partial, positions in
+            var total = partial
+            _ = self._forEach(in: positions) { _, element in
+                total += element
+                return true
+            }
+            partial = total
+        }, combine: { $0 + $1 })
+    }
+}
+
+extension ParallelSequence where Element: Comparable {
+    /// The smallest element, or `nil` if there are none.
+    ///
+    /// ```swift
+    /// let lowest = temperatures.parallel.min()
+    /// ```
+    @inlinable
+    public func min() -> Element? {
+        min(by: { $0 < $1 })
+    }
+
+    /// The largest element, or `nil` if there are none.
+    ///
+    /// ```swift
+    /// let highest = temperatures.parallel.max()
+    /// ```
+    @inlinable
+    public func max() -> Element? {
+        max(by: { $0 < $1 })
+    }
+}
+
+extension IndexedParallelSequence {
+    /// The elements in collection order, written straight into the result array by the threads
+    /// that produce them.
+    ///
+    /// ```swift
+    /// let squares = (0..<1_000_000).parallel.map { $0 * $0 }.collect()
+    /// ```
+    @inlinable
+    public func collect() -> [Element] {
+        let count = _positionCount
+        return Array(unsafeUninitializedCapacity: count) { buffer, initializedCount in
+            guard let base = buffer.baseAddress else {
+                initializedCount = 0
+                return
+            }
+            let target = _SharedBuffer(base)
+            let control = _ParallelControl()
+            _runFold(control: control, identity: {}, fold: { _, positions in
+                _ = self._forEach(in: positions) { position, element in
+                    // Unsafe write: position is in 0..<count and written exactly once.
+                    (target.base + position).initialize(to: element)
+                    return true
+                }
+            }, combine: { _, _ in })
+            initializedCount = count
+        }
+    }
+
+    /// The number of elements (one per position).
+    @inlinable
+    public func count() -> Int { _positionCount }
+}

@@ -1,0 +1,220 @@
+import Synchronization
+import Testing
+@testable import Spindle
+
+/// Every split strategy, named for test output.
+let allStrategies: [SplitStrategy] = [.adaptive, .evenly, .chunks(of: 97), .perItem]
+
+/// Deterministic test data with repeats and negatives (so min/max ties and filters matter).
+func testData(_ count: Int) -> [Int] {
+    var rng = SplitMix64(seed: UInt64(count) &+ 99)
+    return (0..<count).map { _ in Int.random(in: -500..<500, using: &rng) }
+}
+
+@Suite("parallel iteration")
+struct ParallelIterationTests {
+    let pool: ThreadPool
+
+    init() throws { pool = try ThreadPool(threads: 3) }
+
+    @Test("terminals and adaptors match their sequential twins",
+          arguments: [0, 1, 7, 1_001, 1_000_000], allStrategies)
+    func matchesSequential(count: Int, strategy: SplitStrategy) {
+        let data = testData(count)
+        let p = data.parallel(on: pool).split(strategy)
+
+        #expect(p.sum() == data.reduce(0, +))
+        #expect(p.reduce(0, +) == data.reduce(0, +))
+        #expect(p.min() == data.min())
+        #expect(p.max() == data.max())
+        #expect(p.count() == data.count)
+        #expect(p.count(where: { $0 > 0 }) == data.filter { $0 > 0 }.count)
+        #expect(p.contains(where: { $0 == 499 }) == data.contains(where: { $0 == 499 }))
+        #expect(p.contains(where: { $0 == 10_000 }) == false)
+        #expect(p.allSatisfy { $0 < 500 } == true)
+        #expect(p.allSatisfy { $0 < 400 } == data.allSatisfy { $0 < 400 })
+        #expect(p.first(where: { $0 > 450 }) == data.first(where: { $0 > 450 }))
+        #expect(p.collect() == data)
+
+        #expect(p.map { $0 &* 3 }.collect() == data.map { $0 &* 3 })
+        #expect(p.filter { $0 % 3 == 0 }.collect() == data.filter { $0 % 3 == 0 })
+        #expect(p.filter { $0 % 3 == 0 }.count() == data.filter { $0 % 3 == 0 }.count)
+        #expect(p.compactMap { $0 > 0 ? String($0) : nil }.collect() == data.compactMap { $0 > 0 ? String($0) : nil })
+        let negatives: Double = p.map { Double($0) }.filter { $0 < 0 }.sum()
+        let negativesExpected: Double = data.map { Double($0) }.filter { $0 < 0 }.reduce(0, +)
+        #expect(negatives == negativesExpected)
+        #expect(p.enumerated().map { $0.offset &* $0.element }.sum() == data.enumerated().map { $0.offset &* $0.element }.reduce(0, +))
+        #expect(p.enumerated().first(where: { $0.element == 0 })?.offset == data.firstIndex(of: 0))
+        let shifted = Array(data.reversed())
+        #expect(p.zip(shifted.parallel).map { $0 &- $1 }.collect() == zip(data, shifted).map { $0 &- $1 })
+        #expect(p.zip((0..<(count / 2)).parallel).count() == count / 2)
+        // min/max keep the first of equal elements, as the standard library does.
+        #expect(p.enumerated().min(by: { $0.element < $1.element })?.offset
+                == data.enumerated().min(by: { $0.element < $1.element })?.offset)
+        #expect(p.enumerated().max(by: { $0.element < $1.element })?.offset
+                == data.enumerated().max(by: { $0.element < $1.element })?.offset)
+    }
+
+    @Test("ranges and collections without contiguous storage", arguments: allStrategies)
+    func rangesAndOtherCollections(strategy: SplitStrategy) {
+        let n = 100_003
+        #expect((0..<n).parallel(on: pool).split(strategy).sum() == (0..<n).reduce(0, +))
+        #expect((1...n).parallel(on: pool).split(strategy).map { $0 % 7 }.collect() == (1...n).map { $0 % 7 })
+        let strided = Strided(storage: testData(5_001))
+        #expect(strided.parallel(on: pool).split(strategy).filter { $0 > 0 }.collect() == strided.storage.filter { $0 > 0 })
+        let slice = testData(10_000)[1_234..<8_765]
+        #expect(slice.parallel(on: pool).split(strategy).collect() == Array(slice))
+        #expect(slice.parallel(on: pool).split(strategy).first(where: { $0 == slice.last }) == slice.last)
+    }
+
+    @Test("forEach visits every element exactly once", arguments: [0, 1, 7, 1_000_000], allStrategies)
+    func forEachExactlyOnce(count: Int, strategy: SplitStrategy) {
+        let tracker = OnceTracker(count: count)
+        (0..<count).parallel(on: pool).split(strategy).forEach { tracker.mark($0) }
+        #expect(tracker.total == count)
+        #expect(tracker.duplicates == 0)
+        #expect(tracker.missing == 0)
+    }
+
+    @Test("searching terminals stop early", arguments: allStrategies)
+    func shortCircuit(strategy: SplitStrategy) {
+        let n = 1_000_000
+        let visited = Counter()
+        let p = (0..<n).parallel(on: pool).split(strategy)
+        let found = p.contains(where: { visited.add(); return $0 == 10 })
+        #expect(found)
+        #expect(visited.value < n / 4)
+
+        visited.store(0)
+        let first = p.first(where: { visited.add(); return $0 == 500 || $0 == 900_000 })
+        #expect(first == 500)
+        #expect(visited.value < n / 4)
+
+        visited.store(0)
+        let all = p.allSatisfy { visited.add(); return $0 != 20 }
+        #expect(all == false)
+        #expect(visited.value < n / 4)
+    }
+
+    @Test("the first error stops the loop and is rethrown", arguments: allStrategies)
+    func errors(strategy: SplitStrategy) {
+        let n = 1_000_000
+        let visited = Counter()
+        let p = (0..<n).parallel(on: pool).split(strategy)
+        #expect(throws: TestError.boom(3)) {
+            try p.forEach { (i: Int) throws(TestError) in
+                visited.add()
+                if i == 3 { throw TestError.boom(3) }
+            }
+        }
+        #expect(visited.value < n / 4)
+
+        // With many throwers, one of their errors comes out.
+        do {
+            try p.forEach { (i: Int) throws(TestError) in if i % 1_000 == 999 { throw TestError.boom(i) } }
+            Issue.record("no error")
+        } catch {
+            guard case .boom(let i) = error else { Issue.record("wrong error \(error)"); return }
+            #expect(i % 1_000 == 999)
+        }
+
+        #expect(throws: TestError.left) {
+            _ = try p.reduce(0) { (a: Int, b: Int) throws(TestError) -> Int in
+                if b == 77_777 { throw TestError.left }
+                return a &+ b
+            }
+        }
+        #expect(throws: TestError.right) {
+            _ = try p.count { (i: Int) throws(TestError) -> Bool in
+                if i == n - 1 { throw TestError.right }
+                return true
+            }
+        }
+        #expect(throws: TestError.left) {
+            _ = try p.first { (i: Int) throws(TestError) -> Bool in
+                if i == 5 { throw TestError.left }
+                return false
+            }
+        }
+        #expect(throws: TestError.right) {
+            _ = try p.min { (a: Int, b: Int) throws(TestError) -> Bool in
+                if a == 123 || b == 123 { throw TestError.right }
+                return a < b
+            }
+        }
+        #expect(throws: TestError.left) {
+            _ = try p.contains { (i: Int) throws(TestError) -> Bool in
+                if i == 99 { throw TestError.left }
+                return false
+            }
+        }
+    }
+
+    @Test("works from outside the pool, from a worker, on the shared pool, and nested")
+    func callers() {
+        let data = testData(200_000)
+        let expected = data.reduce(0, +)
+        #expect(data.parallel(on: pool).sum() == expected)
+        #expect(pool.install { data.parallel.sum() } == expected)           // the current worker's pool
+        #expect(data.parallel.sum() == expected)                             // ThreadPool.shared
+        // A loop inside a loop, and inside a join: pending joins and splits meet.
+        let nested = (0..<64).parallel(on: pool).map { i in
+            data[(i * 1_000)..<(i * 1_000 + 3_000)].parallel(on: pool).sum()
+        }.sum()
+        #expect(nested == (0..<64).map { i in data[(i * 1_000)..<(i * 1_000 + 3_000)].reduce(0, +) }.reduce(0, +))
+        let (left, right) = pool.join({ data.parallel(on: pool).max() }, { data.parallel(on: pool).min() })
+        #expect(left == data.max() && right == data.min())
+        // Another pool's loop from inside this one.
+        let other = try! ThreadPool(threads: 2)
+        #expect(pool.install { data.parallel(on: other).sum() } == expected)
+        other.shutdown()
+    }
+
+    @Test("an adaptive loop spreads over more than one thread (liveness, no timing)")
+    func adaptiveSpreads() {
+        let seen = Locked<Set<Int>>([])
+        let spread = repeatUntil({ seen.withLock { $0.count } > 1 }) {
+            (0..<20_000).parallel(on: pool).forEach { i in
+                var x = UInt64(i)
+                for _ in 0..<200 { x = x &* 6364136223846793005 &+ 1442695040888963407 }
+                if x == 42 { print("") }  // keeps the loop from being optimised away
+                let me = ThreadPool.currentThreadIndex ?? -1
+                seen.withLock { _ = $0.insert(me) }
+            }
+        }
+        #expect(spread)
+    }
+
+    @Test("parallelUpdateEach updates every element once, in place", arguments: [0, 1, 7, 100_000], allStrategies)
+    func updateEach(count: Int, strategy: SplitStrategy) {
+        var values = testData(count)
+        let expected = values.map { $0 &* 2 &+ 1 }
+        values.parallelUpdateEach(on: pool, split: strategy) { $0 = $0 &* 2 &+ 1 }
+        #expect(values == expected)
+
+        var strided = Strided(storage: testData(count))
+        strided.parallelUpdateEach(on: pool, split: strategy) { $0 = $0 &* 2 &+ 1 }
+        #expect(strided.storage == expected)
+
+        var slice = testData(count)[...]
+        slice.parallelUpdateEach(split: strategy) { $0 = $0 &* 2 &+ 1 }
+        #expect(Array(slice) == expected)
+    }
+
+    @Test("parallelUpdateEach rethrows the first error")
+    func updateEachError() {
+        var values = Array(0..<100_000)
+        #expect(throws: TestError.boom(500)) {
+            try values.parallelUpdateEach(on: pool) { (x: inout Int) throws(TestError) in
+                if x == 500 { throw TestError.boom(500) }
+                x += 1
+            }
+        }
+    }
+
+    @Test("split strategies describe themselves")
+    func strategyDescriptions() {
+        #expect(allStrategies.map(\.description) == ["adaptive", "evenly", "chunks(of: 97)", "perItem"])
+        #expect(SplitStrategy.chunks(of: 1) == .perItem)
+    }
+}
