@@ -203,3 +203,30 @@ func threadCPUSeconds(prefix: String) -> Double {
     }
     return total / ticks
 }
+
+// MARK: parallel iteration workloads
+
+/// Trial division by 2 and the odd numbers up to √n: uneven work per item (a prime near 2·10^6
+/// costs about 700 divisions, most composites a handful).
+@inline(never)
+func isPrimeByTrialDivision(_ n: Int) -> Bool {
+    if n < 2 { return false }
+    if n % 2 == 0 { return n == 2 }
+    var d = 3
+    while d * d <= n {
+        if n % d == 0 { return false }
+        d += 2
+    }
+    return true
+}
+
+/// The cheap per-element transform of the map + collect workload (a multiplicative hash).
+@inline(__always)
+func mixForMap(_ x: Int) -> Int {
+    (x &* 0x9E37_79B9) ^ (x >> 7)
+}
+
+/// Sum of `a[lo..<hi]` with the checked `+` of `Sequence.reduce(0, +)`.
+func checkedSum(_ a: UnsafeBufferPointer<UInt64>, _ lo: Int, _ hi: Int) -> UInt64 {
+    UnsafeBufferPointer(rebasing: a[lo..<hi]).reduce(0, +)
+}

@@ -201,6 +201,108 @@ if wanted("sort-4e6") {
     ])
 }
 
+// MARK: parallel iteration (`.parallel` pipelines, called as a user would: from the main thread)
+
+if wanted("par-sum-1e7") {
+    // `.parallel.sum()` against `reduce(0, +)` (both with checked `+`), a hand-chunked
+    // concurrentPerform with one chunk per thread, and a TaskGroup with one task per thread.
+    let data = (0..<10_000_000).map { UInt64($0 & 1023) }
+    let n = data.count
+    let input = ReadOnlyBuffer(base: data.withUnsafeBufferPointer { $0 })  // `data` outlives every use
+    rows += measure(workload: "par-sum-1e7", threads: threads, repetitions: repetitions, contenders: [
+        Contender(name: "sequential") { Int(truncatingIfNeeded: data.reduce(0, +)) },
+        Contender(name: "spindle-outside") { Int(truncatingIfNeeded: data.parallel(on: pool).sum()) },
+        Contender(name: "spindle") { onWorker(pool) { Int(truncatingIfNeeded: data.parallel(on: pool).sum()) } },
+        Contender(name: "dispatch") {
+            let partial = UnsafeMutableBufferPointer<UInt64>.allocate(capacity: threads)
+            defer { partial.deallocate() }
+            let out = SendableBuffer(base: partial)
+            DispatchQueue.concurrentPerform(iterations: threads) { c in
+                out.base[c] = checkedSum(input.base, c * n / threads, (c + 1) * n / threads)
+            }
+            return Int(truncatingIfNeeded: partial.reduce(0, +))
+        },
+        Contender(name: "taskgroup") {
+            blockingAwait {
+                await withTaskGroup(of: UInt64.self) { group in
+                    for c in 0..<threads {
+                        group.addTask { checkedSum(input.base, c * n / threads, (c + 1) * n / threads) }
+                    }
+                    var total: UInt64 = 0
+                    for await part in group { total += part }
+                    return Int(truncatingIfNeeded: total)
+                }
+            }
+        },
+    ])
+    withExtendedLifetime(data) {}
+}
+
+if wanted("primes-2e6") {
+    // Uneven work per item: dispatch and TaskGroup get 64 interleaved-free chunks (a user's
+    // usual hand-chunking); Spindle needs no chunk size.
+    let n = 2_000_000
+    let chunks = 64
+    rows += measure(workload: "primes-2e6", threads: threads, repetitions: repetitions, contenders: [
+        Contender(name: "sequential") {
+            var k = 0
+            for i in 0..<n where isPrimeByTrialDivision(i) { k += 1 }
+            return k
+        },
+        Contender(name: "spindle-outside") { (0..<n).parallel(on: pool).count(where: isPrimeByTrialDivision) },
+        Contender(name: "spindle") { onWorker(pool) { (0..<n).parallel(on: pool).count(where: isPrimeByTrialDivision) } },
+        Contender(name: "dispatch") {
+            let counts = Mutex(0)
+            DispatchQueue.concurrentPerform(iterations: chunks) { c in
+                var k = 0
+                for i in (c * n / chunks)..<((c + 1) * n / chunks) where isPrimeByTrialDivision(i) { k += 1 }
+                counts.withLock { $0 += k }
+            }
+            return counts.withLock { $0 }
+        },
+        Contender(name: "taskgroup") {
+            blockingAwait {
+                await withTaskGroup(of: Int.self) { group in
+                    for c in 0..<chunks {
+                        group.addTask {
+                            var k = 0
+                            for i in (c * n / chunks)..<((c + 1) * n / chunks) where isPrimeByTrialDivision(i) { k += 1 }
+                            return k
+                        }
+                    }
+                    return await group.reduce(0, +)
+                }
+            }
+        },
+    ])
+}
+
+if wanted("map-collect-5e6") {
+    // `.parallel.map(f).collect()` (results written in place) against `Array.map`, and a
+    // concurrentPerform filling an uninitialised array chunk by chunk.
+    let data = Array(0..<5_000_000)
+    let n = data.count
+    let input = ReadOnlyBuffer(base: data.withUnsafeBufferPointer { $0 })  // `data` outlives every use
+    let digest: @Sendable ([Int]) -> Int = { a in a[0] &+ a[a.count / 3] &+ a[a.count - 1] &+ a.count }
+    rows += measure(workload: "map-collect-5e6", threads: threads, repetitions: repetitions, contenders: [
+        Contender(name: "sequential") { digest(data.map(mixForMap)) },
+        Contender(name: "spindle-outside") { digest(data.parallel(on: pool).map(mixForMap).collect()) },
+        Contender(name: "spindle") { onWorker(pool) { digest(data.parallel(on: pool).map(mixForMap).collect()) } },
+        Contender(name: "dispatch") {
+            digest(Array(unsafeUninitializedCapacity: n) { buffer, count in
+                let out = SendableBuffer(base: buffer)
+                DispatchQueue.concurrentPerform(iterations: threads) { c in
+                    for i in (c * n / threads)..<((c + 1) * n / threads) {
+                        (out.base.baseAddress! + i).initialize(to: mixForMap(input.base[i]))
+                    }
+                }
+                count = n
+            })
+        },
+    ])
+    withExtendedLifetime(data) {}
+}
+
 // MARK: spawns and jobs
 
 if wanted("spawn-1e6") {

@@ -23,8 +23,11 @@ public struct ParallelMap<Base: ParallelSequence, Element: Sendable>: ParallelSe
     }
 
     @inlinable
-    public func _forEach(in positions: Range<Int>, _ body: (Int, Element) -> Bool) -> Bool {
-        base._forEach(in: positions) { p, x in body(p, transform(x)) }
+    public func _drive<Sink: _ParallelSink>(_ positions: Range<Int>, into sink: inout Sink) -> Bool
+    where Sink.Input == Element {
+        var stage = _MapSink(inner: sink, transform: transform)
+        defer { sink = stage.inner }
+        return base._drive(positions, into: &stage)
     }
 }
 
@@ -58,8 +61,11 @@ public struct ParallelFilter<Base: ParallelSequence>: ParallelSequence {
     }
 
     @inlinable
-    public func _forEach(in positions: Range<Int>, _ body: (Int, Element) -> Bool) -> Bool {
-        base._forEach(in: positions) { p, x in isIncluded(x) ? body(p, x) : true }
+    public func _drive<Sink: _ParallelSink>(_ positions: Range<Int>, into sink: inout Sink) -> Bool
+    where Sink.Input == Element {
+        var stage = _FilterSink(inner: sink, isIncluded: isIncluded)
+        defer { sink = stage.inner }
+        return base._drive(positions, into: &stage)
     }
 }
 
@@ -85,11 +91,11 @@ public struct ParallelCompactMap<Base: ParallelSequence, Element: Sendable>: Par
     }
 
     @inlinable
-    public func _forEach(in positions: Range<Int>, _ body: (Int, Element) -> Bool) -> Bool {
-        base._forEach(in: positions) { p, x in
-            if let y = transform(x) { return body(p, y) }
-            return true
-        }
+    public func _drive<Sink: _ParallelSink>(_ positions: Range<Int>, into sink: inout Sink) -> Bool
+    where Sink.Input == Element {
+        var stage = _CompactMapSink(inner: sink, transform: transform)
+        defer { sink = stage.inner }
+        return base._drive(positions, into: &stage)
     }
 }
 
@@ -117,8 +123,11 @@ public struct ParallelEnumerated<Base: IndexedParallelSequence>: IndexedParallel
     }
 
     @inlinable
-    public func _forEach(in positions: Range<Int>, _ body: (Int, Element) -> Bool) -> Bool {
-        base._forEach(in: positions) { p, x in body(p, (p, x)) }
+    public func _drive<Sink: _ParallelSink>(_ positions: Range<Int>, into sink: inout Sink) -> Bool
+    where Sink.Input == Element {
+        var stage = _EnumeratedSink<Sink, Base.Element>(inner: sink)
+        defer { sink = stage.inner }
+        return base._drive(positions, into: &stage)
     }
 }
 
@@ -151,8 +160,11 @@ public struct ParallelZip<First: IndexedParallelSequence, Second: IndexedParalle
     }
 
     @inlinable
-    public func _forEach(in positions: Range<Int>, _ body: (Int, Element) -> Bool) -> Bool {
-        first._forEach(in: positions) { p, x in body(p, (x, second._element(at: p))) }
+    public func _drive<Sink: _ParallelSink>(_ positions: Range<Int>, into sink: inout Sink) -> Bool
+    where Sink.Input == Element {
+        var stage = _ZipSink(inner: sink, second: second)
+        defer { sink = stage.inner }
+        return first._drive(positions, into: &stage)
     }
 }
 
@@ -208,5 +220,90 @@ extension IndexedParallelSequence {
     @inlinable
     public func zip<Other: IndexedParallelSequence>(_ other: Other) -> ParallelZip<Self, Other> {
         ParallelZip(first: self, second: other)
+    }
+}
+
+// MARK: The adaptors' sinks: each wraps the sink below it (the terminal's, or the next stage's).
+
+@usableFromInline
+struct _MapSink<Inner: _ParallelSink, Input>: _ParallelSink {
+    @usableFromInline var inner: Inner
+    @usableFromInline let transform: @Sendable (Input) -> Inner.Input
+
+    @inlinable
+    init(inner: Inner, transform: @escaping @Sendable (Input) -> Inner.Input) {
+        self.inner = inner
+        self.transform = transform
+    }
+
+    @inlinable
+    mutating func consume(_ position: Int, _ element: Input) -> Bool {
+        inner.consume(position, transform(element))
+    }
+}
+
+@usableFromInline
+struct _FilterSink<Inner: _ParallelSink>: _ParallelSink {
+    @usableFromInline var inner: Inner
+    @usableFromInline let isIncluded: @Sendable (Inner.Input) -> Bool
+
+    @inlinable
+    init(inner: Inner, isIncluded: @escaping @Sendable (Inner.Input) -> Bool) {
+        self.inner = inner
+        self.isIncluded = isIncluded
+    }
+
+    @inlinable
+    mutating func consume(_ position: Int, _ element: Inner.Input) -> Bool {
+        isIncluded(element) ? inner.consume(position, element) : true
+    }
+}
+
+@usableFromInline
+struct _CompactMapSink<Inner: _ParallelSink, Input>: _ParallelSink {
+    @usableFromInline var inner: Inner
+    @usableFromInline let transform: @Sendable (Input) -> Inner.Input?
+
+    @inlinable
+    init(inner: Inner, transform: @escaping @Sendable (Input) -> Inner.Input?) {
+        self.inner = inner
+        self.transform = transform
+    }
+
+    @inlinable
+    mutating func consume(_ position: Int, _ element: Input) -> Bool {
+        if let output = transform(element) { return inner.consume(position, output) }
+        return true
+    }
+}
+
+@usableFromInline
+struct _EnumeratedSink<Inner: _ParallelSink, Input>: _ParallelSink where Inner.Input == (offset: Int, element: Input) {
+    @usableFromInline var inner: Inner
+
+    @inlinable
+    init(inner: Inner) { self.inner = inner }
+
+    @inlinable
+    mutating func consume(_ position: Int, _ element: Input) -> Bool {
+        inner.consume(position, (position, element))
+    }
+}
+
+@usableFromInline
+struct _ZipSink<Inner: _ParallelSink, Second: IndexedParallelSequence, Input>: _ParallelSink
+where Inner.Input == (Input, Second.Element) {
+    @usableFromInline var inner: Inner
+    @usableFromInline let second: Second
+
+    @inlinable
+    init(inner: Inner, second: Second) {
+        self.inner = inner
+        self.second = second
+    }
+
+    @inlinable
+    mutating func consume(_ position: Int, _ element: Input) -> Bool {
+        inner.consume(position, (element, second._element(at: position)))
     }
 }

@@ -31,16 +31,17 @@ where Base.Element: Sendable {
     }
 
     @inlinable
-    public func _forEach(in positions: Range<Int>, _ body: (Int, Element) -> Bool) -> Bool {
+    public func _drive<Sink: _ParallelSink>(_ positions: Range<Int>, into sink: inout Sink) -> Bool
+    where Sink.Input == Element {
         // Contiguous storage (arrays): a buffer loop the optimiser can vectorise.
         let fast = base.withContiguousStorageIfAvailable { buffer -> Bool in
-            for p in positions where !body(p, buffer[p]) { return false }
+            for p in positions where !sink.consume(p, buffer[p]) { return false }
             return true
         }
         if let fast { return fast }
         var i = base.index(base.startIndex, offsetBy: positions.lowerBound)
         for p in positions {
-            if !body(p, base[i]) { return false }
+            if !sink.consume(p, base[i]) { return false }
             base.formIndex(after: &i)
         }
         return true

@@ -28,7 +28,7 @@ struct _FoldRun<Partial: Sendable>: Sendable {
     /// that an expensive item delays a split little, large enough that a cheap loop stays a
     /// tight (vectorisable) loop.
     @inlinable
-    static var adaptiveBatch: Int { 32 }
+    static var adaptiveBatch: Int { 512 }
 
     /// Positions a fixed-size piece folds between two looks at the stop flag.
     @inlinable

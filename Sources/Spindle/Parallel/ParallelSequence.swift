@@ -4,8 +4,8 @@
 /// A pipeline is a chain of value types over *base positions* `0..<_positionCount` (the offsets
 /// of the collection or range it started from): `ParallelCollection` at the bottom, adaptors
 /// (`map`, `filter`, …) on top. A terminal (`sum`, `collect`, …) hands ranges of positions to
-/// threads, and each thread pulls the elements of its range through the chain in order. Nothing
-/// is materialised between stages.
+/// threads, and each thread pushes the elements of its range through the chain, in order, into
+/// the terminal's sink. Nothing is materialised between stages.
 
 /// A sequence whose elements can be produced in parallel, by ranges of positions of the
 /// collection it started from.
@@ -31,9 +31,21 @@ public protocol ParallelSequence: Sendable {
     /// The pool and split strategy of the pipeline.
     var _options: _ParallelOptions { get set }
 
-    /// Feeds the elements produced by the base positions in `positions` to `body`, in order,
-    /// each with its base position, until `body` returns false. Returns false if stopped early.
-    func _forEach(in positions: Range<Int>, _ body: (Int, Element) -> Bool) -> Bool
+    /// Feeds the elements produced by the base positions in `positions` to `sink`, in order,
+    /// each with its base position, until the sink returns false. Returns false if stopped early.
+    ///
+    /// Generic over the sink (not a closure), so that a whole pipeline specialises into one
+    /// loop with direct calls: each stage wraps the sink it is given in its own.
+    func _drive<Sink: _ParallelSink>(_ positions: Range<Int>, into sink: inout Sink) -> Bool
+    where Sink.Input == Element
+}
+
+/// The receiving end of a pipeline: a terminal's per-range state (a running sum, a count, an
+/// output pointer), wrapped by one sink per adaptor on the way down.
+public protocol _ParallelSink {
+    associatedtype Input
+    /// Takes the element produced at base position `position`; returns false to stop the range.
+    mutating func consume(_ position: Int, _ element: Input) -> Bool
 }
 
 /// A parallel sequence that produces exactly one element per base position, so an element's

@@ -44,15 +44,8 @@ extension ParallelSequence {
         let control = _ParallelControl()
         withoutActuallyEscaping(body) { body in
             _runFold(control: control, identity: {}, fold: { _, positions in
-                _ = self._forEach(in: positions) { _, element in
-                    do throws(E) {
-                        try body(element)
-                        return true
-                    } catch {
-                        control.fail(error)
-                        return false
-                    }
-                }
+                var sink = _ForEachSink(body: body, control: control)
+                _ = self._drive(positions, into: &sink)
             }, combine: { _, _ in })
         }
         try control.rethrow(as: E.self)
@@ -82,17 +75,9 @@ extension ParallelSequence {
                 }
             }
             return _runFold(control: control, identity: { identity }, fold: { partial, positions in
-                var running = partial
-                _ = self._forEach(in: positions) { _, element in
-                    do throws(E) {
-                        running = try combine(running, element)
-                        return true
-                    } catch {
-                        control.fail(error)
-                        return false
-                    }
-                }
-                partial = running
+                var sink = _ReduceSink(running: partial, combine: combine, control: control)
+                _ = self._drive(positions, into: &sink)
+                partial = sink.running
             }, combine: safeCombine)
         }
         try control.rethrow(as: E.self)
@@ -109,17 +94,9 @@ extension ParallelSequence {
         let control = _ParallelControl()
         let result: Int = withoutActuallyEscaping(predicate) { predicate in
             _runFold(control: control, identity: { 0 }, fold: { partial, positions in
-                var count = partial
-                _ = self._forEach(in: positions) { _, element in
-                    do throws(E) {
-                        if try predicate(element) { count &+= 1 }
-                        return true
-                    } catch {
-                        control.fail(error)
-                        return false
-                    }
-                }
-                partial = count
+                var sink = _CountSink(count: partial, predicate: predicate, control: control)
+                _ = self._drive(positions, into: &sink)
+                partial = sink.count
             }, combine: { $0 &+ $1 })
         }
         try control.rethrow(as: E.self)
@@ -146,17 +123,9 @@ extension ParallelSequence {
         let control = _ParallelControl()
         let found: Bool = withoutActuallyEscaping(predicate) { predicate in
             _runFold(control: control, identity: { false }, fold: { partial, positions in
-                var hit = false
-                _ = self._forEach(in: positions) { _, element in
-                    do throws(E) {
-                        hit = try predicate(element)
-                        return !hit
-                    } catch {
-                        control.fail(error)
-                        return false
-                    }
-                }
-                if hit {
+                var sink = _ContainsSink(predicate: predicate, control: control)
+                _ = self._drive(positions, into: &sink)
+                if sink.hit {
                     partial = true
                     control.stop()  // the answer is known: every other range may stop
                 }
@@ -188,17 +157,9 @@ extension ParallelSequence {
         let found: (position: Int, element: Element)? = withoutActuallyEscaping(predicate) { predicate in
             _runFold(control: control, identity: { nil }, fold: { partial, positions in
                 if partial != nil { return }  // this range already has its first hit
-                _ = self._forEach(in: positions) { position, element in
-                    do throws(E) {
-                        guard try predicate(element) else { return true }
-                        partial = (position, element)
-                        control.recordHit(at: position)
-                        return false
-                    } catch {
-                        control.fail(error)
-                        return false
-                    }
-                }
+                var sink = _FirstSink(predicate: predicate, control: control)
+                _ = self._drive(positions, into: &sink)
+                partial = sink.found
             }, combine: { left, right in left ?? right })
         }
         try control.rethrow(as: E.self)
@@ -245,21 +206,9 @@ extension ParallelSequence {
                 }
             }
             return _runFold(control: control, identity: { nil }, fold: { partial, positions in
-                var best = partial
-                _ = self._forEach(in: positions) { _, element in
-                    guard let current = best else {
-                        best = element
-                        return true
-                    }
-                    do throws(E) {
-                        if try keepsRightWhen(less, current, element) { best = element }
-                        return true
-                    } catch {
-                        control.fail(error)
-                        return false
-                    }
-                }
-                partial = best
+                var sink = _ExtremeSink(best: partial, less: less, keepsRightWhen: keepsRightWhen, control: control)
+                _ = self._drive(positions, into: &sink)
+                partial = sink.best
             }, combine: pick)
         }
         try control.rethrow(as: E.self)
@@ -276,9 +225,9 @@ extension ParallelSequence {
         let control = _ParallelControl()
         let segments: _Segments<Element> = _runFold(control: control, identity: { _Segments() }, fold: { partial, positions in
             var piece: [Element] = []
-            _ = self._forEach(in: positions) { _, element in
-                piece.append(element)
-                return true
+            withUnsafeMutablePointer(to: &piece) { target in
+                var sink = _AppendSink(target: target)
+                _ = self._drive(positions, into: &sink)
             }
             if piece.isEmpty { return }
             // Batches of one range arrive in order: extend its last piece rather than add one.
@@ -306,12 +255,9 @@ extension ParallelSequence where Element: AdditiveArithmetic {
     public func sum() -> Element {
         let control = _ParallelControl()
         return _runFold(control: control, identity: { .zero }, fold: { partial, positions in
-            var total = partial
-            _ = self._forEach(in: positions) { _, element in
-                total += element
-                return true
-            }
-            partial = total
+            var sink = _SumSink(total: partial)
+            _ = self._drive(positions, into: &sink)
+            partial = sink.total
         }, combine: { $0 + $1 })
     }
 }
@@ -356,11 +302,8 @@ extension IndexedParallelSequence {
             let target = _SharedBuffer(base)
             let control = _ParallelControl()
             _runFold(control: control, identity: {}, fold: { _, positions in
-                _ = self._forEach(in: positions) { position, element in
-                    // Unsafe write: position is in 0..<count and written exactly once.
-                    (target.base + position).initialize(to: element)
-                    return true
-                }
+                var sink = _WriteSink(base: target.base)
+                _ = self._drive(positions, into: &sink)
             }, combine: { _, _ in })
             initializedCount = count
         }
@@ -369,4 +312,209 @@ extension IndexedParallelSequence {
     /// The number of elements (one per position).
     @inlinable
     public func count() -> Int { _positionCount }
+}
+
+// MARK: The terminals' sinks (per-range state; copied in and out of adaptor sinks, so small)
+
+@usableFromInline
+struct _ForEachSink<Input, E: Error>: _ParallelSink {
+    @usableFromInline let body: @Sendable (Input) throws(E) -> Void
+    @usableFromInline let control: _ParallelControl
+
+    @inlinable
+    init(body: @escaping @Sendable (Input) throws(E) -> Void, control: _ParallelControl) {
+        self.body = body
+        self.control = control
+    }
+
+    @inlinable
+    mutating func consume(_ position: Int, _ element: Input) -> Bool {
+        do throws(E) {
+            try body(element)
+            return true
+        } catch {
+            control.fail(error)
+            return false
+        }
+    }
+}
+
+@usableFromInline
+struct _ReduceSink<Input, E: Error>: _ParallelSink {
+    @usableFromInline var running: Input
+    @usableFromInline let combine: @Sendable (Input, Input) throws(E) -> Input
+    @usableFromInline let control: _ParallelControl
+
+    @inlinable
+    init(running: Input, combine: @escaping @Sendable (Input, Input) throws(E) -> Input, control: _ParallelControl) {
+        self.running = running
+        self.combine = combine
+        self.control = control
+    }
+
+    @inlinable
+    mutating func consume(_ position: Int, _ element: Input) -> Bool {
+        do throws(E) {
+            running = try combine(running, element)
+            return true
+        } catch {
+            control.fail(error)
+            return false
+        }
+    }
+}
+
+@usableFromInline
+struct _CountSink<Input, E: Error>: _ParallelSink {
+    @usableFromInline var count: Int
+    @usableFromInline let predicate: @Sendable (Input) throws(E) -> Bool
+    @usableFromInline let control: _ParallelControl
+
+    @inlinable
+    init(count: Int, predicate: @escaping @Sendable (Input) throws(E) -> Bool, control: _ParallelControl) {
+        self.count = count
+        self.predicate = predicate
+        self.control = control
+    }
+
+    @inlinable
+    mutating func consume(_ position: Int, _ element: Input) -> Bool {
+        do throws(E) {
+            if try predicate(element) { count &+= 1 }
+            return true
+        } catch {
+            control.fail(error)
+            return false
+        }
+    }
+}
+
+@usableFromInline
+struct _ContainsSink<Input, E: Error>: _ParallelSink {
+    @usableFromInline var hit = false
+    @usableFromInline let predicate: @Sendable (Input) throws(E) -> Bool
+    @usableFromInline let control: _ParallelControl
+
+    @inlinable
+    init(predicate: @escaping @Sendable (Input) throws(E) -> Bool, control: _ParallelControl) {
+        self.predicate = predicate
+        self.control = control
+    }
+
+    @inlinable
+    mutating func consume(_ position: Int, _ element: Input) -> Bool {
+        do throws(E) {
+            hit = try predicate(element)
+            return !hit
+        } catch {
+            control.fail(error)
+            return false
+        }
+    }
+}
+
+@usableFromInline
+struct _FirstSink<Input, E: Error>: _ParallelSink {
+    @usableFromInline var found: (position: Int, element: Input)?
+    @usableFromInline let predicate: @Sendable (Input) throws(E) -> Bool
+    @usableFromInline let control: _ParallelControl
+
+    @inlinable
+    init(predicate: @escaping @Sendable (Input) throws(E) -> Bool, control: _ParallelControl) {
+        found = nil
+        self.predicate = predicate
+        self.control = control
+    }
+
+    @inlinable
+    mutating func consume(_ position: Int, _ element: Input) -> Bool {
+        do throws(E) {
+            guard try predicate(element) else { return true }
+            found = (position, element)
+            control.recordHit(at: position)
+            return false
+        } catch {
+            control.fail(error)
+            return false
+        }
+    }
+}
+
+@usableFromInline
+struct _ExtremeSink<Input, E: Error>: _ParallelSink {
+    @usableFromInline var best: Input?
+    @usableFromInline let less: @Sendable (Input, Input) throws(E) -> Bool
+    @usableFromInline let keepsRightWhen: @Sendable ((Input, Input) throws(E) -> Bool, Input, Input) throws(E) -> Bool
+    @usableFromInline let control: _ParallelControl
+
+    @inlinable
+    init(best: Input?, less: @escaping @Sendable (Input, Input) throws(E) -> Bool,
+         keepsRightWhen: @escaping @Sendable ((Input, Input) throws(E) -> Bool, Input, Input) throws(E) -> Bool,
+         control: _ParallelControl) {
+        self.best = best
+        self.less = less
+        self.keepsRightWhen = keepsRightWhen
+        self.control = control
+    }
+
+    @inlinable
+    mutating func consume(_ position: Int, _ element: Input) -> Bool {
+        guard let current = best else {
+            best = element
+            return true
+        }
+        do throws(E) {
+            if try keepsRightWhen(less, current, element) { best = element }
+            return true
+        } catch {
+            control.fail(error)
+            return false
+        }
+    }
+}
+
+@usableFromInline
+struct _SumSink<Input: AdditiveArithmetic>: _ParallelSink {
+    @usableFromInline var total: Input
+
+    @inlinable
+    init(total: Input) { self.total = total }
+
+    @inlinable
+    mutating func consume(_ position: Int, _ element: Input) -> Bool {
+        total += element
+        return true
+    }
+}
+
+/// Appends to an array owned by the folding range (through a pointer, so that copying the sink
+/// into an adaptor's sink never copies the array).
+@usableFromInline
+struct _AppendSink<Input>: _ParallelSink {
+    @usableFromInline let target: UnsafeMutablePointer<[Input]>
+
+    @inlinable
+    init(target: UnsafeMutablePointer<[Input]>) { self.target = target }
+
+    @inlinable
+    mutating func consume(_ position: Int, _ element: Input) -> Bool {
+        target.pointee.append(element)
+        return true
+    }
+}
+
+/// Writes each element at its position of the result (indexed pipelines only).
+@usableFromInline
+struct _WriteSink<Input>: _ParallelSink {
+    @usableFromInline let base: UnsafeMutablePointer<Input>
+
+    @inlinable
+    init(base: UnsafeMutablePointer<Input>) { self.base = base }
+
+    @inlinable
+    mutating func consume(_ position: Int, _ element: Input) -> Bool {
+        // Unsafe write: `position` is in 0..<count and each position is produced exactly once.
+        (base + position).initialize(to: element)
+        return true
+    }
 }
