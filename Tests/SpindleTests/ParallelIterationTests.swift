@@ -1,6 +1,12 @@
+import Foundation
 import Synchronization
 import Testing
 @testable import Spindle
+
+/// The large input size: 10^6, or 10^5 in the sanitizer runs of CI (`SPINDLE_SANITIZER_RUN` set),
+/// where every memory access is instrumented: races show at any size, and the full matrix at
+/// 10^6 would take the thread sanitizer many minutes.
+let largeCount = ProcessInfo.processInfo.environment["SPINDLE_SANITIZER_RUN"] == nil ? 1_000_000 : 100_000
 
 /// Every split strategy, named for test output.
 let allStrategies: [SplitStrategy] = [.adaptive, .evenly, .chunks(of: 97), .perItem]
@@ -18,7 +24,7 @@ struct ParallelIterationTests {
     init() throws { pool = try ThreadPool(threads: 3) }
 
     @Test("terminals and adaptors match their sequential twins",
-          arguments: [0, 1, 7, 1_001, 1_000_000], allStrategies)
+          arguments: [0, 1, 7, 1_001, largeCount], allStrategies)
     func matchesSequential(count: Int, strategy: SplitStrategy) {
         let data = testData(count)
         let p = data.parallel(on: pool).split(strategy)
@@ -67,7 +73,7 @@ struct ParallelIterationTests {
         #expect(slice.parallel(on: pool).split(strategy).first(where: { $0 == slice.last }) == slice.last)
     }
 
-    @Test("forEach visits every element exactly once", arguments: [0, 1, 7, 1_000_000], allStrategies)
+    @Test("forEach visits every element exactly once", arguments: [0, 1, 7, largeCount], allStrategies)
     func forEachExactlyOnce(count: Int, strategy: SplitStrategy) {
         let tracker = OnceTracker(count: count)
         (0..<count).parallel(on: pool).split(strategy).forEach { tracker.mark($0) }
@@ -78,7 +84,7 @@ struct ParallelIterationTests {
 
     @Test("searching terminals stop early", arguments: allStrategies)
     func shortCircuit(strategy: SplitStrategy) {
-        let n = 1_000_000
+        let n = largeCount
         let visited = Counter()
         let p = (0..<n).parallel(on: pool).split(strategy)
         let found = p.contains(where: { visited.add(); return $0 == 10 })
@@ -98,7 +104,7 @@ struct ParallelIterationTests {
 
     @Test("the first error stops the loop and is rethrown", arguments: allStrategies)
     func errors(strategy: SplitStrategy) {
-        let n = 1_000_000
+        let n = largeCount
         let visited = Counter()
         let p = (0..<n).parallel(on: pool).split(strategy)
         #expect(throws: TestError.boom(3)) {

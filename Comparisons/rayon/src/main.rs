@@ -145,6 +145,24 @@ fn checksum(a: &[i64]) -> u64 {
     h
 }
 
+/// Trial division, as in spindle-bench.
+#[inline(never)]
+fn is_prime(n: i64) -> bool {
+    if n < 2 { return false; }
+    if n % 2 == 0 { return n == 2; }
+    let mut d = 3;
+    while d * d <= n {
+        if n % d == 0 { return false; }
+        d += 2;
+    }
+    true
+}
+
+#[inline(always)]
+fn mix_for_map(x: i64) -> i64 {
+    x.wrapping_mul(0x9E37_79B9) ^ (x >> 7)
+}
+
 fn latency(calls: usize, mut body: impl FnMut()) -> f64 {
     let mut samples = Vec::with_capacity(calls);
     for _ in 0..calls {
@@ -196,6 +214,37 @@ fn main() {
         ]);
         row("sum-1e7", "rust-sequential", 1, t[0], t[0], "");
         row("sum-1e7", "rayon", threads, t[1], t[0], "par_iter().reduce");
+    }
+    if wanted("par-sum-1e7") {
+        use rayon::prelude::*;
+        let data: Vec<u64> = (0..10_000_000u64).map(|i| i & 1023).collect();
+        let t = measure(reps, &mut [
+            &mut || data.iter().sum::<u64>(),
+            &mut || pool.install(|| data.par_iter().sum::<u64>()),
+        ]);
+        row("par-sum-1e7", "rust-sequential", 1, t[0], t[0], "iter().sum()");
+        row("par-sum-1e7", "rayon", threads, t[1], t[0], "par_iter().sum()");
+    }
+    if wanted("primes-2e6") {
+        use rayon::prelude::*;
+        let n = 2_000_000i64;
+        let t = measure(reps, &mut [
+            &mut || (0..n).filter(|&i| is_prime(i)).count() as u64,
+            &mut || pool.install(|| (0..n).into_par_iter().filter(|&i| is_prime(i)).count() as u64),
+        ]);
+        row("primes-2e6", "rust-sequential", 1, t[0], t[0], "");
+        row("primes-2e6", "rayon", threads, t[1], t[0], "into_par_iter().filter().count()");
+    }
+    if wanted("map-collect-5e6") {
+        use rayon::prelude::*;
+        let data: Vec<i64> = (0..5_000_000i64).collect();
+        let digest = |a: &Vec<i64>| (a[0].wrapping_add(a[a.len() / 3]).wrapping_add(a[a.len() - 1]) as u64).wrapping_add(a.len() as u64);
+        let t = measure(reps, &mut [
+            &mut || digest(&data.iter().map(|&x| mix_for_map(x)).collect::<Vec<i64>>()),
+            &mut || digest(&pool.install(|| data.par_iter().map(|&x| mix_for_map(x)).collect::<Vec<i64>>())),
+        ]);
+        row("map-collect-5e6", "rust-sequential", 1, t[0], t[0], "");
+        row("map-collect-5e6", "rayon", threads, t[1], t[0], "par_iter().map().collect()");
     }
     if wanted("quicksort") {
         let n = if quick { 2_000_000 } else { 10_000_000 };

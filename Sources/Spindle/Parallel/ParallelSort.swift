@@ -20,8 +20,10 @@ extension MutableCollection where Self: RandomAccessCollection, Element: Sendabl
         by areInIncreasingOrder: @Sendable (Element, Element) throws(E) -> Bool
     ) throws(E) {
         let pool = pool ?? ThreadPool.currentOrShared
-        let done: Result<Void, E>? = withContiguousMutableStorageIfAvailable { buffer in
-            Result { () throws(E) in try parallelSortBuffer(buffer, on: pool, by: areInIncreasingOrder) }
+        let done: Result<Void, E>? = withoutActuallyEscaping(areInIncreasingOrder) { less in
+            withContiguousMutableStorageIfAvailable { buffer in
+                Result { () throws(E) in try parallelSortBuffer(buffer, on: pool, order: _ClosureOrder(less: less)) }
+            }
         }
         if let done {
             try done.get()
@@ -46,7 +48,54 @@ extension MutableCollection where Self: RandomAccessCollection, Element: Sendabl
     /// ```
     @inlinable
     public mutating func parallelSort(on pool: ThreadPool? = nil) where Element: Comparable {
-        parallelSort(on: pool, by: { $0 < $1 })
+        let pool = pool ?? ThreadPool.currentOrShared
+        // `<` itself, statically: the pieces are sorted by the standard library's specialised
+        // `sort()` and merged with inlined comparisons (a closure would cost a call per comparison).
+        let sorted: Void? = withContiguousMutableStorageIfAvailable { buffer in
+            parallelSortBuffer(buffer, on: pool, order: _NaturalOrder<Element>())
+        }
+        if sorted == nil { parallelSort(on: pool, by: { $0 < $1 }) }
+    }
+}
+
+/// How a sort compares elements: statically, so that each order specialises the whole sort.
+public protocol _SortOrder: Sendable {
+    associatedtype Element
+    associatedtype Failure: Error
+    func less(_ a: Element, _ b: Element) throws(Failure) -> Bool
+    /// Sorts a piece sequentially (with the standard library's sort).
+    func sortPiece(_ piece: UnsafeMutableBufferPointer<Element>) throws(Failure)
+}
+
+/// `<` of a `Comparable` element type.
+@usableFromInline
+struct _NaturalOrder<Element: Comparable>: _SortOrder {
+    @inlinable init() {}
+
+    @inlinable
+    func less(_ a: Element, _ b: Element) -> Bool { a < b }
+
+    @inlinable
+    func sortPiece(_ piece: UnsafeMutableBufferPointer<Element>) {
+        var piece = piece  // sorting through a copy of the pointer sorts the memory itself
+        piece.sort()
+    }
+}
+
+/// A comparator closure.
+@usableFromInline
+struct _ClosureOrder<Element, Failure: Error>: _SortOrder {
+    @usableFromInline let comparator: @Sendable (Element, Element) throws(Failure) -> Bool
+
+    @inlinable
+    init(less: @escaping @Sendable (Element, Element) throws(Failure) -> Bool) { comparator = less }
+
+    @inlinable
+    func less(_ a: Element, _ b: Element) throws(Failure) -> Bool { try comparator(a, b) }
+
+    @inlinable
+    func sortPiece(_ piece: UnsafeMutableBufferPointer<Element>) throws(Failure) {
+        try sortSequentially(piece, by: comparator)
     }
 }
 
@@ -80,26 +129,26 @@ struct SortBuffers<Element>: @unchecked Sendable {  // branches touch disjoint i
 }
 
 @inlinable
-func parallelSortBuffer<Element: Sendable, E: Error>(
-    _ data: UnsafeMutableBufferPointer<Element>, on pool: ThreadPool,
-    by less: @Sendable (Element, Element) throws(E) -> Bool
-) throws(E) {
+func parallelSortBuffer<Order: _SortOrder>(
+    _ data: UnsafeMutableBufferPointer<Order.Element>, on pool: ThreadPool, order: Order
+) throws(Order.Failure) where Order.Element: Sendable {
     let n = data.count
     if n <= sequentialSortSize {
-        try sortSequentially(data, by: less)
+        try order.sortPiece(data)
         return
     }
-    // Scratch space initialised with copies, so that every slot always holds a valid element
-    // (assignments, not raw moves: correct for any element type).
-    let scratch = UnsafeMutableBufferPointer<Element>.allocate(capacity: n)
-    _ = scratch.initialize(from: data)
+    let scratch = UnsafeMutableBufferPointer<Order.Element>.allocate(capacity: n)
+    // Scratch slots must hold valid elements before they are assigned to: copies, except for
+    // trivial types, whose assignment is a plain store into any memory.
+    let isTrivial = _isPOD(Order.Element.self)
+    if !isTrivial { _ = scratch.initialize(from: data) }
     defer {
-        scratch.deinitialize()
+        if !isTrivial { scratch.deinitialize() }
         scratch.deallocate()
     }
     let buffers = SortBuffers(data: data, scratch: scratch)
-    try pool.install { () throws(E) in
-        try sortRange(buffers, 0, n, intoScratch: false, on: pool, by: less)
+    try pool.install { () throws(Order.Failure) in
+        try sortRange(buffers, 0, n, intoScratch: false, on: pool, order: order)
     }
 }
 
@@ -128,36 +177,36 @@ func sortSequentially<Element, E: Error>(
 /// The halves are sorted into the other buffer and merged into the target, so every level of
 /// the recursion moves each element once (no copying back).
 @inlinable
-func sortRange<Element: Sendable, E: Error>(
-    _ b: SortBuffers<Element>, _ lo: Int, _ hi: Int, intoScratch: Bool, on pool: ThreadPool,
-    by less: @Sendable (Element, Element) throws(E) -> Bool
-) throws(E) {
+func sortRange<Order: _SortOrder>(
+    _ b: SortBuffers<Order.Element>, _ lo: Int, _ hi: Int, intoScratch: Bool, on pool: ThreadPool,
+    order: Order
+) throws(Order.Failure) where Order.Element: Sendable {
     if hi - lo <= sequentialSortSize {
-        try sortSequentially(UnsafeMutableBufferPointer(rebasing: b.data[lo..<hi]), by: less)
+        try order.sortPiece(UnsafeMutableBufferPointer(rebasing: b.data[lo..<hi]))
         if intoScratch {
             for i in lo..<hi { b.scratch[i] = b.data[i] }
         }
         return
     }
     let mid = lo + (hi - lo) / 2
-    _ = try pool.join({ () throws(E) in try sortRange(b, lo, mid, intoScratch: !intoScratch, on: pool, by: less) },
-                      { () throws(E) in try sortRange(b, mid, hi, intoScratch: !intoScratch, on: pool, by: less) })
+    _ = try pool.join({ () throws(Order.Failure) in try sortRange(b, lo, mid, intoScratch: !intoScratch, on: pool, order: order) },
+                      { () throws(Order.Failure) in try sortRange(b, mid, hi, intoScratch: !intoScratch, on: pool, order: order) })
     let (source, target) = intoScratch ? (b.data, b.scratch) : (b.scratch, b.data)
-    try merge(source, lo, mid, mid, hi, into: target, at: lo, on: pool, by: less)
+    try merge(source, lo, mid, mid, hi, into: target, at: lo, on: pool, order: order)
 }
 
 /// Merges `src[a0..<a1]` and `src[b0..<b1]` (both sorted) into `dst` starting at `d`, in
 /// parallel: split the longer run at its middle, find the split point in the other run by binary
 /// search, and merge the two halves independently.
 @inlinable
-func merge<Element: Sendable, E: Error>(
-    _ src: UnsafeMutableBufferPointer<Element>, _ a0: Int, _ a1: Int, _ b0: Int, _ b1: Int,
-    into dst: UnsafeMutableBufferPointer<Element>, at d: Int, on pool: ThreadPool,
-    by less: @Sendable (Element, Element) throws(E) -> Bool
-) throws(E) {
+func merge<Order: _SortOrder>(
+    _ src: UnsafeMutableBufferPointer<Order.Element>, _ a0: Int, _ a1: Int, _ b0: Int, _ b1: Int,
+    into dst: UnsafeMutableBufferPointer<Order.Element>, at d: Int, on pool: ThreadPool,
+    order: Order
+) throws(Order.Failure) where Order.Element: Sendable {
     let total = (a1 - a0) + (b1 - b0)
     if total <= sequentialMergeSize {
-        try mergeSequentially(src, a0, a1, b0, b1, into: dst, at: d, by: less)
+        try mergeSequentially(src, a0, a1, b0, b1, into: dst, at: d, order: order)
         return
     }
     let buffers = SortBuffers(data: src, scratch: dst)
@@ -168,12 +217,12 @@ func merge<Element: Sendable, E: Error>(
         var lo = b0, hi = b1
         while lo < hi {  // first index in the right run whose element is not less than the pivot
             let m = lo + (hi - lo) / 2
-            if try less(src[m], pivot) { lo = m + 1 } else { hi = m }
+            if try order.less(src[m], pivot) { lo = m + 1 } else { hi = m }
         }
         let bm = lo
         let dm = d + (am - a0) + (bm - b0)
-        _ = try pool.join({ () throws(E) in try merge(buffers.data, a0, am, b0, bm, into: buffers.scratch, at: d, on: pool, by: less) },
-                          { () throws(E) in try merge(buffers.data, am, a1, bm, b1, into: buffers.scratch, at: dm, on: pool, by: less) })
+        _ = try pool.join({ () throws(Order.Failure) in try merge(buffers.data, a0, am, b0, bm, into: buffers.scratch, at: d, on: pool, order: order) },
+                          { () throws(Order.Failure) in try merge(buffers.data, am, a1, bm, b1, into: buffers.scratch, at: dm, on: pool, order: order) })
     } else {
         // Split the right run; elements of the left run equal to the pivot go before it (stable).
         let bm = b0 + (b1 - b0) / 2
@@ -181,24 +230,23 @@ func merge<Element: Sendable, E: Error>(
         var lo = a0, hi = a1
         while lo < hi {  // first index in the left run whose element is greater than the pivot
             let m = lo + (hi - lo) / 2
-            if try less(pivot, src[m]) { hi = m } else { lo = m + 1 }
+            if try order.less(pivot, src[m]) { hi = m } else { lo = m + 1 }
         }
         let am = lo
         let dm = d + (am - a0) + (bm - b0)
-        _ = try pool.join({ () throws(E) in try merge(buffers.data, a0, am, b0, bm, into: buffers.scratch, at: d, on: pool, by: less) },
-                          { () throws(E) in try merge(buffers.data, am, a1, bm, b1, into: buffers.scratch, at: dm, on: pool, by: less) })
+        _ = try pool.join({ () throws(Order.Failure) in try merge(buffers.data, a0, am, b0, bm, into: buffers.scratch, at: d, on: pool, order: order) },
+                          { () throws(Order.Failure) in try merge(buffers.data, am, a1, bm, b1, into: buffers.scratch, at: dm, on: pool, order: order) })
     }
 }
 
 @inlinable
-func mergeSequentially<Element, E: Error>(
-    _ src: UnsafeMutableBufferPointer<Element>, _ a0: Int, _ a1: Int, _ b0: Int, _ b1: Int,
-    into dst: UnsafeMutableBufferPointer<Element>, at d: Int,
-    by less: (Element, Element) throws(E) -> Bool
-) throws(E) {
+func mergeSequentially<Order: _SortOrder>(
+    _ src: UnsafeMutableBufferPointer<Order.Element>, _ a0: Int, _ a1: Int, _ b0: Int, _ b1: Int,
+    into dst: UnsafeMutableBufferPointer<Order.Element>, at d: Int, order: Order
+) throws(Order.Failure) {
     var i = a0, j = b0, k = d
     while i < a1 && j < b1 {
-        if try less(src[j], src[i]) {  // strictly less: ties take the left run (stable)
+        if try order.less(src[j], src[i]) {  // strictly less: ties take the left run (stable)
             dst[k] = src[j]
             j += 1
         } else {

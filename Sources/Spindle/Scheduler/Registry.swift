@@ -50,6 +50,8 @@ final class Registry: @unchecked Sendable {  // mutable state is atomic or guard
     let closedFlag = Atomic<Bool>(false)
     /// Background jobs accepted but not started (for `maxPending`).
     let backgroundPending = Atomic<Int>(0)
+    /// Async submitters waiting for a `maxPending` place.
+    let capacityWaiters = CapacityWaiters()
     private var threads: [WorkerThread] = []
 
     init(configuration: ThreadPool.Configuration) {
@@ -407,9 +409,48 @@ final class Registry: @unchecked Sendable {  // mutable state is atomic or guard
         sleep.notifyWorkAvailable()
     }
 
-    /// A background job left the accepted-but-not-started state.
+    /// Queues a background job, suspending while `maxPending` jobs wait (the async admission).
+    /// Throws `.shutDown` when the pool is (or gets) shut down meanwhile, and
+    /// `CancellationError` when the awaiting task is cancelled before the job was accepted (the
+    /// job then never runs).
+    func submitBackgroundWaitingForRoom(_ job: HeapJob) async throws {
+        guard let max = configuration.maxPending else {
+            try submitBackground(job)
+            return
+        }
+        while true {
+            let id = capacityWaiters.makeID()
+            let admitted = try await withTaskCancellationHandler {
+                try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Bool, any Error>) in
+                    let outcome = lifecycleLock.withLock { () -> Result<Bool, any Error>? in
+                        if isClosed { return .failure(ThreadPoolError.shutDown) }
+                        if Task.isCancelled { return .failure(CancellationError()) }
+                        // Register, then read the count: the order `CapacityWaiters` relies on.
+                        capacityWaiters.register(id, continuation)
+                        guard backgroundPending.load(ordering: .sequentiallyConsistent) < max else { return nil }
+                        // Room after all. If a leaver already resumed us ("try again"), leave it at that.
+                        guard capacityWaiters.remove(id) else { return nil }
+                        backgroundPending.wrappingAdd(1, ordering: .relaxed)  // a count; orders nothing
+                        background.push(JobRef(heap: job))
+                        return .success(true)
+                    }
+                    if let outcome { continuation.resume(with: outcome) }
+                }
+            } onCancel: {
+                capacityWaiters.cancel(id)
+            }
+            if admitted {
+                sleep.notifyWorkAvailable()
+                return
+            }
+        }
+    }
+
+    /// A background job left the accepted-but-not-started state: its place is free again.
     func leavePending() {
-        backgroundPending.subtract(1, ordering: .relaxed)  // a count; admission re-checks it under the lock
+        // Sequentially consistent: decrement, then look for waiters (see `CapacityWaiters`).
+        backgroundPending.subtract(1, ordering: .sequentiallyConsistent)
+        capacityWaiters.wakeOne()
     }
 
     var isShutDown: Bool { closedFlag.load(ordering: .acquiring) }  // pairs with `shutdown()`'s store
@@ -441,6 +482,7 @@ final class Registry: @unchecked Sendable {  // mutable state is atomic or guard
             threads = []
             return (all, true)
         }
+        if first { capacityWaiters.failAll(with: ThreadPoolError.shutDown) }
         sleep.wakeAll()
         if callerIsInsidePool {
             for thread in toJoin { thread.detach() }

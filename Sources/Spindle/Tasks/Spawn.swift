@@ -26,4 +26,34 @@ extension ThreadPool {
         try registry.submitBackground(SubmittedJob(task: task))
         return TaskHandle(task: task)
     }
+
+    /// Queues `work` as a background task, first waiting (suspended, not blocking a thread) while
+    /// `maxPending` tasks are already waiting to start. Without `maxPending`, the same as `spawn`.
+    ///
+    /// ```swift
+    /// for request in requests {
+    ///     try await pool.spawnAwaitingCapacity { handle(request) }   // backpressure, no `.saturated`
+    /// }
+    /// ```
+    /// - Throws: `ThreadPoolError.shutDown` if the pool is or gets shut down before the task is
+    ///   accepted; `CancellationError` if the awaiting task is cancelled first (the work then
+    ///   never runs).
+    public func spawnAwaitingCapacity(_ work: @escaping @Sendable () -> Void) async throws {
+        try await registry.submitBackgroundWaitingForRoom(ClosureJob(family: 0, isBackground: true, work))
+    }
+
+    /// Queues `work` as a background task and returns a handle to its result, first waiting
+    /// (suspended) while `maxPending` tasks are already waiting to start.
+    ///
+    /// ```swift
+    /// let handle = try await pool.submitAwaitingCapacity { render(tile) }
+    /// let image = try await handle.value
+    /// ```
+    /// - Throws: as `spawnAwaitingCapacity(_:)`.
+    public func submitAwaitingCapacity<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> TaskHandle<T> {
+        let registry = self.registry
+        let task = TaskState(body: work, leavePending: { registry.leavePending() })
+        try await registry.submitBackgroundWaitingForRoom(SubmittedJob(task: task))
+        return TaskHandle(task: task)
+    }
 }

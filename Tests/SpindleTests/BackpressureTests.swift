@@ -1,0 +1,125 @@
+import Synchronization
+import Testing
+@testable import Spindle
+
+@Suite("backpressure: async admission at maxPending")
+struct BackpressureTests {
+    @Test("spawnAwaitingCapacity suspends at maxPending and goes on once a place frees up; every job runs once")
+    func suspendsUntilRoom() async throws {
+        let blocked = try BlockedPool(maxPending: 2)
+        let ran = OnceTracker(count: 3)
+        try blocked.pool.spawn { ran.mark(0) }
+        try blocked.pool.spawn { ran.mark(1) }
+        let admitted = Flag()
+        let submitter = Task {
+            try await blocked.pool.spawnAwaitingCapacity { ran.mark(2) }
+            admitted.set()
+        }
+        // The submitter stays suspended while both places are taken (sampled for a while: a
+        // premature admission would show up as the flag).
+        for _ in 0..<50 {
+            await Task.yield()
+            sleepMilliseconds(1)
+            #expect(!admitted.isSet)
+        }
+        #expect(throws: ThreadPoolError.saturated(maxPending: 2)) { try blocked.pool.spawn {} }
+        blocked.unblock()
+        try await submitter.value
+        #expect(admitted.isSet)
+        blocked.pool.shutdown()
+        #expect(ran.total == 3 && ran.duplicates == 0 && ran.missing == 0)
+    }
+
+    @Test("submitAwaitingCapacity returns a working handle")
+    func submitHandle() async throws {
+        let blocked = try BlockedPool(maxPending: 1)
+        let first = try blocked.pool.submit { 1 }
+        async let second = blocked.pool.submitAwaitingCapacity { 2 }
+        blocked.unblock()
+        #expect(try first.wait() == 1)
+        #expect(try await second.value == 2)
+    }
+
+    @Test("cancelling a waiting submitter throws CancellationError and its work never runs")
+    func cancelWhileWaiting() async throws {
+        let blocked = try BlockedPool(maxPending: 1)
+        try blocked.pool.spawn {}
+        let ran = Flag()
+        let submitter = Task { try await blocked.pool.spawnAwaitingCapacity { ran.set() } }
+        sleepMilliseconds(20)
+        submitter.cancel()
+        await #expect(throws: CancellationError.self) { try await submitter.value }
+        blocked.unblock()
+        blocked.pool.shutdown()
+        #expect(!ran.isSet)
+        // Its place was never taken: the pool is back to zero pending work.
+        #expect(blocked.pool.registry.backgroundPending.load(ordering: .sequentiallyConsistent) == 0)
+    }
+
+    @Test("an already cancelled task is refused before it waits")
+    func alreadyCancelled() async throws {
+        let blocked = try BlockedPool(maxPending: 1)
+        try blocked.pool.spawn {}
+        let ran = Flag()
+        let submitter = Task {
+            withUnsafeCurrentTask { $0?.cancel() }
+            try await blocked.pool.spawnAwaitingCapacity { ran.set() }
+        }
+        await #expect(throws: CancellationError.self) { try await submitter.value }
+        blocked.unblock()
+        blocked.pool.shutdown()
+        #expect(!ran.isSet)
+    }
+
+    @Test("shutdown ends waiting submitters with .shutDown")
+    func shutdownWhileWaiting() async throws {
+        let blocked = try BlockedPool(maxPending: 1)
+        try blocked.pool.spawn {}
+        let submitter = Task { try await blocked.pool.spawnAwaitingCapacity {} }
+        sleepMilliseconds(20)
+        let pool = blocked.pool
+        let release = blocked.release
+        let closer = TestThread.start { pool.shutdown() }
+        #expect(waitUntil { pool.isShutDown })
+        await #expect(throws: ThreadPoolError.shutDown) { try await submitter.value }
+        release.signal()
+        closer.join()
+        await #expect(throws: ThreadPoolError.shutDown) { try await pool.spawnAwaitingCapacity {} }
+    }
+
+    @Test("many async submitters against a small bound: nothing lost, nothing run twice")
+    func manySubmitters() async throws {
+        let pool = try ThreadPool(configuration: .init(threads: 2, maxPending: 3))
+        let perSubmitter = 300
+        let submitters = 8
+        let ran = OnceTracker(count: perSubmitter * submitters)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for s in 0..<submitters {
+                group.addTask {
+                    for i in 0..<perSubmitter {
+                        let id = s * perSubmitter + i
+                        if i % 2 == 0 {
+                            try await pool.spawnAwaitingCapacity { ran.mark(id) }
+                        } else {
+                            _ = try await pool.submitAwaitingCapacity { ran.mark(id) }
+                        }
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        pool.shutdown()
+        #expect(ran.total == perSubmitter * submitters)
+        #expect(ran.duplicates == 0 && ran.missing == 0)
+        #expect(pool.registry.backgroundPending.load(ordering: .sequentiallyConsistent) == 0)
+    }
+
+    @Test("without maxPending, the async variants admit at once")
+    func unbounded() async throws {
+        let pool = try ThreadPool(threads: 1)
+        let handle = try await pool.submitAwaitingCapacity { 42 }
+        #expect(try await handle.value == 42)
+        try await pool.spawnAwaitingCapacity {}
+        pool.shutdown()
+    }
+}
