@@ -57,6 +57,30 @@ extension ThreadPool {
             self.maxPending = maxPending
         }
 
+        /// For CPU-bound work: one worker per usable core, and at most 1,024 background tasks per
+        /// worker waiting to start (enough to keep every worker fed, small enough that a flood of
+        /// submissions meets `.saturated` or the async backpressure instead of exhausting memory).
+        ///
+        /// ```swift
+        /// let pool = try ThreadPool(configuration: .cpuBound)
+        /// ```
+        public static var cpuBound: Configuration {
+            let cores = ThreadPool.usableCoreCount
+            return Configuration(threads: cores, maxPending: 1_024 * cores)
+        }
+
+        /// For work that also blocks (file reads, synchronous calls): two workers per usable core,
+        /// so that a blocked worker leaves the core to another, and at most 256 waiting background
+        /// tasks per worker.
+        ///
+        /// ```swift
+        /// let ioPool = try ThreadPool(configuration: .ioBound)
+        /// ```
+        public static var ioBound: Configuration {
+            let threads = 2 * ThreadPool.usableCoreCount
+            return Configuration(threads: threads, threadNamePrefix: "spindle-io-", maxPending: 256 * threads)
+        }
+
         /// Checks every field; the pool starts nothing when this throws.
         func validate() throws(ThreadPoolError) {
             guard threads >= 1 else { throw .invalidThreadCount(threads) }

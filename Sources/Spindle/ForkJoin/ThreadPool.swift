@@ -49,6 +49,7 @@ public final class ThreadPool: @unchecked Sendable {  // immutable after init; t
         registry = Registry(configuration: configuration)
         registryID = registry.identity
         registry.pool = self
+        registry.taskExecutor = UnownedTaskExecutor(ordinary: self)
         try registry.start()
     }
 
@@ -119,15 +120,10 @@ public final class ThreadPool: @unchecked Sendable {  // immutable after init; t
 }
 
 extension ThreadPool {
-    /// Totals of the per-participant counters: heartbeat promotions and successful steals.
-    /// (The full metrics API comes with the observability work; this is what the benchmark prints.)
+    /// Totals of heartbeat promotions and successful steals (what spindle-bench prints; the full
+    /// picture is `metrics`).
     public var _schedulerCounters: (promotions: Int, steals: Int) {
-        var promotions = 0, steals = 0
-        for i in 0..<registry.slotCount.load(ordering: .acquiring) {
-            let p = registry.participant(at: i)
-            promotions += p.pointee.promotions.load(ordering: .relaxed)  // a racy sum, for display
-            steals += p.pointee.steals.load(ordering: .relaxed)
-        }
-        return (promotions, steals)
+        let m = registry.takeMetrics()
+        return (m.heartbeatPromotions, m.steals)
     }
 }

@@ -24,6 +24,8 @@ public enum ThreadPoolError: Error, Equatable, Sendable, CustomStringConvertible
     case timedOut(Duration)
     /// The operating system refused to start a worker thread.
     case threadCreationFailed(errno: Int32)
+    /// Bounded concurrency needs `maxConcurrent` of at least 1.
+    case invalidMaxConcurrent(Int)
 
     public var description: String {
         switch self {
@@ -43,6 +45,8 @@ public enum ThreadPoolError: Error, Equatable, Sendable, CustomStringConvertible
             return "timed out after \(d) waiting for a task (the task itself goes on)"
         case .threadCreationFailed(let e):
             return "the system could not start a worker thread (errno \(e))"
+        case .invalidMaxConcurrent(let n):
+            return "invalid maxConcurrent \(n): at least 1 body must be allowed in flight"
         }
     }
 }

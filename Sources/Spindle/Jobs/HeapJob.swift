@@ -18,6 +18,10 @@ class HeapJob: @unchecked Sendable {  // immutable after init; subclasses docume
     /// submitted task gives it back when it is claimed or cancelled, which may happen earlier).
     var leavesPendingOnDequeue: Bool { true }
 
+    /// Whether running the job counts as a completed task in the metrics (a submitted task
+    /// records its own outcome: completed, failed or cancelled).
+    var countsCompletionOnExecute: Bool { true }
+
     /// Runs the job on the current participant.
     @usableFromInline
     func execute() {

@@ -4,7 +4,9 @@
 /// - `0`: a `StackJob` on the stack of a thread blocked in `join` (valid until that join returns,
 ///   which cannot happen before the job completed);
 /// - `1`: a retained `HeapJob` object; whoever takes the reference out of its queue owns it;
-/// - `2`: a scope spawn record in a `SpawnSlab` (valid until it has run).
+/// - `2`: a scope spawn record in a `SpawnSlab` (valid until it has run);
+/// - `3`: a Swift concurrency job (`UnownedJob`) enqueued on the pool as a `TaskExecutor` (owned
+///   by the runtime; running it consumes it). Its family is 0: no blocked participant waits on it.
 ///
 /// No existential and no reference counting is involved in moving a `JobRef` around.
 @usableFromInline
@@ -27,6 +29,18 @@ struct JobRef: Equatable, Sendable {
 
     var isHeap: Bool { bits & 3 == 1 }
     var isSpawnRecord: Bool { bits & 3 == 2 }
+    var isExecutorJob: Bool { bits & 3 == 3 }
+
+    init(executorJob job: UnownedJob) {
+        // UnownedJob is one pointer to a runtime job object (16-byte aligned): its low bits are free.
+        let raw = unsafeBitCast(job, to: UInt.self)
+        assert(raw & 3 == 0, "a Swift job pointer with its low bits set")
+        bits = raw | 3
+    }
+
+    var executorJob: UnownedJob {
+        unsafeBitCast(bits & ~3, to: UnownedJob.self)
+    }
 
     @inlinable
     init(spawnRecord: UnsafeMutableRawPointer) {
@@ -64,6 +78,7 @@ struct JobRef: Equatable, Sendable {
         switch bits & 3 {
         case 1: return heapJobUnretained.family
         case 2: return spawnRecordPointer.pointee.family
+        case 3: return 0
         default: return stackJob.pointee.family
         }
     }

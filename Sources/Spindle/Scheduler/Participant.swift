@@ -67,9 +67,18 @@ struct Participant: ~Copyable {
     let inbox = Injector()
     /// Unowned: the registry outlives all its participants.
     let registry: Unmanaged<Registry>
-    /// Counters written only by the owner (load + store, no read-modify-write), summed on read.
+    /// Counters written only by the owner (load + store, no read-modify-write), summed on read
+    /// by `ThreadPool.metrics` (relaxed: a snapshot orders nothing).
     let promotions = Atomic<Int>(0)
     let steals = Atomic<Int>(0)
+    let completedTasks = Atomic<Int>(0)
+    let failedTasks = Atomic<Int>(0)
+    let cancelledTasks = Atomic<Int>(0)
+    let executorJobs = Atomic<Int>(0)
+    /// Busy time of a worker: nanoseconds accumulated over finished busy stretches, and the
+    /// start of the current one (0 while idle).
+    let busyNanoseconds = Atomic<Int64>(0)
+    let busySince = Atomic<Int64>(0)
 
     init(registry: Registry, index: Int, isWorker: Bool) {
         newestPending = nil
@@ -216,5 +225,18 @@ struct Participant: ~Copyable {
     /// Owner-only counter bump: a load and a store, no read-modify-write (one writer).
     func bump(_ counter: borrowing Atomic<Int>) {
         counter.store(counter.load(ordering: .relaxed) &+ 1, ordering: .relaxed)
+    }
+
+    /// A worker starts a busy stretch (owner only).
+    func becameBusy(at now: Int64) {
+        busySince.store(now, ordering: .relaxed)  // read relaxed by metrics snapshots
+    }
+
+    /// A worker ends its busy stretch (owner only).
+    func becameIdle(at now: Int64) {
+        let since = busySince.load(ordering: .relaxed)
+        guard since != 0 else { return }
+        busyNanoseconds.store(busyNanoseconds.load(ordering: .relaxed) &+ (now - since), ordering: .relaxed)
+        busySince.store(0, ordering: .relaxed)
     }
 }

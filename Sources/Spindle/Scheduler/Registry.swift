@@ -17,6 +17,17 @@ final class Registry: @unchecked Sendable {  // mutable state is atomic or guard
     let workerCount: Int
     /// The public pool (weak: the pool owns the registry). Set once before the workers start.
     weak var pool: ThreadPool?
+    /// The pool as a task executor, for running Swift jobs on it (unowned: no reference counting
+    /// per job; the pool must outlive the tasks that prefer it, as every executor must). Set once
+    /// before the workers start.
+    var taskExecutor: UnownedTaskExecutor?
+    /// When the pool started (monotonic nanoseconds), for utilisation.
+    let startedAt = monotonicNanoseconds()
+    /// Task outcomes recorded by threads that are not participants of this pool (a task run
+    /// inline by `wait()` from any thread, a cancellation): rare, so shared counters.
+    let outsideCompleted = Atomic<Int>(0)
+    let outsideFailed = Atomic<Int>(0)
+    let outsideCancelled = Atomic<Int>(0)
 
     /// Participant table: `slots[0..<slotCount]` are valid forever once published.
     /// Workers occupy `0..<workerCount`; outside callers get the rest on demand.
@@ -70,11 +81,13 @@ final class Registry: @unchecked Sendable {  // mutable state is atomic or guard
         }
         slotCount.store(workerCount, ordering: .releasing)  // pairs with acquiring loads in scans
         heartbeat.start(registry: self)
+        liveWorkers.store(workerCount, ordering: .relaxed)  // published by the thread starts
         for i in 0..<workerCount {
             do {
                 let thread = try WorkerThread.start(registry: self, index: i)
                 lifecycleLock.withLock { threads.append(thread) }
             } catch {
+                liveWorkers.wrappingSubtract(workerCount - i, ordering: .relaxed)  // never started
                 shutdown()
                 throw error
             }
@@ -188,6 +201,11 @@ final class Registry: @unchecked Sendable {  // mutable state is atomic or guard
                 me.pointee.family = heapJob.family
             }
             heapJob.execute()
+            if heapJob.isBackground && heapJob.countsCompletionOnExecute { record(.completed) }
+        } else if job.isExecutorJob {
+            me.pointee.family = makeFamily()
+            job.executorJob.runSynchronously(on: taskExecutor.unsafelyUnwrapped)
+            me.pointee.bump(me.pointee.executorJobs)
         } else if job.isSpawnRecord {
             let record = job.spawnRecordPointer
             me.pointee.family = record.pointee.family
@@ -446,6 +464,38 @@ final class Registry: @unchecked Sendable {  // mutable state is atomic or guard
         }
     }
 
+    /// Queues a Swift job (the pool as a `TaskExecutor`); returns false when the pool is closed
+    /// (the caller then hands the job to another executor: a job must never be dropped).
+    /// Not bounded by `maxPending`: a job is a task's continuation, which cannot be refused.
+    func admitExecutorJob(_ job: UnownedJob) -> Bool {
+        let admitted = lifecycleLock.withLock { () -> Bool in
+            guard !isClosed else { return false }
+            background.push(JobRef(executorJob: job))
+            return true
+        }
+        if admitted { sleep.notifyWorkAvailable() }
+        return admitted
+    }
+
+    /// Counts a task outcome on the calling participant's own counters, or on the shared ones
+    /// from any other thread.
+    func record(_ outcome: TaskOutcome) {
+        if let me = Participant.current(in: identity) {
+            switch outcome {
+            case .completed: me.pointee.bump(me.pointee.completedTasks)
+            case .failed: me.pointee.bump(me.pointee.failedTasks)
+            case .cancelled: me.pointee.bump(me.pointee.cancelledTasks)
+            }
+        } else {
+            // Relaxed: counters, read as a racy sum.
+            switch outcome {
+            case .completed: outsideCompleted.wrappingAdd(1, ordering: .relaxed)
+            case .failed: outsideFailed.wrappingAdd(1, ordering: .relaxed)
+            case .cancelled: outsideCancelled.wrappingAdd(1, ordering: .relaxed)
+            }
+        }
+    }
+
     /// A background job left the accepted-but-not-started state: its place is free again.
     func leavePending() {
         // Sequentially consistent: decrement, then look for waiters (see `CapacityWaiters`).
@@ -474,16 +524,7 @@ final class Registry: @unchecked Sendable {  // mutable state is atomic or guard
     /// then exit by themselves once everything queued has run (their threads are detached).
     /// A later call from outside waits until the first call from outside has finished.
     func shutdown() {
-        let (toJoin, first) = lifecycleLock.withLock { () -> ([WorkerThread], Bool) in
-            if isClosed { return ([], false) }
-            isClosed = true
-            closedFlag.store(true, ordering: .releasing)  // pairs with `isShutDown`
-            let all = threads
-            threads = []
-            return (all, true)
-        }
-        if first { capacityWaiters.failAll(with: ThreadPoolError.shutDown) }
-        sleep.wakeAll()
+        let (toJoin, first) = close()
         if callerIsInsidePool {
             for thread in toJoin { thread.detach() }
             heartbeat.requestStop()
@@ -494,10 +535,79 @@ final class Registry: @unchecked Sendable {  // mutable state is atomic or guard
             shutdownFinished.wait()
             return
         }
+        finishShutdown(joining: toJoin)
+    }
+
+    /// Stops admission and wakes every worker (they exit once nothing is left to run). Returns the
+    /// threads to join, and whether this was the first call (later calls get no threads).
+    func close() -> (threads: [WorkerThread], first: Bool) {
+        let (toJoin, first) = lifecycleLock.withLock { () -> ([WorkerThread], Bool) in
+            if isClosed { return ([], false) }
+            isClosed = true
+            closedFlag.store(true, ordering: .releasing)  // pairs with `isShutDown`
+            let all = threads
+            threads = []
+            return (all, true)
+        }
+        if first { capacityWaiters.failAll(with: ThreadPoolError.shutDown) }
+        sleep.wakeAll()
+        return (toJoin, first)
+    }
+
+    /// Joins the (closed) pool's threads, stops the heartbeat and marks the shutdown finished.
+    func finishShutdown(joining toJoin: [WorkerThread]) {
         for thread in toJoin { thread.join() }
         heartbeat.stop()
         shutdownFinished.set()
     }
+
+    /// Lets the threads of a closed pool exit by themselves (after a graceful shutdown whose
+    /// deadline passed while work was still running).
+    func abandonShutdown(detaching toDetach: [WorkerThread]) {
+        for thread in toDetach { thread.detach() }
+        heartbeat.requestStop()
+        shutdownFinished.set()
+    }
+
+    var isShutdownFinished: Bool { shutdownFinished.isSet }
+
+    /// Workers whose thread has not left its loop yet.
+    let liveWorkers = Atomic<Int>(0)
+
+    /// After a graceful shutdown's deadline: takes every background job that has not started out
+    /// of the queue. Submitted tasks are cancelled (their handles report it), spawned closures
+    /// are counted as cancelled, and Swift jobs go to the global executor (a task's continuation
+    /// must run). Returns how many tasks were cancelled.
+    func cancelQueuedBackgroundWork() -> Int {
+        var cancelled = 0
+        while let job = background.pop() {
+            if job.isExecutorJob {
+                globalConcurrentExecutor.enqueue(job.executorJob)
+                continue
+            }
+            // Only heap jobs (spawn, submit) are queued in the background tier besides Swift jobs.
+            let heapJob = job.takeHeapJob()
+            if let submitted = heapJob as? CancellableJob {
+                if submitted.cancelBeforeStart() { cancelled += 1 }
+            } else {
+                if heapJob.leavesPendingOnDequeue { leavePending() }
+                record(.cancelled)
+                cancelled += 1
+            }
+        }
+        return cancelled
+    }
+}
+
+/// A queued job that can report its own cancellation (a submitted task).
+protocol CancellableJob: AnyObject {
+    /// Cancels the task if it has not started; says whether it did.
+    func cancelBeforeStart() -> Bool
+}
+
+/// How a background task ended (for the metrics).
+enum TaskOutcome {
+    case completed, failed, cancelled
 }
 
 /// An outside thread's temporary membership, returned by `Registry.enterExternal()`.

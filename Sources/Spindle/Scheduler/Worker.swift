@@ -4,6 +4,8 @@ import CSpindle
 enum Worker {
     static func run(registry: Registry, index: Int) {
         let me = registry.participant(at: index)
+        // Releasing: everything this worker did happens before a graceful shutdown sees it gone.
+        defer { registry.liveWorkers.wrappingSubtract(1, ordering: .releasing) }
         spindle_set_current_participant(UnsafeMutableRawPointer(me))
         defer { spindle_set_current_participant(nil) }
         if registry.configuration.pinning == .cores {
@@ -11,6 +13,7 @@ enum Worker {
         }
         let spinLimit = registry.configuration.spinBeforeSleep
         registry.heartbeat.participantBecameActive()
+        me.pointee.becameBusy(at: monotonicNanoseconds())  // until its first search finds nothing
         var idleRounds = 0
         var isHungry = false
         defer { if isHungry { registry.heartbeat.participantWasFed() } }
@@ -22,6 +25,7 @@ enum Worker {
                 if isHungry {
                     isHungry = false
                     registry.heartbeat.participantWasFed()
+                    me.pointee.becameBusy(at: monotonicNanoseconds())
                 }
                 registry.execute(job, on: me)
                 idleRounds = 0
@@ -30,6 +34,7 @@ enum Worker {
             if closed { break }
             if !isHungry {
                 isHungry = true
+                me.pointee.becameIdle(at: monotonicNanoseconds())
                 registry.heartbeat.participantBecameHungry()
                 registry.requestPromotions()  // at once: work may be waiting for a promotion right now
             }
@@ -45,6 +50,7 @@ enum Worker {
                 registry.sleep.cancelSleep(me)
                 isHungry = false
                 registry.heartbeat.participantWasFed()
+                me.pointee.becameBusy(at: monotonicNanoseconds())
                 registry.execute(job, on: me)
                 idleRounds = 0
                 continue
@@ -59,6 +65,7 @@ enum Worker {
             idleRounds = 0
         }
         me.pointee.retireSpawnSlab()
+        me.pointee.becameIdle(at: monotonicNanoseconds())
         registry.heartbeat.participantBecameIdle()
     }
 }

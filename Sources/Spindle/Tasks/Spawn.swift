@@ -22,7 +22,7 @@ extension ThreadPool {
     /// - Throws: `ThreadPoolError.shutDown` after shutdown; `.saturated` at `maxPending`.
     public func submit<T: Sendable>(_ work: @escaping @Sendable () throws -> T) throws(ThreadPoolError) -> TaskHandle<T> {
         let registry = self.registry
-        let task = TaskState(body: work, leavePending: { registry.leavePending() })
+        let task = TaskState(body: work, registry: registry)
         try registry.submitBackground(SubmittedJob(task: task))
         return TaskHandle(task: task)
     }
@@ -52,7 +52,7 @@ extension ThreadPool {
     /// - Throws: as `spawnAwaitingCapacity(_:)`.
     public func submitAwaitingCapacity<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> TaskHandle<T> {
         let registry = self.registry
-        let task = TaskState(body: work, leavePending: { registry.leavePending() })
+        let task = TaskState(body: work, registry: registry)
         try await registry.submitBackgroundWaitingForRoom(SubmittedJob(task: task))
         return TaskHandle(task: task)
     }

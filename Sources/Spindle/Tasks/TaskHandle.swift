@@ -21,13 +21,16 @@ final class TaskState<T: Sendable>: @unchecked Sendable {  // `outcome` and `awa
     private var awaiters: [Int: CheckedContinuation<T, any Error>] = [:]
     private var nextAwaiter = 0
     let body: @Sendable () throws -> T
-    /// Gives back the task's `maxPending` place (the registry's count).
-    private let leavePending: @Sendable () -> Void
+    /// The pool's registry: its `maxPending` count and its metrics.
+    private let registry: Registry
 
-    init(body: @escaping @Sendable () throws -> T, leavePending: @escaping @Sendable () -> Void) {
+    init(body: @escaping @Sendable () throws -> T, registry: Registry) {
         self.body = body
-        self.leavePending = leavePending
+        self.registry = registry
     }
+
+    /// Gives back the task's `maxPending` place.
+    private func leavePending() { registry.leavePending() }
 
     /// Moves `pending` → `running`; false if someone else claimed or cancelled it first.
     func claim() -> Bool {
@@ -41,7 +44,9 @@ final class TaskState<T: Sendable>: @unchecked Sendable {  // `outcome` and `awa
 
     /// Runs the claimed task and publishes its outcome.
     func runClaimed() {
-        publish(Result { try body() }, finalState: Self.finished)
+        let result = Result { try body() }
+        registry.record(result.isSuccess ? .completed : .failed)
+        publish(result, finalState: Self.finished)
     }
 
     func cancel() -> Bool {
@@ -50,6 +55,7 @@ final class TaskState<T: Sendable>: @unchecked Sendable {  // `outcome` and `awa
             return false
         }
         leavePending()
+        registry.record(.cancelled)
         publish(.failure(CancellationError()), finalState: Self.cancelled)
         return true
     }
@@ -191,7 +197,7 @@ public final class TaskHandle<T: Sendable>: Sendable {
 }
 
 /// The background job that runs a submitted task.
-final class SubmittedJob<T: Sendable>: HeapJob, @unchecked Sendable {  // immutable
+final class SubmittedJob<T: Sendable>: HeapJob, CancellableJob, @unchecked Sendable {  // immutable
     let task: TaskState<T>
 
     init(task: TaskState<T>) {
@@ -202,8 +208,20 @@ final class SubmittedJob<T: Sendable>: HeapJob, @unchecked Sendable {  // immuta
     /// The task gives back its `maxPending` place itself, when it leaves `pending`.
     override var leavesPendingOnDequeue: Bool { false }
 
+    /// The task records its own outcome.
+    override var countsCompletionOnExecute: Bool { false }
+
     override func execute() {
         if task.claim() { task.runClaimed() }
     }
 
+    func cancelBeforeStart() -> Bool { task.cancel() }
+
+}
+
+extension Result {
+    var isSuccess: Bool {
+        if case .success = self { return true }
+        return false
+    }
 }

@@ -1,0 +1,56 @@
+import CSpindle
+
+extension ThreadPool {
+    /// Shuts the pool down gracefully: stops admission at once (new background work throws
+    /// `ThreadPoolError.shutDown`, and async submitters waiting at `maxPending` are ended with
+    /// it), lets running and queued work finish until `gracePeriod` has passed, then cancels the
+    /// background tasks that still have not started (their handles throw `CancellationError`;
+    /// nothing is dropped silently) and returns whether everything finished in time.
+    ///
+    /// ```swift
+    /// let clean = await pool.shutdown(gracePeriod: .seconds(30))
+    /// if !clean { logger.warning("some pool work was cancelled at shutdown") }
+    /// ```
+    /// Suspends, never blocks the calling thread. Work already running is never interrupted:
+    /// when the deadline finds some, this returns `false` and the worker threads exit by
+    /// themselves once it ends. Swift jobs of tasks that prefer this pool and arrive after the
+    /// shutdown run on the global concurrent executor. Calling it again (or after `shutdown()`)
+    /// waits, up to `gracePeriod`, for the first shutdown to finish.
+    /// - Precondition: `gracePeriod` is not negative.
+    @concurrent
+    public func shutdown(gracePeriod: Duration) async -> Bool {
+        precondition(gracePeriod >= .zero, "shutdown(gracePeriod:) needs a non-negative grace period, got \(gracePeriod)")
+        let deadline = ContinuousClock.now.advanced(by: gracePeriod)
+        let (threads, first) = registry.close()
+        guard first else {
+            return await Self.poll(until: deadline) { self.registry.isShutdownFinished }
+        }
+        // Acquiring: pairs with each worker's releasing decrement as it leaves its loop.
+        let exited = await Self.poll(until: deadline) { self.registry.liveWorkers.load(ordering: .acquiring) == 0 }
+        if exited {
+            registry.finishShutdown(joining: threads)  // every thread has left its loop: no wait
+            return true
+        }
+        let cancelled = registry.cancelQueuedBackgroundWork()
+        // The cancellations may have been all that was left.
+        if cancelled == 0, await Self.poll(until: ContinuousClock.now, { self.registry.liveWorkers.load(ordering: .acquiring) == 0 }) {
+            registry.finishShutdown(joining: threads)
+            return true
+        }
+        registry.abandonShutdown(detaching: threads)
+        return false
+    }
+
+    /// Polls `condition` (suspended between looks, 1 ms at first, up to 10 ms) until it holds or
+    /// `deadline` passes; returns whether it held.
+    private static func poll(until deadline: ContinuousClock.Instant, _ condition: @Sendable () -> Bool) async -> Bool {
+        var pause = Duration.milliseconds(1)
+        while !condition() {
+            let now = ContinuousClock.now
+            if now >= deadline { return condition() }
+            try? await Task.sleep(for: min(pause, deadline - now))
+            pause = min(pause * 2, .milliseconds(10))
+        }
+        return true
+    }
+}
