@@ -18,8 +18,7 @@ struct BackpressureTests {
         // The submitter stays suspended while both places are taken (sampled for a while: a
         // premature admission would show up as the flag).
         for _ in 0..<50 {
-            await Task.yield()
-            sleepMilliseconds(1)
+            try await Task.sleep(for: .milliseconds(1))
             #expect(!admitted.isSet)
         }
         #expect(throws: ThreadPoolError.saturated(maxPending: 2)) { try blocked.pool.spawn {} }
@@ -46,7 +45,7 @@ struct BackpressureTests {
         try blocked.pool.spawn {}
         let ran = Flag()
         let submitter = Task { try await blocked.pool.spawnAwaitingCapacity { ran.set() } }
-        sleepMilliseconds(20)
+        #expect(await eventually { blocked.pool.registry.capacityWaiters.isEmpty == false })
         submitter.cancel()
         await #expect(throws: CancellationError.self) { try await submitter.value }
         blocked.unblock()
@@ -76,11 +75,11 @@ struct BackpressureTests {
         let blocked = try BlockedPool(maxPending: 1)
         try blocked.pool.spawn {}
         let submitter = Task { try await blocked.pool.spawnAwaitingCapacity {} }
-        sleepMilliseconds(20)
+        #expect(await eventually { blocked.pool.registry.capacityWaiters.isEmpty == false })
         let pool = blocked.pool
         let release = blocked.release
         let closer = TestThread.start { pool.shutdown() }
-        #expect(waitUntil { pool.isShutDown })
+        #expect(await eventually { pool.isShutDown })
         await #expect(throws: ThreadPoolError.shutDown) { try await submitter.value }
         release.signal()
         closer.join()

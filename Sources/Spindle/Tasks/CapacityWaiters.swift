@@ -14,6 +14,9 @@ final class CapacityWaiters: @unchecked Sendable {  // `waiters` and `nextID` ar
     private var nextID = 0
     private let count = Atomic<Int>(0)
 
+    /// Whether no submitter is waiting (a hint, for tests and metrics).
+    var isEmpty: Bool { count.load(ordering: .sequentiallyConsistent) == 0 }
+
     func makeID() -> Int {
         lock.withLock {
             nextID += 1
