@@ -161,3 +161,28 @@ func threadPerJob(_ jobs: Int, _ body: @escaping @Sendable (Int) -> Void) {
     }
     countDown.wait()
 }
+
+// MARK: async workloads
+
+/// `count` trivial child tasks in a discarding task group, on whatever executor the caller prefers.
+func discardingChildTasks(_ count: Int) async {
+    await withDiscardingTaskGroup { group in
+        for i in 0..<count {
+            group.addTask { blackHole(i) }
+        }
+    }
+}
+
+/// Median latency of `calls` awaited round trips, measured inside one task.
+func asyncLatency(calls: Int, _ body: @escaping @Sendable () async throws -> Int) -> Double {
+    blockingAwait {
+        var samples = [Double]()
+        samples.reserveCapacity(calls)
+        for _ in 0..<calls {
+            let t0 = now()
+            _ = try? await body()
+            samples.append(now() - t0)
+        }
+        return median(samples)
+    }
+}

@@ -303,6 +303,53 @@ if wanted("map-collect-5e6") {
     withExtendedLifetime(data) {}
 }
 
+// MARK: async integration
+
+if wanted("async-tasks-1e5") {
+    // 10^5 trivial child tasks in a withDiscardingTaskGroup: on Swift's global executor (the
+    // baseline), and under withTaskExecutorPreference(pool), where every child runs on the pool.
+    let n = 100_000
+    let rowsHere = measure(workload: "async-tasks-1e5", threads: threads, repetitions: repetitions, contenders: [
+        Contender(name: "global-executor") {
+            blockingAwait { await discardingChildTasks(n) }
+            return n
+        },
+        Contender(name: "spindle") {
+            blockingAwait { await withTaskExecutorPreference(pool) { await discardingChildTasks(n) } }
+            return n
+        },
+    ])
+    rows += rowsHere.map { row in
+        Row(workload: row.workload, contender: row.contender, threads: threads, medianSeconds: row.medianSeconds,
+            ratio: row.ratio, note: row.note.isEmpty ? "ratio vs global-executor" : row.note)
+    }
+}
+
+if wanted("run-roundtrip") {
+    // One `try await pool.run { 1 }` from async code, against the same hop through a detached
+    // task and through a continuation resumed from DispatchQueue.global().
+    let calls = quick ? 2_000 : 10_000
+    var samples = [[Double]](repeating: [], count: 3)
+    for round in 0...repetitions {
+        let m = [
+            asyncLatency(calls: calls) { await Task.detached { 1 }.value },
+            asyncLatency(calls: calls) { try await pool.run { 1 } },
+            asyncLatency(calls: calls) {
+                await withCheckedContinuation { continuation in
+                    DispatchQueue.global().async { continuation.resume(returning: 1) }
+                }
+            },
+        ]
+        if round > 0 { for i in 0..<3 { samples[i].append(m[i]) } }
+    }
+    let names = ["task-detached", "spindle-run", "dispatch-continuation"]
+    let base = median(samples[0])
+    rows += (0..<3).map { i in
+        Row(workload: "run-roundtrip", contender: names[i], threads: threads, medianSeconds: median(samples[i]),
+            ratio: median(samples[i]) / base, note: "per call; ratio vs task-detached")
+    }
+}
+
 // MARK: spawns and jobs
 
 if wanted("spawn-1e6") {

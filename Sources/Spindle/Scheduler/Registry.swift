@@ -427,6 +427,24 @@ final class Registry: @unchecked Sendable {  // mutable state is atomic or guard
         sleep.notifyWorkAvailable()
     }
 
+    enum Admission { case admitted, saturated, closed }
+
+    /// One admission try that neither throws nor waits (for `run`, which decides itself).
+    func tryAdmitBackground(_ job: HeapJob) -> Admission {
+        let admission = lifecycleLock.withLock { () -> Admission in
+            guard !isClosed else { return .closed }
+            if let max = configuration.maxPending,
+               backgroundPending.load(ordering: .relaxed) >= max {  // under the lock, like `submitBackground`
+                return .saturated
+            }
+            backgroundPending.wrappingAdd(1, ordering: .relaxed)  // a count; orders nothing
+            background.push(JobRef(heap: job))
+            return .admitted
+        }
+        if admission == .admitted { sleep.notifyWorkAvailable() }
+        return admission
+    }
+
     /// Queues a background job, suspending while `maxPending` jobs wait (the async admission).
     /// Throws `.shutDown` when the pool is (or gets) shut down meanwhile, and
     /// `CancellationError` when the awaiting task is cancelled before the job was accepted (the
