@@ -12,7 +12,10 @@ class HeapJob: @unchecked Sendable {  // immutable after init; subclasses docume
     init(family: Int, isBackground: Bool) {
         self.family = family
         self.isBackground = isBackground
+        LiveObjects.created(.heapJob)
     }
+
+    deinit { LiveObjects.destroyed(.heapJob) }
 
     /// Whether taking the job out of the background queue gives back its `maxPending` place (a
     /// submitted task gives it back when it is claimed or cancelled, which may happen earlier).

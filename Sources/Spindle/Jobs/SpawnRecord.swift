@@ -59,6 +59,7 @@ struct SpawnSlab: ~Copyable {
                                                    alignment: cacheLineAlignment)
         let slab = raw.bindMemory(to: SpawnSlab.self, capacity: 1)
         slab.initialize(to: SpawnSlab(live: Atomic(capacity + 1)))
+        LiveObjects.created(.spawnSlab)
         return slab
     }
 
@@ -83,6 +84,7 @@ struct SpawnSlab: ~Copyable {
         if slab.pointee.live.subtract(count, ordering: .acquiringAndReleasing).newValue == 0 {
             slab.deinitialize(count: 1)
             UnsafeMutableRawPointer(slab).deallocate()
+            LiveObjects.destroyed(.spawnSlab)
         }
     }
 }

@@ -72,6 +72,7 @@ final class Registry: @unchecked Sendable {  // mutable state is atomic or guard
         slots = .allocate(capacity: Self.slotCapacity)
         slots.initialize(repeating: nil, count: Self.slotCapacity)
         heartbeat = Heartbeat(intervalNanoseconds: configuration.heartbeatNanoseconds)
+        LiveObjects.created(.registry)
     }
 
     /// Creates worker participants and starts the threads.
@@ -99,6 +100,7 @@ final class Registry: @unchecked Sendable {  // mutable state is atomic or guard
             if let p = slots[i] { Participant.deallocate(p) }
         }
         slots.deallocate()
+        LiveObjects.destroyed(.registry)
     }
 
     var identity: UnsafeMutableRawPointer { Unmanaged.passUnretained(self).toOpaque() }

@@ -24,6 +24,8 @@ private final class ThreadStart {
 private func threadTrampoline(_ raw: UnsafeMutableRawPointer) -> UnsafeMutableRawPointer? {
     let start = Unmanaged<ThreadStart>.fromOpaque(raw).takeRetainedValue()
     spindle_set_thread_name(start.name)
+    LiveObjects.created(.thread)
+    defer { LiveObjects.destroyed(.thread) }
     start.body(start.context)
     return nil
 }
@@ -31,6 +33,8 @@ private func threadTrampoline(_ raw: UnsafeMutableRawPointer) -> UnsafeMutableRa
 private func threadTrampoline(_ raw: UnsafeMutableRawPointer?) -> UnsafeMutableRawPointer? {
     let start = Unmanaged<ThreadStart>.fromOpaque(raw.unsafelyUnwrapped).takeRetainedValue()
     spindle_set_thread_name(start.name)
+    LiveObjects.created(.thread)
+    defer { LiveObjects.destroyed(.thread) }
     start.body(start.context)
     return nil
 }

@@ -27,7 +27,10 @@ final class TaskState<T: Sendable>: @unchecked Sendable {  // `outcome` and `awa
     init(body: @escaping @Sendable () throws -> T, registry: Registry) {
         self.body = body
         self.registry = registry
+        LiveObjects.created(.taskState)
     }
+
+    deinit { LiveObjects.destroyed(.taskState) }
 
     /// Gives back the task's `maxPending` place.
     private func leavePending() { registry.leavePending() }
