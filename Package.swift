@@ -6,7 +6,15 @@ let package = Package(
     platforms: [.macOS(.v15), .iOS(.v18), .tvOS(.v18), .watchOS(.v11), .visionOS(.v2)],
     products: [
         .library(name: "Spindle", targets: ["Spindle"]),
+        // Bridges to server-side ecosystem packages live in their own products, so `Spindle`
+        // itself keeps no dependencies.
+        .library(name: "SpindleMetrics", targets: ["SpindleMetrics"]),
+        .library(name: "SpindleServiceLifecycle", targets: ["SpindleServiceLifecycle"]),
         .executable(name: "spindle-bench", targets: ["spindle-bench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
     ],
     targets: [
         // What Glibc does not import into Swift: futex, affinity, gettid, thread names, the
@@ -17,6 +25,16 @@ let package = Package(
             dependencies: ["CSpindle"],
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
+        .target(
+            name: "SpindleMetrics",
+            dependencies: ["Spindle", .product(name: "CoreMetrics", package: "swift-metrics")],
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
+        .target(
+            name: "SpindleServiceLifecycle",
+            dependencies: ["Spindle", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
         .executableTarget(
             name: "spindle-bench",
             dependencies: ["Spindle"],
@@ -25,6 +43,24 @@ let package = Package(
         .testTarget(
             name: "SpindleTests",
             dependencies: ["Spindle"],
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
+        .testTarget(
+            name: "SpindleMetricsTests",
+            dependencies: [
+                "SpindleMetrics",
+                "Spindle",
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
+            ],
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
+        .testTarget(
+            name: "SpindleServiceLifecycleTests",
+            dependencies: [
+                "SpindleServiceLifecycle",
+                "Spindle",
+                .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
+            ],
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
     ]

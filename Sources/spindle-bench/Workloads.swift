@@ -230,3 +230,11 @@ func mixForMap(_ x: Int) -> Int {
 func checkedSum(_ a: UnsafeBufferPointer<UInt64>, _ lo: Int, _ hi: Int) -> UInt64 {
     UnsafeBufferPointer(rebasing: a[lo..<hi]).reduce(0, +)
 }
+
+/// The process's resident set size now, in bytes (Linux: /proc/self/statm, in pages).
+func currentResidentBytes() -> Int {
+    guard let statm = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return 0 }
+    let fields = statm.split(separator: " ")
+    guard fields.count > 1, let pages = Int(fields[1]) else { return 0 }
+    return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
+}

@@ -42,13 +42,20 @@ extension ThreadPool {
     }
 
     /// Polls `condition` (suspended between looks, 1 ms at first, up to 10 ms) until it holds or
-    /// `deadline` passes; returns whether it held.
+    /// `deadline` passes; returns whether it held. Cancellation does not shorten the grace period.
     private static func poll(until deadline: ContinuousClock.Instant, _ condition: @Sendable () -> Bool) async -> Bool {
         var pause = Duration.milliseconds(1)
         while !condition() {
             let now = ContinuousClock.now
             if now >= deadline { return condition() }
-            try? await Task.sleep(for: min(pause, deadline - now))
+            let nap = min(pause, deadline - now)
+            if Task.isCancelled {
+                // A cancelled task's sleep returns at once: nap in a task of its own (one that
+                // does not inherit the cancellation) rather than spin until the deadline.
+                await Task.detached { try? await Task.sleep(for: nap) }.value
+            } else {
+                try? await Task.sleep(for: nap)
+            }
             pause = min(pause * 2, .milliseconds(10))
         }
         return true
