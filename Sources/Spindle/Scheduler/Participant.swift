@@ -65,6 +65,8 @@ struct Participant: ~Copyable {
     let parker = Parker()
     /// Jobs that must run on this very worker (broadcast); empty for outside participants.
     let inbox = Injector()
+    /// Background jobs that must run on this very worker (`spawnBroadcast` parts).
+    let backgroundInbox = Injector()
     /// Unowned: the registry outlives all its participants.
     let registry: Unmanaged<Registry>
     /// Counters written only by the owner (load + store, no read-modify-write), summed on read

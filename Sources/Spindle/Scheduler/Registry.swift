@@ -228,6 +228,7 @@ final class Registry: @unchecked Sendable {  // mutable state is atomic or guard
         if let job = me.pointee.deque.pop() { return job }
         if let job = me.pointee.inbox.pop() { return job }
         if let job = stealForeground(for: me) { return job }
+        if let job = me.pointee.backgroundInbox.pop() { return job }
         return background.pop()
     }
 
@@ -255,7 +256,7 @@ final class Registry: @unchecked Sendable {  // mutable state is atomic or guard
     /// Runs what is queued for this very thread: a worker's own inbox, or the home worker's inbox
     /// of an outside participant (used while blocked on something that is not a join or scope).
     func serveInboxes(of me: UnsafeMutablePointer<Participant>) {
-        while me.pointee.isWorker, let job = me.pointee.inbox.pop() {
+        while me.pointee.isWorker, let job = me.pointee.inbox.pop() ?? me.pointee.backgroundInbox.pop() {
             execute(job, on: me)
         }
         while serveHomeInbox(of: me) {}
@@ -276,6 +277,9 @@ final class Registry: @unchecked Sendable {  // mutable state is atomic or guard
     func findRelatedWork(for me: UnsafeMutablePointer<Participant>, hint: Int) -> JobRef? {
         if let job = me.pointee.deque.pop() { return job }
         if me.pointee.isWorker, let job = me.pointee.inbox.pop() { return job }
+        // A broadcast spawn's part can run nowhere else: a blocked worker runs it rather than
+        // risk a wait cycle through it (the one exception to "related work only").
+        if me.pointee.isWorker, let job = me.pointee.backgroundInbox.pop() { return job }
         let family = me.pointee.family
         let count = slotCount.load(ordering: .acquiring)  // pairs with the publishing stores
         let start = hint >= 0 && hint < count ? hint : me.pointee.index
@@ -600,6 +604,11 @@ final class Registry: @unchecked Sendable {  // mutable state is atomic or guard
     /// must run). Returns how many tasks were cancelled.
     func cancelQueuedBackgroundWork() -> Int {
         var cancelled = 0
+        for i in 0..<workerCount {
+            while let job = participant(at: i).pointee.backgroundInbox.pop() {
+                if let part = job.takeHeapJob() as? CancellableJob, part.cancelBeforeStart() { cancelled += 1 }
+            }
+        }
         while let job = background.pop() {
             if job.isExecutorJob {
                 globalConcurrentExecutor.enqueue(job.executorJob)
