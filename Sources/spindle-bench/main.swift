@@ -110,6 +110,49 @@ if wanted("tree-sum-16-every-node") {
     ])
 }
 
+if wanted("join-4way") {
+    // 10^7 joins of trivial closures on a 1-thread pool: a 4-way join against a binary one (the
+    // same sum either way). "join-4way": inside six offered joins, so that every measured join
+    // takes the fast path, as joins nested in a recursion do (one thread: after the start, no
+    // hungry thread asks for promotions, so at least four stay pending and the window stays shut). "join-4way-offered": at the top
+    // level, where every join is offered (closures linked into the pending list; one allocation).
+    let calls = quick ? 2_000_000 : 10_000_000
+    let pool = try ThreadPool(threads: 1)
+    for (workload, nesting) in [("join-4way", 6), ("join-4way-offered", 0)] {
+        let rowsHere = measure(workload: workload, threads: 1, repetitions: repetitions, contenders: [
+            Contender(name: "binary-join") {
+                onWorker(pool) {
+                    nestedInJoins(pool, nesting) {
+                        var total = 0
+                        for i in 0..<calls {
+                            let (x, y) = pool.join({ i }, { i })
+                            total &+= x &+ y
+                        }
+                        return total
+                    }
+                }
+            },
+            Contender(name: "4-way-join") {
+                onWorker(pool) {
+                    nestedInJoins(pool, nesting) {
+                        var total = 0
+                        for i in 0..<calls {
+                            let (x, y, z, w) = pool.join({ i }, { i }, { 0 }, { 0 })
+                            total &+= x &+ y &+ z &+ w
+                        }
+                        return total
+                    }
+                }
+            },
+        ])
+        rows += rowsHere.map { row in
+            Row(workload: row.workload, contender: row.contender, threads: 1,
+                medianSeconds: row.medianSeconds / Double(calls), ratio: row.ratio,
+                note: row.note.isEmpty ? "per join; ratio vs binary-join" : row.note)
+        }
+    }
+}
+
 if wanted("tree-sum-20-indexed") {
     let tree = IndexTree(depth: 20)
     rows += measure(workload: "tree-sum-20-indexed", threads: threads, repetitions: repetitions, contenders: [

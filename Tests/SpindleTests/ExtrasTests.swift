@@ -124,3 +124,78 @@ func onWorker<T: Sendable>(_ pool: ThreadPool, _ body: @escaping @Sendable () ->
     done.wait()
     return result.withLock { $0! }
 }
+
+@Suite("N-way join")
+struct JoinNTests {
+    @Test("3-, 5- and 8-way joins return every result, of mixed types, from inside and outside the pool")
+    func results() throws {
+        let pool = try ThreadPool(threads: 3)
+        let (a, b, c) = pool.join({ fibJoin(pool, 15) }, { "two" }, { [3.0] })
+        #expect(a == fibSequential(15) && b == "two" && c == [3.0])
+        // Three closures of one result type type-check (no overload ambiguity).
+        let same = pool.join({ 1 }, { 2 }, { 3 })
+        #expect(same == (1, 2, 3))
+        let five = pool.install { pool.join({ fibJoin(pool, 10) }, { fibJoin(pool, 11) }, { fibJoin(pool, 12) },
+                                            { fibJoin(pool, 13) }, { fibJoin(pool, 14) }) }
+        #expect([five.0, five.1, five.2, five.3, five.4] == (10...14).map(fibSequential))
+        let eight = pool.join({ 0 }, { fibJoin(pool, 16) }, { 2 }, { fibJoin(pool, 15) }, { 4 }, { "5" }, { 6 }, { fibJoin(pool, 17) })
+        #expect(eight.0 == 0 && eight.1 == fibSequential(16) && eight.2 == 2 && eight.3 == fibSequential(15))
+        #expect(eight.4 == 4 && eight.5 == "5" && eight.6 == 6 && eight.7 == fibSequential(17))
+        pool.shutdown()
+    }
+
+    @Test("every closure runs exactly once, even when the join is offered and stolen", arguments: [3, 5, 8])
+    func exactlyOnce(ways: Int) throws {
+        let pool = try ThreadPool(threads: 2)
+        for _ in 0..<200 {
+            let runs = OnceTracker(count: 8)
+            let work: @Sendable (Int) -> Int = { i in runs.mark(i); return fibJoin(pool, 12) + i }
+            switch ways {
+            case 3:
+                let r = pool.join({ work(0) }, { work(1) }, { work(2) })
+                #expect(r == (work2(0), work2(1), work2(2)))
+            case 5:
+                let r = pool.join({ work(0) }, { work(1) }, { work(2) }, { work(3) }, { work(4) })
+                #expect([r.0, r.1, r.2, r.3, r.4] == (0..<5).map(work2))
+            default:
+                let r = pool.join({ work(0) }, { work(1) }, { work(2) }, { work(3) }, { work(4) }, { work(5) }, { work(6) }, { work(7) })
+                #expect([r.0, r.1, r.2, r.3, r.4, r.5, r.6, r.7] == (0..<8).map(work2))
+            }
+            #expect(runs.total == ways && runs.duplicates == 0)
+        }
+        pool.shutdown()
+    }
+
+    @Test("the closures after the first are offered to other threads")
+    func offered() throws {
+        let pool = try ThreadPool(threads: 2)
+        let lastRan = Flag()
+        let (firstSawLast, _, _) = pool.join({
+            repeatUntil({ lastRan.isSet }, step: { pumpJoins(pool) })
+        }, { 1 }, { lastRan.set() })
+        #expect(firstSawLast)
+        pool.shutdown()
+    }
+
+    @Test("errors: the first in argument order, after every closure finished")
+    func errors() throws {
+        let pool = try ThreadPool(threads: 3)
+        let finished = Counter()
+        #expect(throws: TestError.boom(2)) {
+            _ = try pool.join({ () throws(TestError) -> Int in finished.add(); return 0 },
+                              { () throws(TestError) -> Int in finished.add(); return 1 },
+                              { () throws(TestError) -> Int in finished.add(); throw .boom(2) },
+                              { () throws(TestError) -> Int in finished.add(); throw .boom(3) })
+        }
+        #expect(finished.value == 4)
+        #expect(throws: TestError.left) {
+            _ = try pool.join({ () throws(TestError) -> Int in throw .left },
+                              { () throws(TestError) -> Int in throw .right },
+                              { () throws(TestError) -> Int in 2 })
+        }
+        pool.shutdown()
+    }
+}
+
+/// The value `work(i)` computes in `JoinNTests.exactlyOnce`, without the tracking.
+func work2(_ i: Int) -> Int { fibSequential(12) + i }
