@@ -199,3 +199,84 @@ struct JoinNTests {
 
 /// The value `work(i)` computes in `JoinNTests.exactlyOnce`, without the tracking.
 func work2(_ i: Int) -> Int { fibSequential(12) + i }
+
+@Suite("resizing")
+struct ResizeTests {
+    @Test("resize grows and shrinks the worker set; threadCount and broadcasts follow")
+    func growAndShrink() throws {
+        let pool = try ThreadPool(threads: 2)
+        #expect(pool.maxThreadCount >= 8)
+        try pool.resize(threads: 5)
+        #expect(pool.threadCount == 5)
+        #expect(pool.broadcast { $0.index } == [0, 1, 2, 3, 4])
+        #expect(try pool.spawnBroadcast { $0.threadCount }.wait() == [5, 5, 5, 5, 5])
+        try pool.resize(threads: 1)
+        #expect(pool.threadCount == 1)
+        #expect(pool.broadcast { $0.index } == [0])
+        #expect(pool.metrics.threadCount == 1)
+        try pool.resize(threads: 3)
+        #expect(pool.broadcast { _ in pool.currentThreadIndex ?? -1 } == [0, 1, 2])
+        #expect(fibJoin(pool, 20) == fibSequential(20))
+        pool.shutdown()
+    }
+
+    @Test("bad sizes are refused with invalidThreadCount, and resizing after shutdown with shutDown")
+    func badSizes() throws {
+        let pool = try ThreadPool(threads: 2)
+        for bad in [0, -1, pool.maxThreadCount + 1] {
+            #expect(throws: ThreadPoolError.invalidThreadCount(bad)) { try pool.resize(threads: bad) }
+        }
+        #expect(pool.threadCount == 2)
+        pool.shutdown()
+        #expect(throws: ThreadPoolError.shutDown) { try pool.resize(threads: 3) }
+    }
+
+    @Test("a worker may shrink its own pool, itself included, and the slot can be used again")
+    func resizeFromInside() throws {
+        let pool = try ThreadPool(threads: 3)
+        let result = try pool.submit { () throws -> Int in
+            try pool.resize(threads: 1)
+            return fibJoin(pool, 15)
+        }
+        #expect(try result.wait() == fibSequential(15))
+        try pool.resize(threads: 4)
+        #expect(pool.broadcast { $0.index } == [0, 1, 2, 3])
+        pool.shutdown()
+    }
+
+    @Test("resizing up and down under continuous load loses and duplicates nothing")
+    func underLoad() throws {
+        let pool = try ThreadPool(threads: 2)
+        let taskCount = 20_000
+        let tasks = OnceTracker(count: taskCount)
+        let scopeSpawns = OnceTracker(count: 200 * 50)
+        let stop = Flag()
+        let submitter = TestThread.start {
+            for i in 0..<taskCount { try? pool.spawn { tasks.mark(i) } }
+        }
+        let forker = TestThread.start {
+            var round = 0
+            while !stop.isSet || round < 200 {
+                if round < 200 {
+                    let base = round * 50
+                    pool.scope { s in for k in 0..<50 { s.spawn { scopeSpawns.mark(base + k) } } }
+                }
+                #expect(fibJoin(pool, 14) == fibSequential(14))
+                #expect((0..<10_000).parallel(on: pool).sum() == 49_995_000)
+                _ = pool.broadcast { $0.index }
+                round += 1
+            }
+        }
+        var rng = SplitMix64(seed: 42)
+        for _ in 0..<60 {
+            try pool.resize(threads: Int.random(in: 1...6, using: &rng))
+            yieldThread()
+        }
+        submitter.join()
+        stop.set()
+        forker.join()
+        pool.shutdown()
+        #expect(tasks.total == taskCount && tasks.duplicates == 0 && tasks.missing == 0)
+        #expect(scopeSpawns.total == 200 * 50 && scopeSpawns.duplicates == 0 && scopeSpawns.missing == 0)
+    }
+}

@@ -51,6 +51,10 @@ func exerciseEveryFeature(gracefully: Bool) async {
         try await pool.forEach(0..<50, maxConcurrent: 4) { blackHoleTest($0) }
         _ = try await pool.map(0..<50, maxConcurrent: 4) { $0 }
         _ = (0..<200_000).parallel(on: pool).map { $0 &* 3 }.filter { $0 % 2 == 0 }.collect()
+        try pool.resize(threads: 5)
+        _ = try pool.spawnBroadcast { $0.index }.wait()
+        try pool.resize(threads: 2)
+        _ = pool.join({ 1 }, { 2 }, { 3 }, { 4 })
         var values = Array((0..<100_000).reversed())
         values.parallelSort(on: pool)
         if gracefully {

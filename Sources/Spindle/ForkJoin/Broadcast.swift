@@ -39,20 +39,22 @@ extension ThreadPool {
     public func broadcast<T: Sendable, E: Error>(
         _ body: @Sendable (BroadcastContext) throws(E) -> T
     ) throws(E) -> [T] {
-        let n = threadCount
         if let me = Participant.current(in: registryID) {
-            return try runBroadcast(on: me, count: n, body)
+            return try runBroadcast(on: me, body)
         }
         let entry = _enterAsOutsider()
         defer { _exitAsOutsider(entry) }
-        return try runBroadcast(on: entry.participant, count: n, body)
+        return try runBroadcast(on: entry.participant, body)
     }
 
     private func runBroadcast<T: Sendable, E: Error>(
-        on me: UnsafeMutablePointer<Participant>, count n: Int,
+        on me: UnsafeMutablePointer<Participant>,
         _ body: @Sendable (BroadcastContext) throws(E) -> T
     ) throws(E) -> [T] {
-        var results = [Result<T, E>?](repeating: nil, count: n)
+        // Room for every worker slot; the number of workers is read under the admission lock
+        // (a concurrent `resize` changes it under the same lock).
+        var results = [Result<T, E>?](repeating: nil, count: registry.maxWorkers)
+        var n = 0
         results.withUnsafeMutableBufferPointer { slots in
             // Each part writes only its own slot; the latch's decrement publishes it.
             let part: (Int) -> Void = { index in
@@ -62,6 +64,7 @@ extension ThreadPool {
                 withUnsafePointer(to: escapingPart) { run in
                     let latch = CountLatch(ownerParker: me.pointee.parker)
                     let admitted = registry.lifecycleLock.withLock { () -> Bool in
+                        n = registry.workerCount  // read before the parts exist; the inbox lock publishes it
                         guard !registry.isShutDown else { return false }
                         for index in 0..<n {
                             latch.increment()
@@ -81,6 +84,6 @@ extension ThreadPool {
                 }
             }
         }
-        return try results.map { (r) throws(E) -> T in try r.unsafelyUnwrapped.get() }
+        return try results[0..<n].map { (r) throws(E) -> T in try r.unsafelyUnwrapped.get() }
     }
 }

@@ -17,15 +17,17 @@ extension ThreadPool {
     public func spawnBroadcast<T: Sendable>(
         _ body: @escaping @Sendable (BroadcastContext) throws -> T
     ) throws(ThreadPoolError) -> BroadcastHandle<T> {
-        let n = threadCount
-        let state = BroadcastState<T>(count: n)
         let registry = self.registry
-        try registry.lifecycleLock.withLock { () throws(ThreadPoolError) in
+        // The number of workers is read under the admission lock, which `resize` changes it under.
+        let (state, n) = try registry.lifecycleLock.withLock { () throws(ThreadPoolError) -> (BroadcastState<T>, Int) in
             guard !registry.isShutDown else { throw .shutDown }
+            let n = registry.workerCount
+            let state = BroadcastState<T>(count: n)
             for index in 0..<n {
                 let part = BroadcastSpawnJob(index: index, count: n, body: body, state: state, registry: registry)
                 registry.participant(at: index).pointee.backgroundInbox.push(JobRef(heap: part))
             }
+            return (state, n)
         }
         registry.sleep.notifyWorkAvailable(count: n)
         return BroadcastHandle(state: state, registry: registry)

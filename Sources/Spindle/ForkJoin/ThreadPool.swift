@@ -71,8 +71,30 @@ public final class ThreadPool: @unchecked Sendable {  // immutable after init; t
         }
     }()
 
-    /// Number of worker threads.
+    /// Number of worker threads (as last set by `resize(threads:)`).
     public var threadCount: Int { registry.workerCount }
+
+    /// The most workers `resize(threads:)` accepts: four times the larger of the initial thread
+    /// count and the usable core count (worker slots are reserved when the pool is created).
+    public var maxThreadCount: Int { registry.maxWorkers }
+
+    /// Grows or shrinks the pool to `threads` workers while it runs.
+    ///
+    /// ```swift
+    /// let pool = try ThreadPool(threads: 2)
+    /// try pool.resize(threads: 8)    // a burst of work is coming
+    /// try pool.resize(threads: 2)    // back to normal
+    /// ```
+    /// Nothing queued is lost or run twice: a retiring worker finishes the job it is running,
+    /// runs the broadcast parts addressed to it, and hands everything else on its queues to the
+    /// remaining workers. New workers start at once. Returns when the change is done (from
+    /// outside the pool: once retired threads have exited).
+    /// - Throws: `ThreadPoolError.invalidThreadCount` when `threads` is below 1 or above
+    ///   `maxThreadCount`; `.shutDown` after shutdown; `.threadCreationFailed` if the system
+    ///   refuses a thread (the pool then keeps the workers it could start).
+    public func resize(threads: Int) throws(ThreadPoolError) {
+        try registry.resize(to: threads)
+    }
 
     /// The index (`0..<threadCount`) of the current thread if it is one of this pool's workers.
     ///

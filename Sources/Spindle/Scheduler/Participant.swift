@@ -63,6 +63,11 @@ struct Participant: ~Copyable {
     let deque = WorkStealingDeque()
     /// Where this participant sleeps when blocked or idle.
     let parker = Parker()
+    /// Set (releasing) by `resize` when this worker is to leave; read acquiring by the worker.
+    let retiring = Atomic<Bool>(false)
+    /// Whether a thread runs this worker slot: set before its thread starts, cleared (releasing)
+    /// as the thread leaves, so that `resize` never starts a second thread on a slot.
+    let threadRunning = Atomic<Bool>(false)
     /// Jobs that must run on this very worker (broadcast); empty for outside participants.
     let inbox = Injector()
     /// Background jobs that must run on this very worker (`spawnBroadcast` parts).

@@ -14,7 +14,14 @@ import Darwin
 /// the last `ThreadPool` reference can shut the pool down.
 final class Registry: @unchecked Sendable {  // mutable state is atomic or guarded by `lifecycleLock` / `externalLock`
     let configuration: ThreadPool.Configuration
-    let workerCount: Int
+    /// Worker slots reserved at creation (`resize` may grow the pool up to this many workers).
+    let maxWorkers: Int
+    /// Workers currently in service: participants `0..<activeWorkers`. Changed under
+    /// `lifecycleLock` (by `resize`); read relaxed elsewhere, as a count.
+    let activeWorkers = Atomic<Int>(0)
+    var workerCount: Int { activeWorkers.load(ordering: .relaxed) }
+    /// Serialises `resize` calls.
+    let resizeLock = FutexLock()
     /// The public pool (weak: the pool owns the registry). Set once before the workers start.
     weak var pool: ThreadPool?
     /// The pool as a task executor, for running Swift jobs on it (unowned: no reference counting
@@ -30,7 +37,8 @@ final class Registry: @unchecked Sendable {  // mutable state is atomic or guard
     let outsideCancelled = Atomic<Int>(0)
 
     /// Participant table: `slots[0..<slotCount]` are valid forever once published.
-    /// Workers occupy `0..<workerCount`; outside callers get the rest on demand.
+    /// Worker slots are `0..<maxWorkers` (the first `activeWorkers` in service); outside callers
+    /// get the rest on demand.
     let slots: UnsafeMutablePointer<UnsafeMutablePointer<Participant>?>
     static let slotCapacity = 4_096
     /// Published with a releasing store after a slot pointer is written; read acquiring.
@@ -67,7 +75,8 @@ final class Registry: @unchecked Sendable {  // mutable state is atomic or guard
 
     init(configuration: ThreadPool.Configuration) {
         self.configuration = configuration
-        workerCount = configuration.threads
+        maxWorkers = Swift.min(Self.slotCapacity / 2,
+                               Swift.max(4 * configuration.threads, 4 * ThreadPool.usableCoreCount))
         // Unsafe allocation: a fixed table of participant pointers read by thieves; freed in deinit.
         slots = .allocate(capacity: Self.slotCapacity)
         slots.initialize(repeating: nil, count: Self.slotCapacity)
@@ -77,22 +86,93 @@ final class Registry: @unchecked Sendable {  // mutable state is atomic or guard
 
     /// Creates worker participants and starts the threads.
     func start() throws(ThreadPoolError) {
-        for i in 0..<workerCount {
+        // Every worker slot gets its participant now, so that scans never meet an empty slot;
+        // the ones beyond `activeWorkers` stay idle (empty queues) until `resize` uses them.
+        for i in 0..<maxWorkers {
             slots[i] = Participant.allocate(registry: self, index: i, isWorker: true)
         }
-        slotCount.store(workerCount, ordering: .releasing)  // pairs with acquiring loads in scans
+        slotCount.store(maxWorkers, ordering: .releasing)  // pairs with acquiring loads in scans
+        let count = configuration.threads
+        activeWorkers.store(count, ordering: .relaxed)  // published by the thread starts
         heartbeat.start(registry: self)
-        liveWorkers.store(workerCount, ordering: .relaxed)  // published by the thread starts
-        for i in 0..<workerCount {
+        liveWorkers.store(count, ordering: .relaxed)  // published by the thread starts
+        for i in 0..<count {
             do {
+                participant(at: i).pointee.threadRunning.store(true, ordering: .relaxed)  // published by the start
                 let thread = try WorkerThread.start(registry: self, index: i)
                 lifecycleLock.withLock { threads.append(thread) }
             } catch {
-                liveWorkers.wrappingSubtract(workerCount - i, ordering: .relaxed)  // never started
+                participant(at: i).pointee.threadRunning.store(false, ordering: .relaxed)
+                liveWorkers.wrappingSubtract(count - i, ordering: .relaxed)  // never started
                 shutdown()
                 throw error
             }
         }
+    }
+
+    /// Grows or shrinks the set of workers to `count`.
+    ///
+    /// Growing starts threads for the next worker slots. Shrinking marks the highest workers as
+    /// retiring and wakes them: each finishes the job it is running, runs what only it can run
+    /// (its broadcast inboxes), moves anything left on its deque to the foreground injector,
+    /// and exits. `activeWorkers` changes under `lifecycleLock`, the lock broadcasts admit under,
+    /// so no broadcast targets a worker after it was told to retire, and one admitted before is
+    /// in its inbox when the worker reads its flag (acquiring; pairs with the releasing store).
+    func resize(to count: Int) throws(ThreadPoolError) {
+        guard count >= 1, count <= maxWorkers else { throw .invalidThreadCount(count) }
+        try resizeLock.withLock { () throws(ThreadPoolError) in
+            let (toStart, toRetire) = try lifecycleLock.withLock { () throws(ThreadPoolError) -> (Range<Int>, [WorkerThread]) in
+                guard !isClosed else { throw .shutDown }
+                let current = activeWorkers.load(ordering: .relaxed)
+                activeWorkers.store(count, ordering: .relaxed)  // a count; the lock orders it for admissions
+                if count >= current { return (current..<count, []) }
+                for i in count..<current {
+                    participant(at: i).pointee.retiring.store(true, ordering: .releasing)  // pairs with the worker's acquiring load
+                }
+                let retired = threads.filter { $0.index >= count }
+                threads.removeAll { $0.index >= count }
+                return (count..<count, retired)
+            }
+            for thread in toRetire { participant(at: thread.index).pointee.parker.unpark() }
+            sleep.wakeAll()
+            for i in toStart {
+                let p = participant(at: i)
+                // A slot retired earlier may still be draining on its old thread (detached by a
+                // shrink from inside the pool): wait until that thread has left.
+                while p.pointee.threadRunning.load(ordering: .acquiring) { sched_yield() }  // pairs with the exit store
+                p.pointee.retiring.store(false, ordering: .relaxed)  // published by the thread start
+                p.pointee.threadRunning.store(true, ordering: .relaxed)  // published by the thread start
+                liveWorkers.wrappingAdd(1, ordering: .relaxed)  // a count; read acquiring after exits
+                do throws(ThreadPoolError) {
+                    let thread = try WorkerThread.start(registry: self, index: i)
+                    lifecycleLock.withLock { threads.append(thread) }
+                } catch {
+                    p.pointee.threadRunning.store(false, ordering: .relaxed)
+                    liveWorkers.wrappingSubtract(1, ordering: .relaxed)
+                    lifecycleLock.withLock { activeWorkers.store(i, ordering: .relaxed) }
+                    throw error
+                }
+            }
+            if callerIsInsidePool {
+                for thread in toRetire { thread.detach() }  // the retiring worker may be this thread
+            } else {
+                for thread in toRetire { thread.join() }
+            }
+        }
+    }
+
+    /// A retiring worker's last act: run what only it can run, hand the rest of its deque to
+    /// the other workers.
+    func retireWorker(_ me: UnsafeMutablePointer<Participant>) {
+        while let job = me.pointee.inbox.pop() ?? me.pointee.backgroundInbox.pop() {
+            execute(job, on: me)
+        }
+        var handedOver = 0
+        while let job = me.pointee.deque.pop() {
+            foreground.push(job)
+            handedOver += 1
+        }
+        if handedOver > 0 { sleep.notifyWorkAvailable(count: handedOver) }
     }
 
     deinit {
@@ -604,7 +684,7 @@ final class Registry: @unchecked Sendable {  // mutable state is atomic or guard
     /// must run). Returns how many tasks were cancelled.
     func cancelQueuedBackgroundWork() -> Int {
         var cancelled = 0
-        for i in 0..<workerCount {
+        for i in 0..<maxWorkers {
             while let job = participant(at: i).pointee.backgroundInbox.pop() {
                 if let part = job.takeHeapJob() as? CancellableJob, part.cancelBeforeStart() { cancelled += 1 }
             }

@@ -5,7 +5,10 @@ enum Worker {
     static func run(registry: Registry, index: Int) {
         let me = registry.participant(at: index)
         // Releasing: everything this worker did happens before a graceful shutdown sees it gone.
-        defer { registry.liveWorkers.wrappingSubtract(1, ordering: .releasing) }
+        defer {
+            registry.liveWorkers.wrappingSubtract(1, ordering: .releasing)
+            me.pointee.threadRunning.store(false, ordering: .releasing)  // pairs with `resize`'s acquiring load
+        }
         spindle_set_current_participant(UnsafeMutableRawPointer(me))
         defer { spindle_set_current_participant(nil) }
         if registry.configuration.pinning == .cores {
@@ -18,6 +21,12 @@ enum Worker {
         var isHungry = false
         defer { if isHungry { registry.heartbeat.participantWasFed() } }
         while true {
+            // Acquiring: pairs with `resize`'s releasing store; everything queued for this worker
+            // before it was told to retire is visible to `retireWorker`.
+            if me.pointee.retiring.load(ordering: .acquiring) {
+                registry.retireWorker(me)
+                break
+            }
             // Read before searching: once closed, no background or inbox job can be admitted, so
             // a search that starts after seeing the flag and finds nothing means this worker is done.
             let closed = registry.isShutDown

@@ -1,0 +1,2 @@
+import Spindle
+print("hi")
