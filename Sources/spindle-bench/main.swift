@@ -22,6 +22,7 @@ if arguments.contains("--help") {
                          [--json PATH] [--chart PATH] [--no-rayon] [--pin] [--counters]
                          [--heartbeat-us N] [--spin N]
            spindle-bench --probe-joins N   (N joins on one thread, for allocation counts under valgrind)
+           spindle-bench --trace PATH      (Chrome trace-event JSON of a short mixed workload)
     """)
     exit(0)
 }
@@ -38,6 +39,28 @@ if let probe = option("--probe-joins").flatMap(Int.init) {
         return total
     }
     print("joins: \(traversals * 65_535), checksum \(total)")
+    exit(0)
+}
+
+// Trace: run a short mixed workload on a tracing pool and write its Chrome trace-event JSON
+// (open it in Perfetto or chrome://tracing; scripts/trace-to-svg.py draws it as an SVG timeline).
+if let tracePath = option("--trace") {
+    let tracingPool = try ThreadPool(configuration: .init(threads: threads, tracing: true))
+    let input = randomInts(1_000_000)
+    let buffer = UnsafeMutableBufferPointer<Int>.allocate(capacity: input.count)
+    _ = buffer.initialize(from: input)
+    let sortable = SortBuffer(base: buffer)
+    let sorted = onWorker(tracingPool) { quicksortJoin(sortable, 0, input.count, tracingPool); return checksum(sortable.base) }
+    buffer.deallocate()
+    let primes = (0..<400_000).parallel(on: tracingPool).count(where: isPrimeByTrialDivision)
+    let counters = PaddedCounters()
+    tracingPool.scope { s in for _ in 0..<20_000 { s.spawn { counters.bump(ThreadPool.currentThreadIndex ?? 63) } } }
+    let handles = (0..<200).map { i in try! tracingPool.submit { fibSequential(18) + i } }
+    let tasks = handles.reduce(0) { $0 + (try! $1.wait()) }
+    tracingPool.shutdown()
+    let json = tracingPool.chromeTrace() ?? "{}"
+    try json.write(toFile: tracePath, atomically: true, encoding: .utf8)
+    print("trace of quicksort 10^6 (join), primes below 4·10^5 (parallel count), 20,000 scope spawns and 200 tasks on \(threads) threads written to \(tracePath) (\(json.utf8.count / 1024) KiB; checks \(sorted != -1), \(primes), \(counters.total), \(tasks))")
     exit(0)
 }
 

@@ -1,3 +1,4 @@
+import Foundation
 import Synchronization
 import Testing
 @testable import Spindle
@@ -278,5 +279,45 @@ struct ResizeTests {
         pool.shutdown()
         #expect(tasks.total == taskCount && tasks.duplicates == 0 && tasks.missing == 0)
         #expect(scopeSpawns.total == 200 * 50 && scopeSpawns.duplicates == 0 && scopeSpawns.missing == 0)
+    }
+}
+
+@Suite("tracing")
+struct TracingTests {
+    @Test("a tracing pool records jobs, steals and promotions as Chrome trace-event JSON")
+    func chromeTrace() throws {
+        var configuration = ThreadPool.Configuration(threads: 2)
+        configuration.tracing = true
+        let pool = try ThreadPool(configuration: configuration)
+        let recorded = repeatUntil({
+            guard let json = pool.chromeTrace() else { return false }
+            return json.contains("\"steal\"") && json.contains("\"promotion\"")
+        }) {
+            _ = (0..<100_000).parallel(on: pool).count(where: isPrimeSlowly)
+            pool.scope { s in for _ in 0..<100 { s.spawn { _ = fibSequential(15) } } }
+            _ = try? pool.submit { 1 }.wait()
+        }
+        #expect(recorded)
+        pool.shutdown()
+        let json = try #require(pool.chromeTrace())
+        let object = try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any]
+        let events = try #require(object?["traceEvents"] as? [[String: Any]])
+        let names = Set(events.compactMap { $0["name"] as? String })
+        #expect(names.isSuperset(of: ["thread_name", "steal", "promotion", "join", "scope spawn", "background task"]))
+        // Every lane's begin and end events pair up.
+        var depth: [Int: Int] = [:]
+        for event in events {
+            guard let tid = event["tid"] as? Int, let phase = event["ph"] as? String else { continue }
+            if phase == "B" { depth[tid, default: 0] += 1 }
+            if phase == "E" { depth[tid, default: 0] -= 1; #expect(depth[tid]! >= 0) }
+        }
+        #expect(depth.values.allSatisfy { $0 == 0 })
+    }
+
+    @Test("a pool without tracing has no trace")
+    func off() throws {
+        let pool = try ThreadPool(threads: 1)
+        #expect(pool.chromeTrace() == nil)
+        pool.shutdown()
     }
 }

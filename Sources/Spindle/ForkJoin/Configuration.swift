@@ -37,6 +37,10 @@ extension ThreadPool {
         public var stackSize: Int?
         /// Upper bound on background jobs accepted but not yet started; `nil` for no bound.
         public var maxPending: Int?
+        /// Records job starts and ends, steals, heartbeat promotions and park/unpark per thread,
+        /// for `ThreadPool.chromeTrace()` (a Chrome/Perfetto trace). Off by default; when off,
+        /// the join fast path has no trace code at all, and slow paths one predictable branch.
+        public var tracing: Bool
 
         /// A configuration with `threads` workers and defaults for everything else.
         public init(
@@ -46,7 +50,8 @@ extension ThreadPool {
             spinBeforeSleep: Int = 2_000,
             pinning: Pinning = .none,
             stackSize: Int? = nil,
-            maxPending: Int? = nil
+            maxPending: Int? = nil,
+            tracing: Bool = false
         ) {
             self.threads = threads
             self.threadNamePrefix = threadNamePrefix
@@ -55,6 +60,7 @@ extension ThreadPool {
             self.pinning = pinning
             self.stackSize = stackSize
             self.maxPending = maxPending
+            self.tracing = tracing
         }
 
         /// For CPU-bound work: one worker per usable core, and at most 1,024 background tasks per

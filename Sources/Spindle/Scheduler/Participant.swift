@@ -76,6 +76,8 @@ struct Participant: ~Copyable {
     let registry: Unmanaged<Registry>
     /// Counters written only by the owner (load + store, no read-modify-write), summed on read
     /// by `ThreadPool.metrics` (relaxed: a snapshot orders nothing).
+    /// This participant's trace buffer when the pool traces (`nil`: one branch, nothing else).
+    let traceBuffer: TraceRecorder.Buffer?
     let promotions = Atomic<Int>(0)
     let steals = Atomic<Int>(0)
     let completedTasks = Atomic<Int>(0)
@@ -101,6 +103,7 @@ struct Participant: ~Copyable {
         self.index = index
         self.isWorker = isWorker
         self.registry = Unmanaged.passUnretained(registry)
+        traceBuffer = registry.tracer?.buffer(for: index)
     }
 
     /// Allocates a participant on its own cache lines.

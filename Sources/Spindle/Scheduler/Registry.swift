@@ -28,6 +28,8 @@ final class Registry: @unchecked Sendable {  // mutable state is atomic or guard
     /// per job; the pool must outlive the tasks that prefer it, as every executor must). Set once
     /// before the workers start.
     var taskExecutor: UnownedTaskExecutor?
+    /// The trace recorder, when `configuration.tracing` is on.
+    let tracer: TraceRecorder?
     /// When the pool started (monotonic nanoseconds), for utilisation.
     let startedAt = monotonicNanoseconds()
     /// Task outcomes recorded by threads that are not participants of this pool (a task run
@@ -81,6 +83,7 @@ final class Registry: @unchecked Sendable {  // mutable state is atomic or guard
         slots = .allocate(capacity: Self.slotCapacity)
         slots.initialize(repeating: nil, count: Self.slotCapacity)
         heartbeat = Heartbeat(intervalNanoseconds: configuration.heartbeatNanoseconds)
+        tracer = configuration.tracing ? TraceRecorder(eventsPerParticipant: 1 << 20) : nil
         LiveObjects.created(.registry)
     }
 
@@ -274,6 +277,9 @@ final class Registry: @unchecked Sendable {  // mutable state is atomic or guard
         if let oldest = me.pointee.oldestPending {
             me.pointee.joinDepth = oldest.pointee.depth &+ me.pointee.pendingCount
         }
+        let traced = me.pointee.traceBuffer != nil
+        if traced { me.pointee.trace(.jobStart, Self.traceKind(of: job).rawValue) }
+        defer { if traced { me.pointee.trace(.jobEnd) } }
         if job.isHeap {
             let heapJob = job.takeHeapJob()
             if heapJob.isBackground {
@@ -302,6 +308,13 @@ final class Registry: @unchecked Sendable {  // mutable state is atomic or guard
         me.pointee.joinDepth = savedDepth
     }
 
+    static func traceKind(of job: JobRef) -> TraceRecorder.JobKind {
+        if job.isHeap { return job.heapJobUnretained.isBackground ? .task : .foreground }
+        if job.isExecutorJob { return .swiftJob }
+        if job.isSpawnRecord { return .scopeSpawn }
+        return .join
+    }
+
     /// What an idle worker looks for, in priority order: its own deque, its inbox, other
     /// participants' deques and the foreground injector, then background work.
     func findWork(for me: UnsafeMutablePointer<Participant>) -> JobRef? {
@@ -320,6 +333,7 @@ final class Registry: @unchecked Sendable {  // mutable state is atomic or guard
             if victim.pointee.deque.isProbablyEmpty { continue }
             if let job = victim.pointee.deque.steal() {
                 me.pointee.bump(me.pointee.steals)
+                me.pointee.trace(.steal)
                 // A thief that leaves work behind passes a wake-up on, so that a burst of work
                 // spreads to every sleeper even when some notifications found nobody asleep.
                 // A hint, not part of the no-lost-wake-up protocol (the push already notified), so
@@ -371,6 +385,7 @@ final class Registry: @unchecked Sendable {  // mutable state is atomic or guard
             guard let job = victim.pointee.deque.steal() else { continue }
             if job.family == family {
                 me.pointee.bump(me.pointee.steals)
+                me.pointee.trace(.steal)
                 return job
             }
             foreground.push(job)
@@ -442,7 +457,10 @@ final class Registry: @unchecked Sendable {  // mutable state is atomic or guard
                 spindle_cpu_relax()
                 continue
             }
-            if park() { return }
+            me.pointee.trace(.park)
+            let ended = park()
+            me.pointee.trace(.unpark)
+            if ended { return }
             idleRounds = spinLimit - 1  // after a timed wake-up: one search, then park again
         }
     }
@@ -454,6 +472,7 @@ final class Registry: @unchecked Sendable {  // mutable state is atomic or guard
         guard let job = me.pointee.takeOldestPending() else { return }
         me.pointee.deque.push(JobRef(stack: job))
         me.pointee.bump(me.pointee.promotions)
+        me.pointee.trace(.promotion)
         sleep.notifyWorkAvailable()
     }
 
@@ -462,6 +481,7 @@ final class Registry: @unchecked Sendable {  // mutable state is atomic or guard
     func publishJob(_ job: UnsafeMutablePointer<StackJob>, on me: UnsafeMutablePointer<Participant>) {
         me.pointee.deque.push(JobRef(stack: job))
         me.pointee.bump(me.pointee.promotions)
+        me.pointee.trace(.promotion)
         sleep.notifyWorkAvailable()
     }
 

@@ -69,7 +69,9 @@ enum Worker {
                 break
             }
             registry.heartbeat.participantBecameIdle()
+            me.pointee.trace(.park)
             registry.sleep.sleep(me, ticket: ticket)
+            me.pointee.trace(.unpark)
             registry.heartbeat.participantBecameActive()
             idleRounds = 0
         }
