@@ -21,20 +21,8 @@ extension ThreadPool {
         _ items: S, maxConcurrent: Int,
         _ body: @escaping @Sendable (S.Element) async throws -> Void
     ) async throws where S.Element: Sendable {
-        guard maxConcurrent >= 1 else { throw ThreadPoolError.invalidMaxConcurrent(maxConcurrent) }
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            var inFlight = 0
-            for item in items {
-                try Task.checkCancellation()
-                if inFlight == maxConcurrent {
-                    try await group.next()
-                    inFlight -= 1
-                }
-                group.addTask(executorPreference: self) { try await body(item) }
-                inFlight += 1
-            }
-            try await group.waitForAll()
-        }
+        var iterator = items.makeIterator()
+        try await forEachBounded(maxConcurrent: maxConcurrent, next: { iterator.next() }, body)
     }
 
     /// Calls `body` on every element of an async sequence, at most `maxConcurrent` at a time, each
@@ -50,20 +38,8 @@ extension ThreadPool {
         _ items: S, maxConcurrent: Int,
         _ body: @escaping @Sendable (S.Element) async throws -> Void
     ) async throws where S.Element: Sendable {
-        guard maxConcurrent >= 1 else { throw ThreadPoolError.invalidMaxConcurrent(maxConcurrent) }
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            var inFlight = 0
-            for try await item in items {
-                try Task.checkCancellation()
-                group.addTask(executorPreference: self) { try await body(item) }
-                inFlight += 1
-                if inFlight == maxConcurrent {
-                    try await group.next()
-                    inFlight -= 1
-                }
-            }
-            try await group.waitForAll()
-        }
+        var iterator = items.makeAsyncIterator()
+        try await forEachBounded(maxConcurrent: maxConcurrent, next: { try await iterator.next() }, body)
     }
 
     /// Transforms every element of `items`, at most `maxConcurrent` at a time, each in a child
@@ -80,22 +56,8 @@ extension ThreadPool {
         _ items: S, maxConcurrent: Int,
         _ transform: @escaping @Sendable (S.Element) async throws -> T
     ) async throws -> [T] where S.Element: Sendable {
-        guard maxConcurrent >= 1 else { throw ThreadPoolError.invalidMaxConcurrent(maxConcurrent) }
-        return try await withThrowingTaskGroup(of: (Int, T).self) { group in
-            var results = OrderedResults<T>()
-            var inFlight = 0
-            for (offset, item) in items.enumerated() {
-                try Task.checkCancellation()
-                if inFlight == maxConcurrent, let (index, value) = try await group.next() {
-                    results.store(value, at: index)
-                    inFlight -= 1
-                }
-                group.addTask(executorPreference: self) { (offset, try await transform(item)) }
-                inFlight += 1
-            }
-            while let (index, value) = try await group.next() { results.store(value, at: index) }
-            return results.inOrder()
-        }
+        var iterator = items.makeIterator()
+        return try await mapBounded(maxConcurrent: maxConcurrent, next: { iterator.next() }, transform)
     }
 
     /// Transforms every element of an async sequence, at most `maxConcurrent` at a time, each in
@@ -110,12 +72,45 @@ extension ThreadPool {
         _ items: S, maxConcurrent: Int,
         _ transform: @escaping @Sendable (S.Element) async throws -> T
     ) async throws -> [T] where S.Element: Sendable {
+        var iterator = items.makeAsyncIterator()
+        return try await mapBounded(maxConcurrent: maxConcurrent, next: { try await iterator.next() }, transform)
+    }
+
+    /// The loop under both `forEach`s: take an element only when fewer than `maxConcurrent`
+    /// bodies run, start its body as a child task on this pool; the first error (or the caller's
+    /// cancellation) ends the loop, and leaving the group cancels and awaits the rest.
+    private func forEachBounded<Element: Sendable>(
+        maxConcurrent: Int, next: () async throws -> Element?,
+        _ body: @escaping @Sendable (Element) async throws -> Void
+    ) async throws {
+        guard maxConcurrent >= 1 else { throw ThreadPoolError.invalidMaxConcurrent(maxConcurrent) }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            var inFlight = 0
+            while let item = try await next() {
+                try Task.checkCancellation()
+                group.addTask(executorPreference: self) { try await body(item) }
+                inFlight += 1
+                if inFlight == maxConcurrent {
+                    try await group.next()
+                    inFlight -= 1
+                }
+            }
+            try await group.waitForAll()
+        }
+    }
+
+    /// The loop under both `map`s: as `forEachBounded`, with each result stored at its input's
+    /// position.
+    private func mapBounded<Element: Sendable, T: Sendable>(
+        maxConcurrent: Int, next: () async throws -> Element?,
+        _ transform: @escaping @Sendable (Element) async throws -> T
+    ) async throws -> [T] {
         guard maxConcurrent >= 1 else { throw ThreadPoolError.invalidMaxConcurrent(maxConcurrent) }
         return try await withThrowingTaskGroup(of: (Int, T).self) { group in
             var results = OrderedResults<T>()
             var inFlight = 0
             var offset = 0
-            for try await item in items {
+            while let item = try await next() {
                 try Task.checkCancellation()
                 let index = offset
                 offset += 1

@@ -188,10 +188,10 @@ extension ThreadPool {
     /// spawned into the scope have finished.
     ///
     /// ```swift
-    /// var left = Array(data[..<mid]), right = Array(data[mid...])
-    /// try pool.scope { s in
-    ///     s.spawn { try validate(left) }
-    ///     s.spawn { try validate(right) }
+    /// let left = Array(data[..<mid]), right = Array(data[mid...])
+    /// try pool.scope { (s: Scope<ValidationError>) throws(ValidationError) in
+    ///     s.spawn { () throws(ValidationError) in try validate(left) }
+    ///     s.spawn { () throws(ValidationError) in try validate(right) }
     /// }
     /// ```
     ///

@@ -59,15 +59,7 @@ public final class BroadcastHandle<T: Sendable>: Sendable {
     /// - Throws: the first error in worker order (`CancellationError` for a part cancelled at
     ///   shutdown), after every part has finished.
     public func wait() throws -> [T] {
-        if let me = Participant.current {
-            // Serve what only this thread can run (its own part among it) while waiting.
-            let registry = me.pointee.registry.takeUnretainedValue()
-            while !state.event.wait(timeoutNanoseconds: registry.heartbeat.intervalNanoseconds) {
-                registry.serveInboxes(of: me)
-            }
-        } else {
-            state.event.wait()
-        }
+        state.event.waitServingInboxes()
         return try state.outcome.get()
     }
 

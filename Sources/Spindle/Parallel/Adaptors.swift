@@ -6,35 +6,30 @@
 /// ```swift
 /// let lengths = words.parallel.map { $0.count }.collect()
 /// ```
-public struct ParallelMap<Base: ParallelSequence, Element: Sendable>: ParallelSequence {
-    @usableFromInline var base: Base
+public struct ParallelMap<Base: ParallelSequence, Element: Sendable>: ParallelSequence, _ParallelStage {
+    public var _base: Base
     @usableFromInline let transform: @Sendable (Base.Element) -> Element
 
     @inlinable
     init(base: Base, transform: @escaping @Sendable (Base.Element) -> Element) {
-        self.base = base
+        self._base = base
         self.transform = transform
     }
 
-    @inlinable public var _positionCount: Int { base._positionCount }
-    @inlinable public var _options: _ParallelOptions {
-        get { base._options }
-        set { base._options = newValue }
-    }
 
     @inlinable
     public func _drive<Sink: _ParallelSink>(_ positions: Range<Int>, into sink: inout Sink) -> Bool
     where Sink.Input == Element {
         var stage = _MapSink(inner: sink, transform: transform)
         defer { sink = stage.inner }
-        return base._drive(positions, into: &stage)
+        return _base._drive(positions, into: &stage)
     }
 }
 
 extension ParallelMap: IndexedParallelSequence where Base: IndexedParallelSequence {
     @inlinable
     public func _element(at position: Int) -> Element {
-        transform(base._element(at: position))
+        transform(_base._element(at: position))
     }
 }
 
@@ -43,29 +38,24 @@ extension ParallelMap: IndexedParallelSequence where Base: IndexedParallelSequen
 /// ```swift
 /// let adults = people.parallel.filter { $0.age >= 18 }.collect()
 /// ```
-public struct ParallelFilter<Base: ParallelSequence>: ParallelSequence {
+public struct ParallelFilter<Base: ParallelSequence>: ParallelSequence, _ParallelStage {
     public typealias Element = Base.Element
-    @usableFromInline var base: Base
+    public var _base: Base
     @usableFromInline let isIncluded: @Sendable (Base.Element) -> Bool
 
     @inlinable
     init(base: Base, isIncluded: @escaping @Sendable (Base.Element) -> Bool) {
-        self.base = base
+        self._base = base
         self.isIncluded = isIncluded
     }
 
-    @inlinable public var _positionCount: Int { base._positionCount }
-    @inlinable public var _options: _ParallelOptions {
-        get { base._options }
-        set { base._options = newValue }
-    }
 
     @inlinable
     public func _drive<Sink: _ParallelSink>(_ positions: Range<Int>, into sink: inout Sink) -> Bool
     where Sink.Input == Element {
         var stage = _FilterSink(inner: sink, isIncluded: isIncluded)
         defer { sink = stage.inner }
-        return base._drive(positions, into: &stage)
+        return _base._drive(positions, into: &stage)
     }
 }
 
@@ -74,28 +64,23 @@ public struct ParallelFilter<Base: ParallelSequence>: ParallelSequence {
 /// ```swift
 /// let numbers = lines.parallel.compactMap { Int($0) }.collect()
 /// ```
-public struct ParallelCompactMap<Base: ParallelSequence, Element: Sendable>: ParallelSequence {
-    @usableFromInline var base: Base
+public struct ParallelCompactMap<Base: ParallelSequence, Element: Sendable>: ParallelSequence, _ParallelStage {
+    public var _base: Base
     @usableFromInline let transform: @Sendable (Base.Element) -> Element?
 
     @inlinable
     init(base: Base, transform: @escaping @Sendable (Base.Element) -> Element?) {
-        self.base = base
+        self._base = base
         self.transform = transform
     }
 
-    @inlinable public var _positionCount: Int { base._positionCount }
-    @inlinable public var _options: _ParallelOptions {
-        get { base._options }
-        set { base._options = newValue }
-    }
 
     @inlinable
     public func _drive<Sink: _ParallelSink>(_ positions: Range<Int>, into sink: inout Sink) -> Bool
     where Sink.Input == Element {
         var stage = _CompactMapSink(inner: sink, transform: transform)
         defer { sink = stage.inner }
-        return base._drive(positions, into: &stage)
+        return _base._drive(positions, into: &stage)
     }
 }
 
@@ -104,22 +89,17 @@ public struct ParallelCompactMap<Base: ParallelSequence, Element: Sendable>: Par
 /// ```swift
 /// let labelled = names.parallel.enumerated().map { "\($0.offset): \($0.element)" }.collect()
 /// ```
-public struct ParallelEnumerated<Base: IndexedParallelSequence>: IndexedParallelSequence {
+public struct ParallelEnumerated<Base: IndexedParallelSequence>: IndexedParallelSequence, _ParallelStage {
     public typealias Element = (offset: Int, element: Base.Element)
-    @usableFromInline var base: Base
+    public var _base: Base
 
     @inlinable
-    init(base: Base) { self.base = base }
+    init(base: Base) { self._base = base }
 
-    @inlinable public var _positionCount: Int { base._positionCount }
-    @inlinable public var _options: _ParallelOptions {
-        get { base._options }
-        set { base._options = newValue }
-    }
 
     @inlinable
     public func _element(at position: Int) -> Element {
-        (position, base._element(at: position))
+        (position, _base._element(at: position))
     }
 
     @inlinable
@@ -127,7 +107,7 @@ public struct ParallelEnumerated<Base: IndexedParallelSequence>: IndexedParallel
     where Sink.Input == Element {
         var stage = _EnumeratedSink<Sink, Base.Element>(inner: sink)
         defer { sink = stage.inner }
-        return base._drive(positions, into: &stage)
+        return _base._drive(positions, into: &stage)
     }
 }
 
@@ -165,6 +145,20 @@ public struct ParallelZip<First: IndexedParallelSequence, Second: IndexedParalle
         var stage = _ZipSink(inner: sink, second: second)
         defer { sink = stage.inner }
         return first._drive(positions, into: &stage)
+    }
+}
+
+/// An adaptor over one `base` pipeline: its positions and options are the base's.
+public protocol _ParallelStage: ParallelSequence {
+    associatedtype Base: ParallelSequence
+    var _base: Base { get set }
+}
+
+extension _ParallelStage {
+    @inlinable public var _positionCount: Int { _base._positionCount }
+    @inlinable public var _options: _ParallelOptions {
+        get { _base._options }
+        set { _base._options = newValue }
     }
 }
 

@@ -134,16 +134,8 @@ public final class TaskHandle<T: Sendable>: Sendable {
     public func wait() throws -> T {
         if task.claim() {
             task.runClaimed()
-        } else if let me = Participant.current {
-            // A participant of some pool must keep serving what only it can run (its broadcast
-            // inbox, its home worker's inbox) while the task runs elsewhere: the task may wait
-            // for exactly that.
-            let registry = me.pointee.registry.takeUnretainedValue()
-            while !task.event.wait(timeoutNanoseconds: registry.heartbeat.intervalNanoseconds) {
-                registry.serveInboxes(of: me)
-            }
         } else {
-            task.event.wait()
+            task.event.waitServingInboxes()
         }
         return try task.result.get()
     }
