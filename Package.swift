@@ -1,6 +1,15 @@
 // swift-tools-version: 6.0
 import PackageDescription
 
+/// Runnable examples (`swift run -c release NAME`), one folder each under Examples/.
+let examples: [(product: String, target: String)] = [
+    ("game-frame-loop", "GameFrameLoop"),
+    ("mandelbrot", "Mandelbrot"),
+    ("word-frequency", "WordFrequency"),
+    ("async-pipeline", "AsyncPipeline"),
+    ("executor-service", "ExecutorService"),
+]
+
 let package = Package(
     name: "Spindle",
     platforms: [.macOS(.v15), .iOS(.v18), .tvOS(.v18), .watchOS(.v11), .visionOS(.v2)],
@@ -11,7 +20,8 @@ let package = Package(
         .library(name: "SpindleMetrics", targets: ["SpindleMetrics"]),
         .library(name: "SpindleServiceLifecycle", targets: ["SpindleServiceLifecycle"]),
         .executable(name: "spindle-bench", targets: ["spindle-bench"]),
-    ],
+        .executable(name: "spindle-stress", targets: ["spindle-stress"]),
+    ] + examples.map { .executable(name: $0.product, targets: [$0.target]) },
     dependencies: [
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
@@ -40,6 +50,11 @@ let package = Package(
             dependencies: ["Spindle"],
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
+        .executableTarget(
+            name: "spindle-stress",
+            dependencies: ["Spindle"],
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
         .testTarget(
             name: "SpindleTests",
             dependencies: ["Spindle"],
@@ -63,5 +78,12 @@ let package = Package(
             ],
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
-    ]
+    ] + examples.map { example in
+        .executableTarget(
+            name: example.target,
+            dependencies: ["Spindle"],
+            path: "Examples/\(example.target)",
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        )
+    }
 )

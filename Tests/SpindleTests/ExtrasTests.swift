@@ -321,3 +321,36 @@ struct TracingTests {
         pool.shutdown()
     }
 }
+
+@Suite("regressions found by spindle-stress")
+struct StressRegressionTests {
+    @Test("a worker waiting on its pool's broadcast spawn from inside another pool's call runs its own part")
+    func broadcastSpawnFromNestedCall() throws {
+        let a = try ThreadPool(threads: 1)
+        let b = try ThreadPool(threads: 1)
+        let finished = completes(within: 60, "spawnBroadcast(...).wait() inside b.install on a's worker") {
+            let values = try? onWorker(a) { () -> [Int]? in
+                b.install { try? a.spawnBroadcast { $0.index }.wait() }
+            }
+            #expect(values == .some([0]))
+        }
+        #expect(finished)
+        a.shutdown()
+        b.shutdown()
+    }
+
+    @Test("run calls still queued at a graceful shutdown's deadline end with CancellationError")
+    func runCancelledAtShutdown() async throws {
+        let blocked = try BlockedPool(maxPending: 4)
+        let pool = blocked.pool
+        let calls = (0..<2).map { i in Task { try await pool.run { i } } }
+        #expect(await eventually { pool.metrics.pendingTasks == 2 })
+        let clean = await pool.shutdown(gracePeriod: .milliseconds(20))
+        #expect(!clean)
+        for call in calls {
+            await #expect(throws: CancellationError.self) { try await call.value }
+        }
+        #expect(pool.metrics.pendingTasks == 0)
+        blocked.unblock()
+    }
+}

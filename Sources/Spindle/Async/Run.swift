@@ -24,7 +24,11 @@ extension ThreadPool {
         let registry = self.registry
         return try await withTaskCancellationHandler {
             try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<T, any Error>) in
-                job.install(continuation)
+                // Cancelled before the continuation existed: the work never runs.
+                guard job.install(continuation) else {
+                    continuation.resume(throwing: CancellationError())
+                    return
+                }
                 // Admission here, synchronously, when there is room (the usual case); at
                 // `maxPending`, a task waits for a place and queues the job then.
                 switch registry.tryAdmitBackground(job) {
@@ -51,20 +55,23 @@ extension ThreadPool {
 /// The background job of one `run` call: the work, the continuation of the awaiting task, and
 /// who got to it first.
 ///
-/// `state` moves once from `pending` to `running` (a worker claimed it) or to `finished`
-/// (cancelled or abandoned before it started); `running` moves to `finished`. Whoever wins the
-/// move out of `pending` gives back the `maxPending` place and resumes the continuation (with the
-/// value, or the error): exactly once. The continuation is installed before the job is queued,
-/// and the queue's lock publishes it to the worker.
-final class RunJob<T: Sendable>: HeapJob, @unchecked Sendable {  // `continuation` is written once before the job is queued; `state` is atomic
-    private static var pending: UInt8 { 0 }
-    private static var running: UInt8 { 1 }
-    private static var finished: UInt8 { 2 }
+/// Under `lock`: `outcome` moves once from `pending` to `running` (a worker claimed it) or to
+/// `finished` (cancelled, abandoned, or cancelled at a shutdown deadline); whoever moves it out
+/// of `pending` resumes the continuation, exactly once. The continuation is installed before
+/// admission; a cancellation that comes first leaves `finished` behind, and `install` then
+/// refuses it. `queued` says the job took a `maxPending` place (set under the admission lock
+/// before the job enters the queue); the place is given back once, by the first of: the claim,
+/// the cancellation, or the dequeue of a job cancelled while queued.
+final class RunJob<T: Sendable>: HeapJob, CancellableJob, @unchecked Sendable {  // mutable state is guarded by `lock`
+    private enum Outcome { case pending, running, finished }
 
     private let work: @Sendable () throws -> T
     private let registry: Registry
-    private let state = Atomic<UInt8>(0)
+    private let lock = FutexLock()
+    private var outcome = Outcome.pending
     private var continuation: UnsafeContinuation<T, any Error>?
+    private var queued = false
+    private var placeGivenBack = false
 
     init(work: @escaping @Sendable () throws -> T, registry: Registry) {
         self.work = work
@@ -75,41 +82,73 @@ final class RunJob<T: Sendable>: HeapJob, @unchecked Sendable {  // `continuatio
     override var leavesPendingOnDequeue: Bool { false }
     override var countsCompletionOnExecute: Bool { false }
 
-    func install(_ continuation: UnsafeContinuation<T, any Error>) {
-        self.continuation = continuation
+    /// Stores the continuation; false if the call was cancelled first.
+    func install(_ continuation: UnsafeContinuation<T, any Error>) -> Bool {
+        lock.withLock {
+            guard outcome == .pending else { return false }
+            self.continuation = continuation
+            return true
+        }
     }
 
-    /// Moves `pending` to `to`; on success gives back the place. Acquiring and releasing: the
-    /// winner sees the installed continuation (it was written before the job was queued or the
-    /// cancellation handler could see the job).
-    private func leavePending(to next: UInt8) -> Bool {
-        guard state.compareExchange(expected: Self.pending, desired: next, ordering: .acquiringAndReleasing).exchanged else {
-            return false
-        }
+    override func willBeQueued() {
+        lock.withLock { queued = true }
+    }
+
+    /// Under the lock: whether this caller should give the place back (it is taken, and nobody
+    /// gave it back yet).
+    private func takePlaceBack() -> Bool {
+        guard queued && !placeGivenBack else { return false }
+        placeGivenBack = true
         return true
     }
 
+    /// Leaves `pending` for `next`; returns whether this caller won, the continuation, and
+    /// whether it must give the place back.
+    private func leavePending(to next: Outcome, returningPlace: Bool) -> (won: Bool, UnsafeContinuation<T, any Error>?, giveBack: Bool) {
+        lock.withLock {
+            let giveBack = returningPlace && takePlaceBack()
+            guard outcome == .pending else { return (false, nil, giveBack) }
+            outcome = next
+            return (true, continuation, giveBack)
+        }
+    }
+
     override func execute() {
-        guard leavePending(to: Self.running) else { return }  // cancelled while queued
-        registry.leavePending()
+        // Dequeued: the place is free either way.
+        let (won, continuation, giveBack) = leavePending(to: .running, returningPlace: true)
+        if giveBack { registry.leavePending() }
+        guard won else { return }  // cancelled while queued
         let result = Result { try work() }
         registry.record(result.isSuccess ? .completed : .failed)
-        state.store(Self.finished, ordering: .releasing)  // pairs with nothing that reads data: a final state
-        continuation.unsafelyUnwrapped.resume(with: result)
+        lock.withLock { outcome = .finished }
+        continuation.unsafelyUnwrapped.resume(with: result)  // installed before admission
     }
 
     /// The awaiting task was cancelled: if the work has not started, it never will.
     func cancel() {
-        guard leavePending(to: Self.finished) else { return }
-        registry.leavePending()
+        let (won, continuation, giveBack) = leavePending(to: .finished, returningPlace: true)
+        if giveBack { registry.leavePending() }
+        guard won else { return }
         registry.record(.cancelled)
-        continuation.unsafelyUnwrapped.resume(throwing: CancellationError())
+        // No continuation yet: `install` will refuse and end the call with the same error.
+        continuation?.resume(throwing: CancellationError())
+    }
+
+    /// Taken out of the queue at a graceful shutdown's deadline.
+    func cancelBeforeStart() -> Bool {
+        let (won, continuation, giveBack) = leavePending(to: .finished, returningPlace: true)
+        if giveBack { registry.leavePending() }
+        guard won else { return false }
+        registry.record(.cancelled)
+        continuation?.resume(throwing: CancellationError())
+        return true
     }
 
     /// The job could not be queued (shut down, or the waiting admission failed): ends the call.
-    /// Its place was never taken, so none is given back.
     func abandon(with error: any Error) {
-        guard leavePending(to: Self.finished) else { return }
-        continuation.unsafelyUnwrapped.resume(throwing: error)
+        let (won, continuation, _) = leavePending(to: .finished, returningPlace: false)
+        guard won else { return }
+        continuation?.resume(throwing: error)
     }
 }

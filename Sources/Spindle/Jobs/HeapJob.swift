@@ -25,6 +25,10 @@ class HeapJob: @unchecked Sendable {  // immutable after init; subclasses docume
     /// records its own outcome: completed, failed or cancelled).
     var countsCompletionOnExecute: Bool { true }
 
+    /// Called under the admission lock just before the job enters the background queue (its
+    /// `maxPending` place is taken from then on).
+    func willBeQueued() {}
+
     /// Runs the job on the current participant.
     @usableFromInline
     func execute() {

@@ -359,7 +359,8 @@ final class Registry: @unchecked Sendable {  // mutable state is atomic or guard
     /// A blocked outside participant whose thread is a worker elsewhere runs one job of that
     /// worker's inbox (as that worker); says whether it did.
     func serveHomeInbox(of me: UnsafeMutablePointer<Participant>) -> Bool {
-        guard let home = me.pointee.homeWorker, let job = home.pointee.inbox.pop() else { return false }
+        guard let home = me.pointee.homeWorker,
+              let job = home.pointee.inbox.pop() ?? home.pointee.backgroundInbox.pop() else { return false }
         spindle_set_current_participant(UnsafeMutableRawPointer(home))
         home.pointee.registry.takeUnretainedValue().execute(job, on: home)
         spindle_set_current_participant(UnsafeMutableRawPointer(me))
@@ -544,6 +545,7 @@ final class Registry: @unchecked Sendable {  // mutable state is atomic or guard
                 return .saturated
             }
             backgroundPending.wrappingAdd(1, ordering: .relaxed)  // a count; orders nothing
+            job.willBeQueued()
             background.push(JobRef(heap: job))
             return .admitted
         }
@@ -560,9 +562,12 @@ final class Registry: @unchecked Sendable {  // mutable state is atomic or guard
             try submitBackground(job)
             return
         }
+        var wasWoken = false
         while true {
             let id = capacityWaiters.makeID()
-            let admitted = try await withTaskCancellationHandler {
+            let admitted: Bool
+            do {
+            admitted = try await withTaskCancellationHandler {
                 try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Bool, any Error>) in
                     let outcome = lifecycleLock.withLock { () -> Result<Bool, any Error>? in
                         if isClosed { return .failure(ThreadPoolError.shutDown) }
@@ -573,6 +578,7 @@ final class Registry: @unchecked Sendable {  // mutable state is atomic or guard
                         // Room after all. If a leaver already resumed us ("try again"), leave it at that.
                         guard capacityWaiters.remove(id) else { return nil }
                         backgroundPending.wrappingAdd(1, ordering: .relaxed)  // a count; orders nothing
+                        job.willBeQueued()
                         background.push(JobRef(heap: job))
                         return .success(true)
                     }
@@ -581,10 +587,17 @@ final class Registry: @unchecked Sendable {  // mutable state is atomic or guard
             } onCancel: {
                 capacityWaiters.cancel(id)
             }
+            } catch {
+                // Woken for a free place but leaving without it (cancelled, shut down): pass the
+                // wake-up on, or the next waiter would sleep beside a free place.
+                if wasWoken { capacityWaiters.wakeOne() }
+                throw error
+            }
             if admitted {
                 sleep.notifyWorkAvailable()
                 return
             }
+            wasWoken = true
         }
     }
 
