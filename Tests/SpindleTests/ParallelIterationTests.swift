@@ -191,6 +191,18 @@ struct ParallelIterationTests {
         #expect(spread)
     }
 
+    @Test("a loop of a few expensive items still spreads (batches start at one item)")
+    func fewExpensiveItemsSpread() {
+        let seen = Locked<Set<Int>>([])
+        let spread = repeatUntil({ seen.withLock { $0.count } > 1 }) {
+            _ = (0..<4).parallel(on: pool).map { i -> Int in
+                seen.withLock { _ = $0.insert(ThreadPool.currentThreadIndex ?? -1) }
+                return fibSequential(24) + i
+            }.collect()
+        }
+        #expect(spread)
+    }
+
     @Test("parallelUpdateEach updates every element once, in place", arguments: [0, 1, 7, 100_000], allStrategies)
     func updateEach(count: Int, strategy: SplitStrategy) {
         var values = testData(count)

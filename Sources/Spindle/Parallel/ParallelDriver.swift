@@ -24,9 +24,10 @@ struct _FoldRun<Partial: Sendable>: Sendable {
         self.combine = combine
     }
 
-    /// Positions an adaptive range folds between two looks at its heartbeat flag. Small enough
-    /// that an expensive item delays a split little, large enough that a cheap loop stays a
-    /// tight (vectorisable) loop.
+    /// The most positions an adaptive range folds between two looks at its heartbeat flag. A
+    /// range starts with batches of one position and doubles them up to this: a loop of a few
+    /// expensive items looks at the flag after each item, a loop of many cheap ones soon runs
+    /// tight (vectorisable) batches of 512.
     @inlinable
     static var adaptiveBatch: Int { 512 }
 
@@ -56,6 +57,7 @@ struct _FoldRun<Partial: Sendable>: Sendable {
     @inlinable
     func foldAdaptively(_ lo: Int, _ hi: Int, _ partial: inout Partial, on me: UnsafeMutablePointer<Participant>) {
         var lo = lo
+        var batch = 1
         while lo < hi {
             if control.shouldStop(at: lo) { return }
             // Relaxed: the flag carries no data (set by the heartbeat thread or a hungry thread).
@@ -78,9 +80,10 @@ struct _FoldRun<Partial: Sendable>: Sendable {
                     return
                 }
             }
-            let end = hi - lo > Self.adaptiveBatch ? lo + Self.adaptiveBatch : hi
+            let end = hi - lo > batch ? lo + batch : hi
             fold(&partial, lo..<end)
             lo = end
+            if batch < Self.adaptiveBatch { batch &*= 2 }
         }
     }
 
