@@ -83,6 +83,10 @@ final class Heartbeat: @unchecked Sendable {  // all state is atomic or immutabl
         spindle_set_precise_timer_slack()
         while !stopped.load(ordering: .acquiring) {  // pairs with `stop()`
             let ticket = wakeWord.atomic.pointee.load(ordering: .acquiring)
+            // Looked at again after the ticket: a `requestStop` between the loop's check and the
+            // ticket bumped the word before this load, so the wait below would not see it. Its
+            // store to `stopped` comes before its releasing bump, which this acquiring load read.
+            if stopped.load(ordering: .acquiring) { break }
             if active.load(ordering: .sequentiallyConsistent) == 0
                 || hungry.load(ordering: .sequentiallyConsistent) == 0 {
                 wakeWord.wait(whileEqualTo: ticket)
