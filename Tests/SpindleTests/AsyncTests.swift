@@ -80,7 +80,7 @@ struct AsyncExecutorTests {
     func runCancelledBeforeStart() async throws {
         let blocked = try BlockedPool()
         let ran = Flag()
-        let caller = Task { try await blocked.pool.run { ran.set() } }
+        let caller = Task(executorPreference: asyncDriver) { try await blocked.pool.run { ran.set() } }
         #expect(await eventually { blocked.pool.metrics.pendingTasks == 1 })
         caller.cancel()
         await #expect(throws: CancellationError.self) { try await caller.value }
@@ -95,7 +95,7 @@ struct AsyncExecutorTests {
         let runs = Counter()
         var values = 0
         for _ in 0..<300 {
-            let caller = Task { try await pool.run { runs.add(); return 1 } }
+            let caller = Task(executorPreference: asyncDriver) { try await pool.run { runs.add(); return 1 } }
             caller.cancel()
             if let value = try? await caller.value { values += value }
         }
@@ -199,7 +199,7 @@ struct BoundedConcurrencyTests {
     func callerCancellation() async throws {
         let pool = try ThreadPool(threads: 2)
         let started = Counter()
-        let caller = Task {
+        let caller = Task(executorPreference: asyncDriver) {
             try await pool.forEach(0..<100_000, maxConcurrent: 2) { _ in
                 started.add()
                 try await Task.sleep(for: .milliseconds(1))

@@ -11,7 +11,7 @@ struct BackpressureTests {
         try blocked.pool.spawn { ran.mark(0) }
         try blocked.pool.spawn { ran.mark(1) }
         let admitted = Flag()
-        let submitter = Task {
+        let submitter = Task(executorPreference: asyncDriver) {
             try await blocked.pool.spawnAwaitingCapacity { ran.mark(2) }
             admitted.set()
         }
@@ -44,7 +44,7 @@ struct BackpressureTests {
         let blocked = try BlockedPool(maxPending: 1)
         try blocked.pool.spawn {}
         let ran = Flag()
-        let submitter = Task { try await blocked.pool.spawnAwaitingCapacity { ran.set() } }
+        let submitter = Task(executorPreference: asyncDriver) { try await blocked.pool.spawnAwaitingCapacity { ran.set() } }
         #expect(await eventually { blocked.pool.registry.capacityWaiters.isEmpty == false })
         submitter.cancel()
         await #expect(throws: CancellationError.self) { try await submitter.value }
@@ -60,7 +60,7 @@ struct BackpressureTests {
         let blocked = try BlockedPool(maxPending: 1)
         try blocked.pool.spawn {}
         let ran = Flag()
-        let submitter = Task {
+        let submitter = Task(executorPreference: asyncDriver) {
             withUnsafeCurrentTask { $0?.cancel() }
             try await blocked.pool.spawnAwaitingCapacity { ran.set() }
         }
@@ -74,7 +74,7 @@ struct BackpressureTests {
     func shutdownWhileWaiting() async throws {
         let blocked = try BlockedPool(maxPending: 1)
         try blocked.pool.spawn {}
-        let submitter = Task { try await blocked.pool.spawnAwaitingCapacity {} }
+        let submitter = Task(executorPreference: asyncDriver) { try await blocked.pool.spawnAwaitingCapacity {} }
         #expect(await eventually { blocked.pool.registry.capacityWaiters.isEmpty == false })
         let pool = blocked.pool
         let release = blocked.release

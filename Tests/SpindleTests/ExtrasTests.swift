@@ -343,7 +343,7 @@ struct StressRegressionTests {
     func runCancelledAtShutdown() async throws {
         let blocked = try BlockedPool(maxPending: 4)
         let pool = blocked.pool
-        let calls = (0..<2).map { i in Task { try await pool.run { i } } }
+        let calls = (0..<2).map { i in Task(executorPreference: asyncDriver) { try await pool.run { i } } }
         #expect(await eventually { pool.metrics.pendingTasks == 2 })
         let clean = await pool.shutdown(gracePeriod: .milliseconds(20))
         #expect(!clean)

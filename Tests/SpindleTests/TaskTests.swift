@@ -280,7 +280,7 @@ extension TaskTests {
         let blocked = try BlockedPool()
         let ran = Flag()
         let handle = try blocked.pool.submit { ran.set(); return 1 }
-        let awaiting = Task { try await handle.value }
+        let awaiting = Task(executorPreference: asyncDriver) { try await handle.value }
         awaiting.cancel()
         await #expect(throws: CancellationError.self) { try await awaiting.value }
         #expect(handle.isComplete)

@@ -342,3 +342,14 @@ struct SplitMix64: RandomNumberGenerator {
         return z ^ (z >> 31)
     }
 }
+
+/// Runs the unstructured tasks that async tests start and then wait for (`eventually`), on
+/// threads of their own: on Swift's global executor they could wait minutes for a cooperative
+/// thread while other tests (under the thread sanitizer, say) keep those threads busy.
+let asyncDriver: ThreadPool = {
+    do {
+        return try ThreadPool(configuration: .init(threads: 2, threadNamePrefix: "test-driver-"))
+    } catch {
+        fatalError("no driver pool for async tests: \(error)")
+    }
+}()
