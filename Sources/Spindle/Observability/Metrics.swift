@@ -58,7 +58,7 @@ extension ThreadPool {
     /// ```
     public var metrics: Metrics {
         var snapshot = registry.takeMetrics()
-        snapshot.applyUtilization(over: .nanoseconds(monotonicNanoseconds() - registry.startedAt))
+        snapshot.applyUtilization(over: .nanoseconds(monotonicNanoseconds() - registry.startedAt), busy: snapshot.busyTime)
         return snapshot
     }
 
@@ -84,11 +84,9 @@ extension ThreadPool {
                     if Task.isCancelled { break }
                     var snapshot = registry.takeMetrics()
                     let now = monotonicNanoseconds()
-                    let busyDelta = snapshot.busyTime - previous.busyTime
+                    snapshot.applyUtilization(over: .nanoseconds(now - previousTime),
+                                              busy: snapshot.busyTime - previous.busyTime)
                     previous = snapshot
-                    snapshot.busyTime = busyDelta
-                    snapshot.applyUtilization(over: .nanoseconds(now - previousTime))
-                    snapshot.busyTime = previous.busyTime
                     previousTime = now
                     continuation.yield(snapshot)
                 }
@@ -100,11 +98,12 @@ extension ThreadPool {
 }
 
 extension ThreadPool.Metrics {
-    /// Sets `interval` and `utilization` from `busyTime` over `interval`.
-    mutating func applyUtilization(over span: Duration) {
+    /// Sets `interval` to `span` and `utilization` to `busyDuring` (busy time summed over the
+    /// workers within `span`) over `span` times the threads.
+    mutating func applyUtilization(over span: Duration, busy busyDuring: Duration) {
         interval = span
         let wall = Double(span.components.seconds) + Double(span.components.attoseconds) / 1e18
-        let busy = Double(busyTime.components.seconds) + Double(busyTime.components.attoseconds) / 1e18
+        let busy = Double(busyDuring.components.seconds) + Double(busyDuring.components.attoseconds) / 1e18
         utilization = wall > 0 && threadCount > 0 ? Swift.min(1, Swift.max(0, busy / (wall * Double(threadCount)))) : 0
     }
 }

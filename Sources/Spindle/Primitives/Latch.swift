@@ -89,19 +89,3 @@ final class OneShotEvent: @unchecked Sendable {  // all state is behind the atom
         }
     }
 }
-
-extension OneShotEvent {
-    /// Waits for the event. A participant of some pool keeps serving what only its thread can
-    /// run (its broadcast inboxes, its home worker's inboxes) meanwhile: what it waits for may
-    /// be waiting for exactly that. Any other thread simply blocks.
-    func waitServingInboxes() {
-        guard let me = Participant.current else {
-            wait()
-            return
-        }
-        let registry = me.pointee.registry.takeUnretainedValue()
-        while !wait(timeoutNanoseconds: registry.heartbeat.intervalNanoseconds) {
-            registry.serveInboxes(of: me)
-        }
-    }
-}

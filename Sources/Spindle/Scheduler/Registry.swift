@@ -758,3 +758,21 @@ struct ExternalParticipant {
     @usableFromInline let participant: UnsafeMutablePointer<Participant>
     let previous: UnsafeMutableRawPointer?
 }
+
+/// Waiting on an event from a thread that may be a participant (the scheduler layer extends the
+/// primitive: it needs the participant's registry).
+extension OneShotEvent {
+    /// Waits for the event. A participant of some pool keeps serving what only its thread can
+    /// run (its broadcast inboxes, its home worker's inboxes) meanwhile: what it waits for may
+    /// be waiting for exactly that. Any other thread simply blocks.
+    func waitServingInboxes() {
+        guard let me = Participant.current else {
+            wait()
+            return
+        }
+        let registry = me.pointee.registry.takeUnretainedValue()
+        while !wait(timeoutNanoseconds: registry.heartbeat.intervalNanoseconds) {
+            registry.serveInboxes(of: me)
+        }
+    }
+}
