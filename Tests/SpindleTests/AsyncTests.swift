@@ -198,17 +198,21 @@ struct BoundedConcurrencyTests {
     @Test("cancelling the caller stops work that has not started")
     func callerCancellation() async throws {
         let pool = try ThreadPool(threads: 2)
-        let started = Counter()
-        let caller = Task(executorPreference: asyncDriver) {
-            try await pool.forEach(0..<100_000, maxConcurrent: 2) { _ in
-                started.add()
-                try await Task.sleep(for: .milliseconds(1))
+        // The whole check runs on the driver pool: its polling must not wait for a cooperative
+        // thread, which sanitizer-slowed tests may hold for minutes.
+        try await Task(executorPreference: asyncDriver) {
+            let started = Counter()
+            let caller = Task(executorPreference: asyncDriver) {
+                try await pool.forEach(0..<100_000, maxConcurrent: 2) { _ in
+                    started.add()
+                    try await Task.sleep(for: .milliseconds(1))
+                }
             }
-        }
-        #expect(await eventually { started.value >= 4 })
-        caller.cancel()
-        await #expect(throws: CancellationError.self) { try await caller.value }
-        #expect(started.value < 100_000)
+            #expect(await eventually { started.value >= 4 })
+            caller.cancel()
+            await #expect(throws: CancellationError.self) { try await caller.value }
+            #expect(started.value < 100_000)
+        }.value
         pool.shutdown()
     }
 
