@@ -113,3 +113,42 @@ final class PaddedCounters: @unchecked Sendable {  // each slot has one writer; 
 
     var total: Int { (0..<64).reduce(0) { $0 + slots[$1 * 16] } }
 }
+
+/// `body` on one of the pool's workers; returns the seconds it took there.
+func onWorkerTimed(_ pool: ThreadPool, _ body: @escaping @Sendable () -> Void) -> Double {
+    let seconds = Box<Double>()
+    let done = DispatchSemaphore(value: 0)
+    try! pool.spawn {
+        let t0 = now()
+        body()
+        seconds.value = now() - t0
+        done.signal()
+    }
+    done.wait()
+    return seconds.value!
+}
+
+/// Fixed work: `iterations` rounds of a multiply-xorshift chain the optimiser cannot fold. Give
+/// each call its own `seed`: the function is pure, so two calls with the same arguments may be
+/// computed once.
+@inline(never)
+func busyWork(_ iterations: Int, seed: Int = 0) -> Int {
+    var x = 0x9E37_79B9_7F4A_7C15 as UInt64 ^ UInt64(truncatingIfNeeded: seed)
+    for _ in 0..<iterations {
+        x = (x &* 6_364_136_223_846_793_005) &+ 1_442_695_040_888_963_407
+        x ^= x >> 29
+    }
+    return Int(truncatingIfNeeded: x >> 1)
+}
+
+/// The `busyWork` iteration count that takes about `seconds` on this thread (median of 5).
+func calibratedWork(seconds: Double) -> Int {
+    let probe = 2_000_000
+    var samples: [Double] = []
+    for i in 0..<5 {
+        let t0 = now()
+        blackHole(busyWork(probe + i))  // a different count each time: a pure call is not hoisted
+        samples.append(now() - t0)
+    }
+    return max(1, Int(Double(probe) * seconds / median(samples)))
+}

@@ -89,6 +89,14 @@ struct IndexTree: @unchecked Sendable {  // read-only after construction; freed 
         let (a, b) = pool.join({ sumJoin(left[j], pool) }, { sumJoin(right[j], pool) })
         return value[j] + a + b
     }
+
+    /// The same through the free function `Spindle.join` (the current worker's pool).
+    func sumFreeJoin(_ i: Int32) -> Int {
+        if i < 0 { return 0 }
+        let j = Int(i)
+        let (a, b) = Spindle.join({ sumFreeJoin(left[j]) }, { sumFreeJoin(right[j]) })
+        return value[j] + a + b
+    }
 }
 
 // MARK: quicksort (same algorithm both ways; insertion sort below 32 elements)

@@ -21,9 +21,20 @@ if arguments.contains("--help") {
     usage: spindle-bench [--quick] [--threads N] [--filter WORKLOAD] [--repetitions N]
                          [--json PATH] [--chart PATH] [--no-rayon] [--pin] [--counters]
                          [--heartbeat-us N] [--spin N]
+           spindle-bench --instructions [--filter PROBE]  (callgrind counts of the join fast path vs sequential)
            spindle-bench --probe-joins N   (N joins on one thread, for allocation counts under valgrind)
            spindle-bench --trace PATH      (Chrome trace-event JSON of a short mixed workload)
     """)
+    exit(0)
+}
+
+// Instruction probes: callgrind counts of the join fast path against its sequential twin.
+if arguments.contains("--instructions") {
+    try runInstructionProbes()
+    exit(0)
+}
+if let i = arguments.firstIndex(of: "--probe-run"), i + 2 < arguments.count {
+    print("checksum \(try runInstructionProbe(name: arguments[i + 1], variant: arguments[i + 2]))")
     exit(0)
 }
 
@@ -131,6 +142,105 @@ if wanted("tree-sum-16-every-node") {
         Contender(name: "dispatch") { treeSumDispatch(root, depth: 0, cutoffDepth: .max) },
         Contender(name: "taskgroup") { blockingAwait { await treeSumAsync(root, depth: 0, cutoffDepth: .max) } },
     ])
+}
+
+if wanted("coarse-join") {
+    // Joins of plain functions with no join points of their own (the README's
+    // `join({ loadMesh() }, { loadTextures() }, …)`): fixed work calibrated to about 100 ms and
+    // 60 ms per leaf on this machine, so that more participants than cores cannot finish early.
+    let work100 = calibratedWork(seconds: 0.1)
+    let work60 = calibratedWork(seconds: 0.06)
+    let rounds = quick ? 3 : 5
+    rows += measure(workload: "coarse-join-2x100ms", threads: threads, repetitions: rounds, contenders: [
+        Contender(name: "sequential") { busyWork(work100, seed: 1) &+ busyWork(work100, seed: 2) },
+        Contender(name: "spindle-outside") {
+            let (x, y) = pool.join({ busyWork(work100, seed: 1) }, { busyWork(work100, seed: 2) })
+            return x &+ y
+        },
+        Contender(name: "spindle") {
+            onWorker(pool) {
+                let (x, y) = pool.join({ busyWork(work100, seed: 1) }, { busyWork(work100, seed: 2) })
+                return x &+ y
+            }
+        },
+        Contender(name: "concurrentPerform") {
+            let total = Atomic<Int>(0)
+            DispatchQueue.concurrentPerform(iterations: 2) { i in total.wrappingAdd(busyWork(work100, seed: i + 1), ordering: .relaxed) }
+            return total.load(ordering: .relaxed)
+        },
+    ])
+    rows += measure(workload: "coarse-join-3x60ms", threads: threads, repetitions: rounds, contenders: [
+        Contender(name: "sequential") { busyWork(work60, seed: 1) &+ busyWork(work60, seed: 2) &+ busyWork(work60, seed: 3) },
+        Contender(name: "spindle-outside") {
+            let (x, y, z) = pool.join({ busyWork(work60, seed: 1) }, { busyWork(work60, seed: 2) }, { busyWork(work60, seed: 3) })
+            return x &+ y &+ z
+        },
+        Contender(name: "spindle") {
+            onWorker(pool) {
+                let (x, y, z) = pool.join({ busyWork(work60, seed: 1) }, { busyWork(work60, seed: 2) }, { busyWork(work60, seed: 3) })
+                return x &+ y &+ z
+            }
+        },
+        Contender(name: "concurrentPerform") {
+            let total = Atomic<Int>(0)
+            DispatchQueue.concurrentPerform(iterations: 3) { i in total.wrappingAdd(busyWork(work60, seed: i + 1), ordering: .relaxed) }
+            return total.load(ordering: .relaxed)
+        },
+    ])
+    // A join whose first branch blocks until the second signals (a hand-off): without a thief it
+    // never ends. The same hand-off through `DispatchQueue.global().async` for comparison.
+    rows += measureLatency(workload: "handoff-join", calls: quick ? 200 : 1_000, contenders: [
+        ("dispatch-async", {
+            let handOff = DispatchSemaphore(value: 0)
+            DispatchQueue.global().async { handOff.signal() }
+            handOff.wait()
+        }),
+        ("spindle-outside", {
+            let handOff = DispatchSemaphore(value: 0)
+            _ = pool.join({ handOff.wait() }, { handOff.signal() })
+        }),
+        ("spindle", {
+            _ = onWorker(pool) {
+                let handOff = DispatchSemaphore(value: 0)
+                _ = pool.join({ handOff.wait() }, { handOff.signal() })
+                return 0
+            }
+        }),
+    ])
+    // Foreground first: a worker in a join of two ~20 ms leaves while the other worker finishes
+    // a 1 ms job, with 5 background jobs of ~20 ms queued behind it. The freed worker must take
+    // the join's second half first: the join then takes about one leaf (1.0–1.05× the idle-pool
+    // join), not one leaf plus the background jobs (about 6×). Ratio vs the same join on an
+    // otherwise idle pool.
+    let work20 = calibratedWork(seconds: 0.02)
+    let work1 = calibratedWork(seconds: 0.001)
+    var alone: [Double] = [], behind: [Double] = []
+    for _ in 0..<rounds {
+        alone.append(onWorkerTimed(pool) { blackHole(pool.join({ busyWork(work20, seed: 1) }, { busyWork(work20, seed: 2) })) })
+        let occupied = DispatchSemaphore(value: 0)
+        try pool.spawn { occupied.signal(); blackHole(busyWork(work1)) }
+        occupied.wait()
+        let joinStarted = DispatchSemaphore(value: 0)
+        let result = Box<Double>()
+        let finished = DispatchSemaphore(value: 0)
+        try pool.spawn {
+            let t0 = now()
+            blackHole(pool.join({ joinStarted.signal(); return busyWork(work20, seed: 1) }, { busyWork(work20, seed: 2) }))
+            result.value = now() - t0
+            finished.signal()
+        }
+        joinStarted.wait()
+        for i in 0..<5 { try pool.spawn { blackHole(busyWork(work20, seed: i)) } }
+        finished.wait()
+        behind.append(result.value!)
+        _ = try pool.submit { 0 }.wait()  // let the background jobs drain
+        spin(microseconds: 120_000)
+    }
+    rows.append(Row(workload: "join-behind-background", contender: "spindle-idle-pool", threads: threads,
+                    medianSeconds: median(alone), ratio: 1, note: "join of two ~20 ms leaves on a worker"))
+    rows.append(Row(workload: "join-behind-background", contender: "spindle-5-jobs-queued", threads: threads,
+                    medianSeconds: median(behind), ratio: median(behind) / median(alone),
+                    note: "same join, 5 background jobs of ~20 ms queued; ratio vs idle pool"))
 }
 
 if wanted("join-4way") {

@@ -29,34 +29,45 @@ extension ThreadPool {
         _ a: () throws(E) -> A,
         _ b: @Sendable () throws(E) -> B
     ) throws(E) -> (A, B) {
-        if let me = Participant.current(in: registryID) {
-            return try ThreadPool._join(on: me, a, b)
+        // The fast path is only the checks and the two calls: everything else (an outside
+        // caller, a heartbeat, an offered join) is behind one out-of-line call, so that the
+        // caller sets up nothing for it on the way past.
+        if let me = Participant.current(in: registryID), _fastPath(me.pointee.mayJoinInline) {
+            me.pointee.joinDepth &+= 1
+            let resultA = Result(catching: a)
+            let resultB = Result(catching: b)
+            me.pointee.joinDepth &-= 1
+            return (try resultA.get(), try resultB.get())
         }
-        return try _joinAsOutsider(a, b)
+        return try _joinCold(a, b)
     }
 
+    /// Every case of `join` but the fast path.
     @inlinable
     @inline(never)
-    func _joinAsOutsider<A, B: Sendable, E: Error>(
+    func _joinCold<A, B: Sendable, E: Error>(
         _ a: () throws(E) -> A,
         _ b: @Sendable () throws(E) -> B
     ) throws(E) -> (A, B) {
-        let entry = _enterAsOutsider()
-        defer { _exitAsOutsider(entry) }
-        return try ThreadPool._join(on: entry.participant, a, b)
+        guard let me = Participant.current(in: registryID) else {
+            let entry = _enterAsOutsider()
+            defer { _exitAsOutsider(entry) }
+            return try ThreadPool._joinOffering(on: entry.participant, a, b)
+        }
+        return try ThreadPool._joinOffering(on: me, a, b)
     }
 
-    /// The join proper, on participant `me` (the current thread's).
+    /// The join proper, on participant `me` (the current thread's), for callers inside the
+    /// library that already hold the participant.
     ///
-    /// Fast path: check the heartbeat flag, see that this join is not to be offered, run `a`,
-    /// run `b`. No allocation, no atomic read-modify-write, no reference counting; the only
-    /// memory written is the participant's join depth.
+    /// Fast path: one comparison of the join depth with the offer window's limit (a heartbeat
+    /// closes the window too), then `a` and `b`. No allocation, no atomic read-modify-write, no
+    /// reference counting; the only memory written is the participant's join depth.
     ///
-    /// Only the outermost pending joins are *offered* (linked into the pending list, so a
-    /// heartbeat can promote them): Swift can keep a non-escaping closure for another thread only
-    /// through `withoutActuallyEscaping`, which allocates. The outermost joins hold the largest
-    /// pieces of work, which are the ones a heartbeat promotes anyway (see
-    /// `Participant.offerDepthLimit`); joins nested below them run inline.
+    /// Only the outermost joins are *offered* (published for thieves): Swift can hand a
+    /// non-escaping closure to another thread only through `withoutActuallyEscaping`, which
+    /// allocates. The outermost joins hold the largest pieces of work, which are the ones worth
+    /// stealing (see `Participant.offerDepthLimit`); joins nested below them run inline.
     @inlinable
     @inline(__always)
     static func _join<A, B: Sendable, E: Error>(
@@ -64,28 +75,65 @@ extension ThreadPool {
         _ a: () throws(E) -> A,
         _ b: @Sendable () throws(E) -> B
     ) throws(E) -> (A, B) {
-        // Relaxed: the flag carries no data (set by the heartbeat thread).
-        if _slowPath(me.pointee.heartbeat.load(ordering: .relaxed)) {
-            _promotePendingJob(on: me)
+        if _fastPath(me.pointee.mayJoinInline) {
+            me.pointee.joinDepth &+= 1
+            let resultA = Result(catching: a)
+            let resultB = Result(catching: b)
+            me.pointee.joinDepth &-= 1
+            return (try resultA.get(), try resultB.get())
+        }
+        return try _joinOffering(on: me, a, b)
+    }
+
+    /// A join that may be offered (its heartbeat answered first): its second closure is then
+    /// pushed onto the caller's deque at once, where an
+    /// idle thread may take it (so a join of two plain functions runs in parallel whenever a
+    /// thread is free, and a worker finishes offered joins before it starts background work),
+    /// and listed in the offer window, which decides how deep the next offered join may be.
+    @inlinable
+    @inline(never)
+    static func _joinOffering<A, B: Sendable, E: Error>(
+        on me: UnsafeMutablePointer<Participant>,
+        _ a: () throws(E) -> A,
+        _ b: @Sendable () throws(E) -> B
+    ) throws(E) -> (A, B) {
+        if me.pointee.heartbeat.load(ordering: .relaxed) {  // relaxed: the flag carries no data
+            _answerHeartbeat(on: me)
         }
         let depth = me.pointee.joinDepth
-        if _fastPath(depth > me.pointee.offerDepthLimit) {
+        if depth > me.pointee.offerDepthLimit.load(ordering: .relaxed) {
             me.pointee.joinDepth = depth &+ 1
             let resultA = Result(catching: a)
             let resultB = Result(catching: b)
             me.pointee.joinDepth = depth
             return (try resultA.get(), try resultB.get())
         }
-        return try _joinOffering(on: me, depth: depth, a, b)
+        return try _joinForking(on: me, depth: depth, joinsWindow: true, a, b)
     }
 
-    /// A join whose second closure is offered: linked into the pending list as a `StackJob`
-    /// until `a` returns, so that a heartbeat may promote it for a thief.
+    /// A join whose second closure is *published* without entering the offer window: a parallel
+    /// loop that answered a heartbeat splits its remaining range this way.
     @inlinable
     @inline(never)
-    static func _joinOffering<A, B: Sendable, E: Error>(
+    static func _joinPublished<A, B: Sendable>(
+        on me: UnsafeMutablePointer<Participant>,
+        _ a: () -> A,
+        _ b: @Sendable () -> B
+    ) -> (A, B) {
+        _joinForking(on: me, depth: me.pointee.joinDepth, joinsWindow: false, a, b)
+    }
+
+    /// The forking join: `b` becomes a `StackJob` on this frame, pushed onto the deque (and
+    /// listed in the offer window when `joinsWindow`); `a` runs here; then `b` is taken back and
+    /// run here unless a thief took it, in which case this waits for the thief.
+    /// Costs a closure context allocation (`withoutActuallyEscaping`), a deque push and pop and
+    /// a wake-up check: the price of being stealable, paid only by offered joins.
+    @inlinable
+    @inline(__always)
+    static func _joinForking<A, B: Sendable, E: Error>(
         on me: UnsafeMutablePointer<Participant>,
         depth: Int,
+        joinsWindow: Bool,
         _ a: () throws(E) -> A,
         _ b: @Sendable () throws(E) -> B
     ) throws(E) -> (A, B) {
@@ -99,62 +147,25 @@ extension ThreadPool {
                         job.initialize(to: StackJob(context: UnsafeMutableRawPointer(contextPointer),
                                                     runner: _JoinContext<B, E>.self,
                                                     family: me.pointee.family, owner: me, depth: depth))
-                        me.pointee.pushPending(job)
+                        if joinsWindow {
+                            me.pointee.enterOfferWindow(job)
+                        } else {
+                            job.pointee.leftWindow = true
+                        }
+                        _publishJob(job, on: me)
                         me.pointee.joinDepth = depth &+ 1
                         let resultA = Result(catching: a)
-                        if me.pointee.popPending(job) || _reclaimPromotedJob(job, on: me) {
+                        me.pointee.leaveOfferWindow(job)
+                        if _takeBackJob(job, on: me) {
                             contextPointer.pointee.result = Result(catching: b)
                         }
                         me.pointee.joinDepth = depth
                         // Otherwise a thief ran `b`; its releasing exchange on `done`, read
-                        // acquiring in `_reclaimPromotedJob`, published `context.result`.
+                        // acquiring in `_takeBackJob`, published `context.result`.
                         job.deinitialize(count: 1)
                         return resultA
                     }
                     return (try resultA.get(), try contextPointer.pointee.result.unsafelyUnwrapped.get())
-                }
-            }
-        }
-    }
-
-    /// A join whose second closure is *published* at once: pushed onto the caller's deque, where
-    /// thieves may take it, instead of waiting in the pending list for a heartbeat.
-    ///
-    /// Only for callers that already answered a heartbeat: a parallel loop that saw its flag
-    /// splits its remaining range this way, so the split is stealable on this very beat. Costs
-    /// what a promoted join costs (a closure context allocation, a deque push, a wake-up), which
-    /// the heartbeat bounds to one per interval.
-    @inlinable
-    @inline(never)
-    static func _joinPublished<A, B: Sendable>(
-        on me: UnsafeMutablePointer<Participant>,
-        _ a: () -> A,
-        _ b: @Sendable () -> B
-    ) -> (A, B) {
-        withoutActuallyEscaping(b) { (escapingB) -> (A, B) in
-            withUnsafePointer(to: escapingB) { (body) -> (A, B) in
-                var context = _JoinContext<B, Never>(body: body)
-                return withUnsafeMutablePointer(to: &context) { (contextPointer) -> (A, B) in
-                    let depth = me.pointee.joinDepth
-                    let resultA: A = withUnsafeTemporaryAllocation(of: StackJob.self, capacity: 1) { buffer in
-                        let job = buffer.baseAddress.unsafelyUnwrapped
-                        job.initialize(to: StackJob(context: UnsafeMutableRawPointer(contextPointer),
-                                                    runner: _JoinContext<B, Never>.self,
-                                                    family: me.pointee.family, owner: me, depth: depth))
-                        job.pointee.isPromoted = true
-                        _publishJob(job, on: me)
-                        me.pointee.joinDepth = depth &+ 1
-                        let resultA = a()
-                        if _reclaimPromotedJob(job, on: me) {
-                            contextPointer.pointee.result = .success(b())
-                        }
-                        me.pointee.joinDepth = depth
-                        // Otherwise a thief ran `b`; its releasing exchange on `done`, read
-                        // acquiring in `_reclaimPromotedJob`, published `context.result`.
-                        job.deinitialize(count: 1)
-                        return resultA
-                    }
-                    return (resultA, contextPointer.pointee.result.unsafelyUnwrapped.get())
                 }
             }
         }
@@ -166,16 +177,27 @@ extension ThreadPool {
         me.pointee.registry.takeUnretainedValue().publishJob(job, on: me)
     }
 
+    /// Publishes `count` jobs in order (the first is the oldest: thieves take it first).
     @usableFromInline
     @inline(never)
-    static func _promotePendingJob(on me: UnsafeMutablePointer<Participant>) {
-        me.pointee.registry.takeUnretainedValue().promotePendingJob(on: me)
+    static func _publishJobs(_ jobs: UnsafeMutablePointer<StackJob>, count: Int, on me: UnsafeMutablePointer<Participant>) {
+        me.pointee.registry.takeUnretainedValue().publishJobs(jobs, count: count, on: me)
+    }
+
+    /// Answers a set heartbeat flag; says whether this thread's deque is empty, that is whether
+    /// a hungry thread would find nothing of this thread's to take (a parallel loop then splits).
+    @usableFromInline
+    @inline(never)
+    @discardableResult
+    static func _answerHeartbeat(on me: UnsafeMutablePointer<Participant>) -> Bool {
+        me.pointee.registry.takeUnretainedValue().answerHeartbeat(on: me)
+        return me.pointee.deque.isProbablyEmpty
     }
 
     @usableFromInline
     @inline(never)
-    static func _reclaimPromotedJob(_ job: UnsafeMutablePointer<StackJob>, on me: UnsafeMutablePointer<Participant>) -> Bool {
-        me.pointee.registry.takeUnretainedValue().reclaimPromotedJob(job, on: me)
+    static func _takeBackJob(_ job: UnsafeMutablePointer<StackJob>, on me: UnsafeMutablePointer<Participant>) -> Bool {
+        me.pointee.registry.takeUnretainedValue().takeBackJob(job, on: me)
     }
 }
 
@@ -191,8 +213,25 @@ public func join<A, B: Sendable, E: Error>(
     _ a: () throws(E) -> A,
     _ b: @Sendable () throws(E) -> B
 ) throws(E) -> (A, B) {
-    if let me = Participant.current {
-        return try ThreadPool._join(on: me, a, b)
+    if let me = Participant.current, _fastPath(me.pointee.mayJoinInline) {
+        me.pointee.joinDepth &+= 1
+        let resultA = Result(catching: a)
+        let resultB = Result(catching: b)
+        me.pointee.joinDepth &-= 1
+        return (try resultA.get(), try resultB.get())
     }
-    return try ThreadPool.shared.join(a, b)
+    return try _freeJoinCold(a, b)
+}
+
+/// Every case of `Spindle.join` but the fast path.
+@inlinable
+@inline(never)
+func _freeJoinCold<A, B: Sendable, E: Error>(
+    _ a: () throws(E) -> A,
+    _ b: @Sendable () throws(E) -> B
+) throws(E) -> (A, B) {
+    if let me = Participant.current {
+        return try ThreadPool._joinOffering(on: me, a, b)
+    }
+    return try ThreadPool.shared._joinCold(a, b)
 }

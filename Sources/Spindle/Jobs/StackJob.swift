@@ -2,10 +2,10 @@ import Synchronization
 
 /// The second half of a `join`, living on the joining thread's stack.
 ///
-/// A stack job is first only *pending*: linked into its participant's pending list, invisible to
-/// other threads, costing a few plain stores. On a heartbeat the participant *promotes* its
-/// oldest pending job into its deque, where thieves may take it. When the joining thread comes
-/// back to a job that was never promoted, it unlinks it and calls the closure directly.
+/// An offered join's job is pushed onto its participant's deque at once, where idle threads may
+/// take it, and listed in the participant's offer window (owner-only links, which decide how
+/// deep the next offered join may be). When the joining thread comes back to a job no thief took,
+/// it pops it and calls the closure directly.
 ///
 /// Lifetime: the joining thread does not leave `join` before `done` is 1, so the memory stays
 /// valid for a thief until the thief's last access, the releasing exchange on `done`.
@@ -20,13 +20,14 @@ struct StackJob: ~Copyable {
     @usableFromInline let family: Int
     /// The participant that created the job and waits for it.
     @usableFromInline let owner: UnsafeMutablePointer<Participant>
-    /// Pending-list links (owner-only).
+    /// Offer-window links (owner-only).
     @usableFromInline var older: UnsafeMutablePointer<StackJob>?
     @usableFromInline var newer: UnsafeMutablePointer<StackJob>?
     /// The owner's join depth at this join (owner-only).
     @usableFromInline let depth: Int
-    /// Set by the owner when it moved the job to its deque (owner-only).
-    @usableFromInline var isPromoted: Bool
+    /// Set by the owner when the job is not (or no longer) listed in its offer window
+    /// (owner-only).
+    @usableFromInline var leftWindow: Bool
     /// The completion latch: 0 not done, 1 done, 2 not done and the owner may be parked.
     /// Written by the thief with a releasing exchange, read by the owner acquiring.
     @usableFromInline let done: Atomic<UInt32>
@@ -44,7 +45,7 @@ struct StackJob: ~Copyable {
         self.owner = owner
         older = nil
         newer = nil
-        isPromoted = false
+        leftWindow = false
         done = Atomic(0)
         thief = Atomic(-1)
     }

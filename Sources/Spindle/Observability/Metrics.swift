@@ -35,7 +35,8 @@ extension ThreadPool {
         public var executorJobs: Int
         /// Jobs taken from another thread's deque.
         public var steals: Int
-        /// Pending joins made stealable by a heartbeat (and splits of parallel loops).
+        /// Joins made stealable: offered joins published on a deque, and splits of parallel loops.
+        /// (The name predates offered joins being published at once rather than on a heartbeat.)
         public var heartbeatPromotions: Int
         /// Time the workers spent running jobs, added over all workers.
         public var busyTime: Duration

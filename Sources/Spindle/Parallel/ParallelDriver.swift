@@ -50,10 +50,9 @@ struct _FoldRun<Partial: Sendable>: Sendable {
         return partial
     }
 
-    /// Folds `lo..<hi` sequentially, in batches, until a heartbeat finds this thread: then the
-    /// oldest pending join of an enclosing computation is promoted if there is one (the heartbeat
-    /// rule: oldest work first), else the rest of the range is split in two and the upper half
-    /// published for a thief at once.
+    /// Folds `lo..<hi` sequentially, in batches, until a heartbeat finds this thread: then, unless
+    /// this thread's deque still holds work for thieves (older, larger pieces: taken first), the
+    /// rest of the range is split in two and the upper half published for a thief at once.
     @inlinable
     func foldAdaptively(_ lo: Int, _ hi: Int, _ partial: inout Partial, on me: UnsafeMutablePointer<Participant>) {
         var lo = lo
@@ -62,10 +61,8 @@ struct _FoldRun<Partial: Sendable>: Sendable {
             if control.shouldStop(at: lo) { return }
             // Relaxed: the flag carries no data (set by the heartbeat thread or a hungry thread).
             if _slowPath(me.pointee.heartbeat.load(ordering: .relaxed)) {
-                if me.pointee.pendingCount > 0 || hi - lo < 2 {
-                    ThreadPool._promotePendingJob(on: me)  // clears the flag
-                } else {
-                    me.pointee.heartbeat.store(false, ordering: .relaxed)  // answered by this split
+                // Clears the flag. A hungry thread and nothing of this thread's left to steal: split.
+                if ThreadPool._answerHeartbeat(on: me) && hi - lo >= 2 {
                     let mid = lo + (hi - lo) / 2
                     let current = lo
                     let (_, right) = ThreadPool._joinPublished(on: me, {

@@ -10,10 +10,14 @@ import Darwin
 /// The heartbeat: a thread that, every interval, sets the heartbeat flag of every participant.
 /// A participant that finds its flag set at a join promotes its oldest pending job.
 ///
+/// A beat asks every participant, at its next join point, to slide its offer window past the
+/// offered joins thieves have started, so that deeper joins are offered (published) in turn.
+///
 /// The thread ticks only while it can help: some participant is active (awake: a worker, or an
-/// outside caller inside a call) *and* some participant is hungry (a worker with nothing to do,
-/// or a participant blocked waiting for a stolen job). With every thread busy, promoting work
-/// would feed nobody, so the heartbeat parks and costs nothing; an idle pool burns no CPU.
+/// outside caller inside a call) *and* some participant is hungry and looking (a worker spinning
+/// with nothing to do, or a participant blocked waiting for a stolen job). A parked worker is not
+/// counted: the next publish wakes it. With every thread busy, a beat would feed nobody, so the
+/// heartbeat parks and costs nothing; an idle pool burns no CPU.
 /// A transition of either count from 0 to 1 bumps `wakeWord` and wakes the thread. The thread
 /// reads the ticket *before* it reads the counts, so a wake between the two makes its wait
 /// return at once.

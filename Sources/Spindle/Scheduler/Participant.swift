@@ -16,19 +16,26 @@ import Synchronization
 struct Participant: ~Copyable {
     // MARK: 1. Owner-only, hot.
 
-    /// Newest and oldest offered, not-yet-promoted join jobs (a doubly linked list through the
-    /// jobs), and how many there are.
+    /// The offer window: newest and oldest offered join jobs that no thief is known to have
+    /// started (a doubly linked list through the jobs), and how many there are. Every listed job
+    /// is also on this participant's deque, where thieves take it.
     @usableFromInline var newestPending: UnsafeMutablePointer<StackJob>?
     @usableFromInline var oldestPending: UnsafeMutablePointer<StackJob>?
     @usableFromInline var pendingCount: Int
     /// How many joins of this participant enclose the running code.
     @usableFromInline var joinDepth: Int
-    /// A join at a depth above this limit runs inline without being offered. The offered joins
+    /// A join at a depth above this limit runs inline without being offered. The listed joins
     /// are at most `offeredJoinLimit` and lie within `offeredJoinLimit` levels of the oldest
-    /// offered one, so that offering (which allocates) stays rare: a few joins near the top of
-    /// each stolen piece of work. With nothing offered, the next join is offered whatever its
-    /// depth; when the oldest one is promoted, the window slides one level down.
-    @usableFromInline var offerDepthLimit: Int
+    /// listed one, so that offering (which allocates) stays rare: a few joins near the top of
+    /// each stolen piece of work. With nothing listed, the next join is offered whatever its
+    /// depth; when a heartbeat finds the oldest ones started by thieves, the window slides down.
+    ///
+    /// A beat also stores `Int.max` here (beside setting `heartbeat`), so that the fast path's one
+    /// comparison sends the next join to the slow path, which answers the beat. Relaxed on both
+    /// sides, plain loads and stores: the owner's recomputation may overwrite a beat's store that
+    /// lands just before it; the beat is then answered at the owner's next slow path, or by the
+    /// next beat (a beat carries no data, so a late one only delays a split).
+    @usableFromInline let offerDepthLimit = Atomic<Int>(Int.max)
     /// The call the running code belongs to. A blocked participant only helps with jobs of its
     /// own family: work spawned, directly or not, by the same outside call or background job.
     @usableFromInline var family: Int
@@ -51,8 +58,9 @@ struct Participant: ~Copyable {
 
     // MARK: 2. Written by the heartbeat thread.
 
-    /// Set (relaxed) every heartbeat; the owner clears it at its next join and promotes. It
-    /// publishes no data, so relaxed on both sides.
+    /// Set (relaxed) every heartbeat, together with `offerDepthLimit = Int.max`; the owner clears
+    /// it at its next slow join and slides its offer window. It publishes no data, so relaxed on
+    /// both sides.
     @usableFromInline let heartbeat = Atomic<Bool>(false)
 
     let padding1 = CacheLinePad()
@@ -94,7 +102,6 @@ struct Participant: ~Copyable {
         oldestPending = nil
         pendingCount = 0
         joinDepth = 0
-        offerDepthLimit = Int.max
         spawnSlab = nil
         spawnSlabUsed = 0
         homeWorker = nil
@@ -138,15 +145,16 @@ struct Participant: ~Copyable {
         spindle_current_participant()?.assumingMemoryBound(to: Participant.self)
     }
 
-    // MARK: Pending list (owner-only, plain memory).
+    // MARK: Offer window (owner-only, plain memory).
 
-    /// How many pending joins a participant offers at most (see `ThreadPool._join`).
+    /// How many offered joins a participant keeps in its window at most (see `ThreadPool._join`).
     @usableFromInline
     static var offeredJoinLimit: Int { 4 }
 
+    /// Lists an offered job (already published on the deque, or about to be) in the window.
     @inlinable
     @inline(__always)
-    mutating func pushPending(_ job: UnsafeMutablePointer<StackJob>) {
+    mutating func enterOfferWindow(_ job: UnsafeMutablePointer<StackJob>) {
         job.pointee.older = newestPending
         if let newest = newestPending {
             newest.pointee.newer = job
@@ -158,23 +166,32 @@ struct Participant: ~Copyable {
         updateOfferDepthLimit()
     }
 
-    /// Recomputes `offerDepthLimit` after the pending list changed (slow paths only).
+    /// Recomputes `offerDepthLimit` after the window changed (slow paths only).
     @inlinable
     mutating func updateOfferDepthLimit() {
+        let limit: Int
         if let oldest = oldestPending {
-            offerDepthLimit = pendingCount >= Self.offeredJoinLimit
-                ? -1 : oldest.pointee.depth &+ Self.offeredJoinLimit &- 1
+            limit = pendingCount >= Self.offeredJoinLimit ? -1 : oldest.pointee.depth &+ Self.offeredJoinLimit &- 1
         } else {
-            offerDepthLimit = Int.max
+            limit = Int.max
         }
+        offerDepthLimit.store(limit, ordering: .relaxed)  // see the property: a beat may be overwritten
     }
 
-    /// Unlinks `job` (the newest pending job) if it was not promoted; says whether it was still
-    /// pending, in which case the caller runs it inline.
+    /// The join fast path's one check: deep enough below the offered joins to run inline, and no
+    /// heartbeat to answer (a beat sets the limit to `Int.max`).
     @inlinable
     @inline(__always)
-    mutating func popPending(_ job: UnsafeMutablePointer<StackJob>) -> Bool {
-        if job.pointee.isPromoted { return false }
+    var mayJoinInline: Bool {
+        joinDepth > offerDepthLimit.load(ordering: .relaxed)
+    }
+
+    /// Unlinks `job` (the newest listed job) at the end of its join, unless a slide of the
+    /// window already dropped it.
+    @inlinable
+    @inline(__always)
+    mutating func leaveOfferWindow(_ job: UnsafeMutablePointer<StackJob>) {
+        if job.pointee.leftWindow { return }
         let older = job.pointee.older
         newestPending = older
         if let older {
@@ -184,24 +201,29 @@ struct Participant: ~Copyable {
         }
         pendingCount &-= 1
         updateOfferDepthLimit()
-        return true
     }
 
-    /// Unlinks and returns the oldest pending job.
-    mutating func takeOldestPending() -> UnsafeMutablePointer<StackJob>? {
-        guard let oldest = oldestPending else { return nil }
-        let newer = oldest.pointee.newer
-        oldestPending = newer
-        if let newer {
-            newer.pointee.older = nil
-        } else {
-            newestPending = nil
+    /// Drops the oldest listed jobs that a thief has started, so that the window moves down to
+    /// the joins this participant still runs itself and deeper joins can be offered (the
+    /// heartbeat's work). Says whether the window moved.
+    mutating func slideOfferWindow() -> Bool {
+        var moved = false
+        // Relaxed: `thief` is a hint; a job whose start is not seen yet stays listed a beat longer.
+        while let oldest = oldestPending, oldest.pointee.thief.load(ordering: .relaxed) >= 0 {
+            let newer = oldest.pointee.newer
+            oldestPending = newer
+            if let newer {
+                newer.pointee.older = nil
+            } else {
+                newestPending = nil
+            }
+            oldest.pointee.newer = nil
+            oldest.pointee.leftWindow = true
+            pendingCount -= 1
+            moved = true
         }
-        oldest.pointee.newer = nil
-        oldest.pointee.isPromoted = true
-        pendingCount -= 1
-        updateOfferDepthLimit()
-        return oldest
+        if moved { updateOfferDepthLimit() }
+        return moved
     }
 
     /// A free slot for a spawn record, with its slab (owner-only bump allocation).

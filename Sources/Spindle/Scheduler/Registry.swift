@@ -247,7 +247,10 @@ final class Registry: @unchecked Sendable {  // mutable state is atomic or guard
         let count = slotCount.load(ordering: .acquiring)  // pairs with slot publication
         for i in 0..<count {
             // Relaxed: the flag carries no data; the owner reads it relaxed at its next join.
-            participant(at: i).pointee.heartbeat.store(true, ordering: .relaxed)
+            // The limit closes the owner's fast path, so that its next join answers the beat.
+            let p = participant(at: i)
+            p.pointee.heartbeat.store(true, ordering: .relaxed)
+            p.pointee.offerDepthLimit.store(Int.max, ordering: .relaxed)
         }
     }
 
@@ -466,29 +469,38 @@ final class Registry: @unchecked Sendable {  // mutable state is atomic or guard
         }
     }
 
-    /// Called at a join point when the heartbeat flag is set: makes the oldest pending job
-    /// stealable and wakes a sleeping worker if there is one.
-    func promotePendingJob(on me: UnsafeMutablePointer<Participant>) {
+    /// Called at a join point when the heartbeat flag is set (some thread is hungry): drops the
+    /// offered jobs thieves have started from the offer window, so that the next joins below the
+    /// ones this thread still runs itself are offered too.
+    func answerHeartbeat(on me: UnsafeMutablePointer<Participant>) {
         me.pointee.heartbeat.store(false, ordering: .relaxed)  // no data attached to the flag
-        guard let job = me.pointee.takeOldestPending() else { return }
-        me.pointee.deque.push(JobRef(stack: job))
-        me.pointee.bump(me.pointee.promotions)
-        me.pointee.trace(.promotion)
-        sleep.notifyWorkAvailable()
+        if !me.pointee.slideOfferWindow() {
+            me.pointee.updateOfferDepthLimit()  // undo the beat's `Int.max`
+        }
     }
 
-    /// Makes a join job stealable at once (a parallel loop splitting on a heartbeat): the same
-    /// hand-over as a promotion, without the stay in the pending list.
+    /// Makes a join job stealable: pushes it onto the owner's deque and wakes a sleeper.
     func publishJob(_ job: UnsafeMutablePointer<StackJob>, on me: UnsafeMutablePointer<Participant>) {
         me.pointee.deque.push(JobRef(stack: job))
         me.pointee.bump(me.pointee.promotions)
         me.pointee.trace(.promotion)
+        // Sequentially consistent fence inside: either a worker about to sleep sees the job in its
+        // last search, or this sees the sleeper and wakes it (`WorkerSleepState`). A join whose
+        // first branch waits for the second relies on it.
         sleep.notifyWorkAvailable()
     }
 
-    /// Back at a promoted job: takes it back if no thief did (returns true: run it inline), else
+    /// Publishes `count` consecutive jobs (an N-way join's branches), oldest first.
+    func publishJobs(_ jobs: UnsafeMutablePointer<StackJob>, count: Int, on me: UnsafeMutablePointer<Participant>) {
+        for k in 0..<count { me.pointee.deque.push(JobRef(stack: jobs + k)) }
+        me.pointee.bump(me.pointee.promotions)
+        me.pointee.trace(.promotion)
+        sleep.notifyWorkAvailable(count: count)
+    }
+
+    /// Back at a published job: takes it back if no thief did (returns true: run it inline), else
     /// waits for the thief (returns false: the result is in place).
-    func reclaimPromotedJob(_ job: UnsafeMutablePointer<StackJob>, on me: UnsafeMutablePointer<Participant>) -> Bool {
+    func takeBackJob(_ job: UnsafeMutablePointer<StackJob>, on me: UnsafeMutablePointer<Participant>) -> Bool {
         if let top = me.pointee.deque.pop() {
             if top == JobRef(stack: job) { return true }
             // Another job of this participant (a spawn of an enclosing scope, say): put it back

@@ -68,11 +68,16 @@ enum Worker {
                 registry.sleep.cancelSleep(me)
                 break
             }
+            // Parked, this worker stops counting as hungry: the heartbeat ticks only for hungry
+            // threads that are looking for work (a parked one is woken by the next publish), so
+            // an idle worker beside busy ones costs the busy ones no heartbeat.
+            registry.heartbeat.participantWasFed()
             registry.heartbeat.participantBecameIdle()
             me.pointee.trace(.park)
             registry.sleep.sleep(me, ticket: ticket)
             me.pointee.trace(.unpark)
             registry.heartbeat.participantBecameActive()
+            registry.heartbeat.participantBecameHungry()  // still without work until it finds some
             idleRounds = 0
         }
         me.pointee.retireSpawnSlab()

@@ -1,0 +1,144 @@
+// Instruction counts of the join fast path against its sequential twin, under callgrind.
+//
+// `spindle-bench --instructions` runs this executable once per probe under
+// `valgrind --tool=callgrind --toggle-collect='*probeXxx*'`, so that only instructions executed
+// inside the probe function (and what it calls) are counted: thread start-up, tree building and
+// the pool's other threads are left out. Instruction counts are repeatable where wall time is
+// not, so every change to the fast path can be measured without noise.
+//
+// Each join probe runs on the worker of a one-thread pool with no second participant: the
+// calling thread polls `isComplete` instead of calling `wait()` (which would make it a
+// participant that could be hungry), so no heartbeat fires and every join takes the path a join
+// takes when every worker is busy.
+import Foundation
+import Spindle
+
+/// One probe: a workload's sequential twin and its join version.
+struct InstructionProbe {
+    let name: String
+    /// Joins one run of the join version executes (for "extra instructions per join").
+    let joins: Int
+    let sequentialFunction: String
+    let joinFunction: String
+}
+
+let instructionProbes: [InstructionProbe] = [
+    InstructionProbe(name: "tree-16-indexed", joins: (1 << 16) - 1,
+                     sequentialFunction: "probeIndexTreeSequential", joinFunction: "probeIndexTreeJoin"),
+    // fib(22) makes fib(23) - 1 = 28,656 calls with n >= 2, each one join.
+    InstructionProbe(name: "fib-22", joins: 28_656,
+                     sequentialFunction: "probeFibSequential", joinFunction: "probeFibJoin"),
+    InstructionProbe(name: "join-3way-leaves", joins: 10_000,
+                     sequentialFunction: "probeThreeLeavesSequential", joinFunction: "probeThreeLeavesJoin"),
+    InstructionProbe(name: "spindle-join-free", joins: (1 << 16) - 1,
+                     sequentialFunction: "probeIndexTreeSequential", joinFunction: "probeIndexTreeFreeJoin"),
+]
+
+@inline(never)
+func probeIndexTreeSequential(_ tree: IndexTree) -> Int { tree.sumSequential(0) }
+
+@inline(never)
+func probeIndexTreeJoin(_ tree: IndexTree, _ pool: ThreadPool) -> Int { tree.sumJoin(0, pool) }
+
+@inline(never)
+func probeIndexTreeFreeJoin(_ tree: IndexTree) -> Int { tree.sumFreeJoin(0) }
+
+@inline(never)
+func probeFibSequential(_ n: Int) -> Int { fibSequential(n) }
+
+@inline(never)
+func probeFibJoin(_ n: Int, _ pool: ThreadPool) -> Int { fibJoin(n, pool) }
+
+@inline(never)
+func probeThreeLeavesSequential(_ count: Int) -> Int {
+    var total = 0
+    for i in 0..<count { total &+= leafValue(i) &+ leafValue(i &+ 1) &+ leafValue(i &+ 2) }
+    return total
+}
+
+@inline(never)
+func probeThreeLeavesJoin(_ count: Int, _ pool: ThreadPool) -> Int {
+    var total = 0
+    for i in 0..<count {
+        let (x, y, z) = pool.join({ leafValue(i) }, { leafValue(i &+ 1) }, { leafValue(i &+ 2) })
+        total &+= x &+ y &+ z
+    }
+    return total
+}
+
+@inline(never)
+func leafValue(_ i: Int) -> Int { i &* 2_654_435_761 }
+
+/// `spindle-bench --probe-run NAME VARIANT`: one probe function, once (what callgrind counts).
+func runInstructionProbe(name: String, variant: String) throws -> Int {
+    let pool = try ThreadPool(threads: 1)
+    defer { pool.shutdown() }
+    let tree = IndexTree(depth: 16)
+    defer { tree.deallocate() }
+    let body: @Sendable () -> Int
+    switch (name, variant) {
+    case ("tree-16-indexed", "sequential"), ("spindle-join-free", "sequential"):
+        body = { probeIndexTreeSequential(tree) }
+    case ("tree-16-indexed", "join"): body = { probeIndexTreeJoin(tree, pool) }
+    case ("spindle-join-free", "join"): body = { probeIndexTreeFreeJoin(tree) }
+    case ("fib-22", "sequential"): body = { probeFibSequential(22) }
+    case ("fib-22", "join"): body = { probeFibJoin(22, pool) }
+    case ("join-3way-leaves", "sequential"): body = { probeThreeLeavesSequential(10_000) }
+    case ("join-3way-leaves", "join"): body = { probeThreeLeavesJoin(10_000, pool) }
+    default: throw ProbeError(message: "unknown probe \(name) \(variant)")
+    }
+    // On the pool's only worker; this thread polls and never becomes a participant.
+    let handle = try pool.submit(body)
+    while !handle.isComplete { usleep(1_000) }
+    return try handle.wait()
+}
+
+struct ProbeError: Error, CustomStringConvertible {
+    let message: String
+    var description: String { message }
+}
+
+/// `spindle-bench --instructions`: every probe under callgrind, a table of the counts.
+func runInstructionProbes() throws {
+    let executable = URL(fileURLWithPath: CommandLine.arguments[0]).standardizedFileURL.path
+    print("callgrind instruction counts inside the workload function (one thread, on a worker of a")
+    print("one-thread pool, no second participant); ratio = join version / sequential twin\n")
+    print("probe".padding(toLength: 20, withPad: " ", startingAt: 0)
+          + "sequential".padding(toLength: 14, withPad: " ", startingAt: 0)
+          + "join".padding(toLength: 14, withPad: " ", startingAt: 0)
+          + "ratio".padding(toLength: 9, withPad: " ", startingAt: 0) + "extra per join")
+    for probe in instructionProbes where filter.map({ probe.name.contains($0) }) ?? true {
+        let sequential = try callgrindCount(executable: executable, probe: probe, variant: "sequential",
+                                            function: probe.sequentialFunction)
+        let join = try callgrindCount(executable: executable, probe: probe, variant: "join",
+                                      function: probe.joinFunction)
+        let extra = Double(join - sequential) / Double(probe.joins)
+        print(probe.name.padding(toLength: 20, withPad: " ", startingAt: 0)
+              + String(sequential).padding(toLength: 14, withPad: " ", startingAt: 0)
+              + String(join).padding(toLength: 14, withPad: " ", startingAt: 0)
+              + String(format: "%.2f×", Double(join) / Double(sequential)).padding(toLength: 9, withPad: " ", startingAt: 0)
+              + String(format: "%.1f", extra))
+    }
+}
+
+/// Runs one probe under callgrind and returns the instructions it counted.
+func callgrindCount(executable: String, probe: InstructionProbe, variant: String, function: String) throws -> Int {
+    let output = FileManager.default.temporaryDirectory
+        .appendingPathComponent("spindle-callgrind-\(getpid())-\(probe.name)-\(variant).out").path
+    defer { try? FileManager.default.removeItem(atPath: output) }
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = ["valgrind", "--tool=callgrind", "--callgrind-out-file=\(output)",
+                         "--toggle-collect=*\(function)*", executable, "--probe-run", probe.name, variant]
+    process.standardOutput = FileHandle.nullDevice
+    process.standardError = FileHandle.nullDevice
+    try process.run()
+    process.waitUntilExit()
+    guard process.terminationStatus == 0, let text = try? String(contentsOfFile: output, encoding: .utf8) else {
+        throw ProbeError(message: "valgrind failed for \(probe.name) \(variant) (exit \(process.terminationStatus)); is valgrind installed? (apt-get install valgrind)")
+    }
+    for line in text.split(separator: "\n") where line.hasPrefix("summary:") || line.hasPrefix("totals:") {
+        if let count = Int(line.split(separator: " ").last ?? "") { return count }
+    }
+    throw ProbeError(message: "no summary line in \(output)")
+}
