@@ -248,7 +248,7 @@ if wanted("join-4way") {
     // same sum either way). "join-4way": inside six offered joins, so that every measured join
     // takes the fast path, as joins nested in a recursion do (one thread: after the start, no
     // hungry thread asks for promotions, so at least four stay pending and the window stays shut). "join-4way-offered": at the top
-    // level, where every join is offered (closures linked into the pending list; one allocation).
+    // level, where every join is offered (published on the deque; one allocation, a push and a pop).
     let calls = quick ? 2_000_000 : 10_000_000
     let pool = try ThreadPool(threads: 1)
     for (workload, nesting) in [("join-4way", 6), ("join-4way-offered", 0)] {

@@ -9,7 +9,7 @@ import Synchronization
 /// `spindle_tls_participant` points at the current thread's participant.
 ///
 /// Field groups, each on its own cache lines:
-/// 1. owner-only state read on every join (pending list, family, identity);
+/// 1. owner-only state read on every join (offer window, family, identity);
 /// 2. the heartbeat flag, written by the heartbeat thread;
 /// 3. shared machinery (deque, parker, counters) touched on slow paths.
 @usableFromInline
