@@ -33,13 +33,25 @@ extension ThreadPool {
         // caller, a heartbeat, an offered join) is behind one out-of-line call, so that the
         // caller sets up nothing for it on the way past.
         if let me = Participant.current(in: registryID), _fastPath(me.pointee.mayJoinInline) {
-            me.pointee.joinDepth &+= 1
-            let resultA = Result(catching: a)
-            let resultB = Result(catching: b)
-            me.pointee.joinDepth &-= 1
-            return (try resultA.get(), try resultB.get())
+            return try ThreadPool._joinInline(on: me, a, b)
         }
         return try _joinCold(a, b)
+    }
+
+    /// The fast path's body, shared by every binary entry point: both closures inline, one
+    /// depth increment around them.
+    @inlinable
+    @inline(__always)
+    static func _joinInline<A, B: Sendable, E: Error>(
+        on me: UnsafeMutablePointer<Participant>,
+        _ a: () throws(E) -> A,
+        _ b: @Sendable () throws(E) -> B
+    ) throws(E) -> (A, B) {
+        me.pointee.joinDepth &+= 1
+        let resultA = Result(catching: a)
+        let resultB = Result(catching: b)
+        me.pointee.joinDepth &-= 1
+        return (try resultA.get(), try resultB.get())
     }
 
     /// Every case of `join` but the fast path.
@@ -76,11 +88,7 @@ extension ThreadPool {
         _ b: @Sendable () throws(E) -> B
     ) throws(E) -> (A, B) {
         if _fastPath(me.pointee.mayJoinInline) {
-            me.pointee.joinDepth &+= 1
-            let resultA = Result(catching: a)
-            let resultB = Result(catching: b)
-            me.pointee.joinDepth &-= 1
-            return (try resultA.get(), try resultB.get())
+            return try _joinInline(on: me, a, b)
         }
         return try _joinOffering(on: me, a, b)
     }
@@ -214,11 +222,7 @@ public func join<A, B: Sendable, E: Error>(
     _ b: @Sendable () throws(E) -> B
 ) throws(E) -> (A, B) {
     if let me = Participant.current, _fastPath(me.pointee.mayJoinInline) {
-        me.pointee.joinDepth &+= 1
-        let resultA = Result(catching: a)
-        let resultB = Result(catching: b)
-        me.pointee.joinDepth &-= 1
-        return (try resultA.get(), try resultB.get())
+        return try ThreadPool._joinInline(on: me, a, b)
     }
     return try _freeJoinCold(a, b)
 }
