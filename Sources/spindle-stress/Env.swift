@@ -25,6 +25,28 @@ final class PoolRecord: Sendable {
         maxPending = pool.configuration.maxPending
     }
 
+    /// Broadcasts in flight, and whether the pool is being retired. `broadcast` on a shut-down
+    /// pool is a precondition failure (a program must not broadcast on a pool it is shutting
+    /// down), so the replacer closes this gate and waits for the broadcasts in flight first.
+    private let broadcastGate = Mutex<(active: Int, closed: Bool)>((0, false))
+
+    /// Whether a broadcast may start (then `leaveBroadcast()` after it).
+    func enterBroadcast() -> Bool {
+        broadcastGate.withLock { gate in
+            if gate.closed { return false }
+            gate.active += 1
+            return true
+        }
+    }
+
+    func leaveBroadcast() { broadcastGate.withLock { $0.active -= 1 } }
+
+    /// Refuses new broadcasts and waits for those in flight (before a shutdown).
+    func closeBroadcasts() {
+        broadcastGate.withLock { $0.closed = true }
+        while broadcastGate.withLock({ $0.active }) > 0 { sleepMicroseconds(100) }
+    }
+
     var label: String { "pool#\(serial)(\(pool.threadCount) threads\(maxPending.map { ", maxPending \($0)" } ?? ""))" }
 
     var graceMayCancel: Bool { graceStarted.load(ordering: .acquiring) }  // pairs with the store before the shutdown

@@ -1,3 +1,4 @@
+import Synchronization
 import Spindle
 
 /// Choosing and running operations: from the outside issuing threads, and nested inside units
@@ -156,7 +157,8 @@ enum Issuer {
             env.activeOps.wrappingSubtract(1, ordering: .sequentiallyConsistent)
         }
         let old = env.pools.replaceRandom(&rng)
-        switch rng.int(0...2) {
+        old.closeBroadcasts()
+        switch rng.int(0...3) {
         case 0:
             env.board.set(issuer, "shutdown() of \(old.label)")
             old.retiredHow.withLock { $0 = "shutdown()" }
@@ -173,6 +175,23 @@ enum Issuer {
                 env.fail("shutdown(gracePeriod:) of \(old.label) returned true, yet \(drops) spawned closures were dropped")
             }
             old.retiredHow.withLock { $0 += clean ? " → clean" : " → cancelled queued work" }
+        case 2:
+            // From inside first (it returns at once), then from outside: the outside call must
+            // still return only after everything queued before the first one has run.
+            env.board.set(issuer, "shutdown() from inside, then from outside, of \(old.label)")
+            old.retiredHow.withLock { $0 = "shutdown() from a job, then shutdown()" }
+            var queued: UInt64 = 0
+            let ran = SharedSum(), insideDone = SharedSum()  // read after shutdown() returned, which orders them
+            for _ in 0..<rng.int(0...8) where (try? old.pool.spawn { ran.add(1) }) != nil { queued += 1 }
+            let insideQueued = (try? old.pool.spawn {
+                old.pool.shutdown()
+                insideDone.add(1)
+            }) != nil
+            if insideQueued && rng.chance(0.5) {
+                while insideDone.total == 0 { sleepMicroseconds(100) }  // the inside call came first
+            }
+            old.pool.shutdown()
+            if ran.total != queued { env.fail("shutdown() of \(old.label) after one from inside returned with \(ran.total) of \(queued) queued jobs run") }
         default:
             env.board.set(issuer, "dropping \(old.label)")
             old.retiredHow.withLock { $0 = "last reference dropped" }
@@ -190,6 +209,28 @@ enum Issuer {
         let record = env.pools.random(&rng)
         let threads = rng.int(1...min(record.pool.maxThreadCount, env.pools.maxThreads + 1))
         env.board.set(issuer, "resize(threads: \(threads)) of \(record.label)")
+        if rng.chance(0.3), record.enterBroadcast() {
+            // From inside: a shrink then a grow from one worker's broadcast part (the shrink may
+            // retire that very worker; the grow must put it back to work, not wait for it).
+            defer { record.leaveBroadcast() }
+            let chosen = rng.int(0...max(0, record.pool.threadCount - 1))
+            let shrinkTo = rng.int(1...max(1, threads))
+            env.board.set(issuer, "resize(\(shrinkTo)) then resize(\(threads)) from worker \(chosen) of \(record.label)")
+            let errors = Mutex<[ThreadPoolError]>([])
+            _ = record.pool.broadcast { context in
+                guard context.index == chosen else { return }
+                do throws(ThreadPoolError) {
+                    try record.pool.resize(threads: shrinkTo)
+                    try record.pool.resize(threads: threads)
+                } catch {
+                    errors.withLock { $0.append(error) }
+                }
+            }
+            for error in errors.withLock({ $0 }) where error != .shutDown {
+                env.fail("resize from inside \(record.label) threw \(error)")
+            }
+            return
+        }
         do {
             try record.pool.resize(threads: threads)
         } catch {

@@ -186,6 +186,8 @@ extension Ops {
     static func broadcast(_ ctx: inout Ctx) {
         let env = ctx.env
         let record = env.pools.random(&ctx.rng)
+        guard record.enterBroadcast() else { return }  // the pool is being shut down
+        defer { record.leaveBroadcast() }
         let most = record.pool.maxThreadCount
         guard let base = env.ledger.reserve(most, kind: .broadcast) else { return }
         let thrower = ctx.rng.chance(0.25) ? ctx.rng.int(0...record.pool.threadCount - 1) : -1
@@ -395,19 +397,26 @@ extension Ops {
             numbers.parallelSort(on: record.pool, by: { $0 > $1 })
             numbers.reverse()
         default:
-            // A comparator that throws when it meets one value: the error must come back, and the
-            // elements must still be a permutation of the input.
+            // A comparator that throws when it meets one value, or at its k-th call (any phase:
+            // piece sorts or merges): the error must come back, and the elements must still be a
+            // permutation of the input.
             let poison = numbers.isEmpty ? -1 : numbers[ctx.rng.int(0...n - 1)]
+            let throwAtCall = ctx.rng.chance(0.5) ? ctx.rng.int(1...max(1, n * 20)) : nil
+            let calls = Atomic<Int>(0)
             let threw = Atomic<Bool>(false)
             do {
                 try numbers.parallelSort(on: record.pool, by: { (a: Int, b: Int) throws(StressError) -> Bool in
-                    if a == poison || b == poison {
+                    let call = calls.wrappingAdd(1, ordering: .relaxed).newValue  // a count; orders nothing
+                    if throwAtCall.map({ call == $0 }) ?? (a == poison || b == poison) {
                         if !threw.exchange(true, ordering: .relaxed) { env.mark(id, .threw) }  // once per unit; the mark orders itself
                         throw StressError(id: id, round: round)
                     }
                     return a < b
                 })
-                if n >= 2 { env.fail("a sort of \(n) with a throwing comparator returned normally") }
+                // A count past the sort's comparisons never throws.
+                if n >= 2 && (throwAtCall.map { $0 <= calls.load(ordering: .relaxed) } ?? true) {
+                    env.fail("a sort of \(n) with a throwing comparator returned normally")
+                }
             } catch {
                 env.sawError(error, expectedIn: id..<id + 1, "parallel sort")
             }

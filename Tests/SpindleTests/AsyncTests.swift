@@ -200,7 +200,7 @@ struct BoundedConcurrencyTests {
         let pool = try ThreadPool(threads: 2)
         // The whole check runs on the driver pool: its polling must not wait for a cooperative
         // thread, which sanitizer-slowed tests may hold for minutes.
-        try await Task(executorPreference: asyncDriver) {
+        await Task(executorPreference: asyncDriver) {
             let started = Counter()
             let caller = Task(executorPreference: asyncDriver) {
                 try await pool.forEach(0..<100_000, maxConcurrent: 2) { _ in
@@ -258,7 +258,7 @@ struct GracefulShutdownTests {
         }
         #expect(pool.metrics.cancelledTasks == 8)
         blocked.unblock()
-        #expect(await eventually { pool.registry.liveWorkers.load(ordering: .sequentiallyConsistent) == 0 })
+        #expect(await eventually { pool.registry.haveWorkersLeft })
         #expect(ran.value == 0)
         #expect(pool.metrics.pendingTasks == 0)
     }

@@ -17,27 +17,30 @@ extension ThreadPool {
     /// shutdown run on the global concurrent executor. Calling it again (or after `shutdown()`)
     /// waits, up to `gracePeriod`, for the first shutdown to finish.
     /// - Precondition: `gracePeriod` is not negative.
+    /// - Precondition: the pool is not `ThreadPool.shared`, which is never shut down.
     @concurrent
     public func shutdown(gracePeriod: Duration) async -> Bool {
+        precondition(!isPerpetual, Self.perpetualMessage("shutdown(gracePeriod:)"))
         precondition(gracePeriod >= .zero, "shutdown(gracePeriod:) needs a non-negative grace period, got \(gracePeriod)")
         let deadline = ContinuousClock.now.advanced(by: gracePeriod)
-        let (threads, first) = registry.close()
-        guard first else {
+        // It suspends and never blocks a thread, so it may finish the shutdown from anywhere.
+        switch registry.close(callerIsInside: false) {
+        case .returnAtOnce, .waitForFinish:
             return await Self.poll(until: deadline) { self.registry.isShutdownFinished }
+        case .mustFinish:
+            break
         }
-        // Acquiring: pairs with each worker's releasing decrement as it leaves its loop.
-        let exited = await Self.poll(until: deadline) { self.registry.liveWorkers.load(ordering: .acquiring) == 0 }
-        if exited {
-            registry.finishShutdown(joining: threads)  // every thread has left its loop: no wait
+        if await Self.poll(until: deadline, { self.registry.haveWorkersLeft }) {
+            registry.finishShutdown()  // every thread has left its loop: the joins return at once
             return true
         }
         let cancelled = registry.cancelQueuedBackgroundWork()
-        // The cancellations may have been all that was left.
-        if cancelled == 0, await Self.poll(until: ContinuousClock.now, { self.registry.liveWorkers.load(ordering: .acquiring) == 0 }) {
-            registry.finishShutdown(joining: threads)
-            return true
+        // The cancellations may have been all that was left; otherwise the last worker to leave
+        // finishes the shutdown.
+        if registry.haveWorkersLeft || !registry.handShutdownToLastWorker() {
+            registry.finishShutdown()
+            return cancelled == 0
         }
-        registry.abandonShutdown(detaching: threads)
         return false
     }
 

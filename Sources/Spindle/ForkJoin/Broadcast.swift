@@ -36,6 +36,7 @@ extension ThreadPool {
     /// Useful to initialise per-thread state. Each part is foreground work queued for one worker;
     /// the call returns when all parts have run.
     /// - Throws: the first error (in worker order) after every part has finished.
+    /// - Precondition: the pool is not shut down (it has no workers left to run the parts on).
     public func broadcast<T: Sendable, E: Error>(
         _ body: @Sendable (BroadcastContext) throws(E) -> T
     ) throws(E) -> [T] {
@@ -73,14 +74,12 @@ extension ThreadPool {
                         }
                         return true
                     }
-                    if admitted {
-                        registry.sleep.notifyWorkAvailable(count: n)
-                        latch.decrement()  // the owner's token
-                        registry.wait(for: latch, on: me)
-                    } else {
-                        // Shut down: no worker is left to run the parts, so the caller runs them.
-                        for index in 0..<n { run.pointee(index) }
-                    }
+                    // Running the parts on the caller instead would hand them worker indices that
+                    // no worker has: per-worker state set up that way would be wrong.
+                    precondition(admitted, "ThreadPool.broadcast called on a shut-down pool: it has no workers to run the parts on")
+                    registry.sleep.notifyWorkAvailable(count: n)
+                    latch.decrement()  // the owner's token
+                    registry.wait(for: latch, on: me)
                 }
             }
         }

@@ -23,6 +23,8 @@ extension ThreadPool {
         /// not workers also take part in their own calls, on their own thread.
         public var threads: Int
         /// Worker threads are named `"\(threadNamePrefix)\(index)"` (visible in debuggers, `top -H`).
+        /// Where the platform limits names (15 bytes on Linux), the prefix is shortened so that
+        /// the index always survives.
         public var threadNamePrefix: String
         /// How often pending join work is made stealable. Shorter: faster spreading of work,
         /// more promotions; longer: lower overhead. Must be positive.

@@ -160,9 +160,9 @@ extension Scope where Failure == Never {
 
 /// One spawned closure of a scope.
 @usableFromInline
-final class ScopeJob<Failure: Error>: HeapJob, @unchecked Sendable {  // immutable
+final class ScopeJob<Failure: Error>: HeapJob, @unchecked Sendable {  // `work` is cleared by `execute`, which runs once, on one thread
     @usableFromInline let scope: Scope<Failure>
-    @usableFromInline let work: @Sendable () throws(Failure) -> Void
+    @usableFromInline var work: (@Sendable () throws(Failure) -> Void)?
 
     @inlinable
     init(scope: Scope<Failure>, work: @escaping @Sendable () throws(Failure) -> Void) {
@@ -174,7 +174,12 @@ final class ScopeJob<Failure: Error>: HeapJob, @unchecked Sendable {  // immutab
     @inlinable
     override func execute() {
         do {
-            try work()
+            // Taken out of the job, so that the closure and its captures are released at the end
+            // of this block, before the decrement lets `scope` return (the job object itself is
+            // released later, by the thread that ran it).
+            let body = work.unsafelyUnwrapped
+            work = nil
+            try body()
         } catch {
             scope.record(error)
         }

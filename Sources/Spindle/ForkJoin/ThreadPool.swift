@@ -43,9 +43,18 @@ public final class ThreadPool: @unchecked Sendable {  // immutable after init; t
     /// ```swift
     /// let pool = try ThreadPool(configuration: .init(threads: 4, maxPending: 10_000))
     /// ```
-    public init(configuration: Configuration) throws(ThreadPoolError) {
+    public convenience init(configuration: Configuration) throws(ThreadPoolError) {
+        try self.init(configuration: configuration, isPerpetual: false)
+    }
+
+    /// Whether this is `ThreadPool.shared`, which refuses `shutdown` and `resize`: other code in
+    /// the process relies on it (as swift-nio's singletons refuse to shut down).
+    let isPerpetual: Bool
+
+    init(configuration: Configuration, isPerpetual: Bool) throws(ThreadPoolError) {
         try configuration.validate()
         self.configuration = configuration
+        self.isPerpetual = isPerpetual
         registry = Registry(configuration: configuration)
         registryID = registry.identity
         registry.pool = self
@@ -58,14 +67,18 @@ public final class ThreadPool: @unchecked Sendable {  // immutable after init; t
     }
 
     /// The process-wide default pool: one worker per usable core (the affinity mask, capped by a
-    /// cgroup CPU quota). Never shut down.
+    /// cgroup CPU quota), its threads named `spindle-sh-0`, `spindle-sh-1`, …
     ///
     /// ```swift
     /// let (a, b) = ThreadPool.shared.join({ work(0) }, { work(1) })
     /// ```
+    /// Perpetual: any library in the process may be using it, so nobody may stop or reshape it.
+    /// `shutdown()` and `shutdown(gracePeriod:)` on it stop the program with a message saying so;
+    /// `resize(threads:)` throws `ThreadPoolError.sharedPoolIsPerpetual`. Create a pool of your
+    /// own to control its lifetime or width.
     public static let shared: ThreadPool = {
         do {
-            return try ThreadPool(configuration: Configuration(threadNamePrefix: "spindle-shared-"))
+            return try ThreadPool(configuration: Configuration(threadNamePrefix: "spindle-sh-"), isPerpetual: true)
         } catch {
             fatalError("Spindle could not start its shared pool: \(error)")
         }
@@ -91,8 +104,14 @@ public final class ThreadPool: @unchecked Sendable {  // immutable after init; t
     /// outside the pool: once retired threads have exited).
     /// - Throws: `ThreadPoolError.invalidThreadCount` when `threads` is below 1 or above
     ///   `maxThreadCount`; `.shutDown` after shutdown; `.threadCreationFailed` if the system
-    ///   refuses a thread (the pool then keeps the workers it could start).
+    ///   refuses a thread (the pool then keeps the workers it could start);
+    ///   `.sharedPoolIsPerpetual` on `ThreadPool.shared`.
+    ///
+    /// Callable from a job on the pool, even from a worker that the call itself retires: a grow
+    /// that follows a shrink puts a worker still on its way out back to work instead of waiting
+    /// for it.
     public func resize(threads: Int) throws(ThreadPoolError) {
+        guard !isPerpetual else { throw .sharedPoolIsPerpetual }
         try registry.resize(to: threads)
     }
 
@@ -116,15 +135,32 @@ public final class ThreadPool: @unchecked Sendable {  // immutable after init; t
     public var isShutDown: Bool { registry.isShutDown }
 
     /// Stops accepting background work, lets the workers run everything already queued, and
-    /// waits for them to exit. Idempotent. `join`, `scope` and `install` keep working afterwards:
-    /// their callers then do all the work on their own thread.
+    /// waits for them to exit. `join`, `scope` and `install` keep working afterwards: their
+    /// callers then do all the work on their own thread.
     ///
     /// ```swift
     /// try pool.spawn { flushCaches() }
     /// pool.shutdown()   // flushCaches() has run
     /// ```
+    /// What each call guarantees when it returns:
+    /// - **From outside the pool** (any thread that is not running the pool's work), first or
+    ///   later call alike: admission is closed, every job queued before the first call has run,
+    ///   every worker thread has exited and been joined, and the heartbeat thread has stopped.
+    /// - **From inside the pool** (a job, a `join`/`scope`/`install` caller, a worker): only that
+    ///   admission is closed and the workers were woken. Waiting there could deadlock (a worker
+    ///   may be waiting for the caller), so it returns at once; the workers run everything
+    ///   queued and exit on their own, and the last one to leave completes the shutdown (or a
+    ///   later call from outside waits for it, as above).
+    ///
+    /// Dropping the last reference to the pool calls this (from `deinit`, with the same rules).
+    /// - Precondition: the pool is not `ThreadPool.shared`, which is never shut down.
     public func shutdown() {
+        precondition(!isPerpetual, Self.perpetualMessage("shutdown()"))
         registry.shutdown()
+    }
+
+    static func perpetualMessage(_ call: String) -> String {
+        "ThreadPool.shared is perpetual: \(call) is not allowed on it (other code in the process uses it). Create a ThreadPool of your own to control its lifetime."
     }
 
     // MARK: Internals used by inlinable code

@@ -26,6 +26,8 @@ public enum ThreadPoolError: Error, Equatable, Sendable, CustomStringConvertible
     case threadCreationFailed(errno: Int32)
     /// Bounded concurrency needs `maxConcurrent` of at least 1.
     case invalidMaxConcurrent(Int)
+    /// `ThreadPool.shared` cannot be resized (other code in the process relies on it).
+    case sharedPoolIsPerpetual
 
     public var description: String {
         switch self {
@@ -47,6 +49,8 @@ public enum ThreadPoolError: Error, Equatable, Sendable, CustomStringConvertible
             return "the system could not start a worker thread (errno \(e))"
         case .invalidMaxConcurrent(let n):
             return "invalid maxConcurrent \(n): at least 1 body must be allowed in flight"
+        case .sharedPoolIsPerpetual:
+            return "ThreadPool.shared cannot be resized or shut down: create a ThreadPool of your own to control its width and lifetime"
         }
     }
 }

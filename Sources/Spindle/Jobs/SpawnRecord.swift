@@ -33,12 +33,18 @@ struct SpawnRecord {
 
     /// Runs the record's closure, reports to its scope, and frees the slot.
     static func run(_ record: UnsafeMutablePointer<SpawnRecord>) {
-        let me = record.move()
-        me.work()
+        let latch = record.pointee.latch
+        let slab = record.pointee.slab
+        do {
+            // The closure (and so everything it captured) is released at the end of this block,
+            // before the decrement: once `scope` returns, nothing of its spawns is alive.
+            let work = record.move().work
+            work()
+        }
         // After the decrement the scope may end: `decrement` touches nothing of the latch after its
         // read-modify-write, and nothing of the scope is touched below.
-        me.latch.takeUnretainedValue().decrement()
-        SpawnSlab.releaseRecord(me.slab)
+        latch.takeUnretainedValue().decrement()
+        SpawnSlab.releaseRecord(slab)
     }
 }
 

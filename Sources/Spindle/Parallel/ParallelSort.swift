@@ -1,3 +1,5 @@
+import Synchronization
+
 /// Parallel sort: sort pieces in parallel with the standard library's sort, then merge them in
 /// parallel, ping-ponging between the collection and one scratch copy. O(n log n). Stable as
 /// long as the standard library's sort is (it is today, though not documented as guaranteed):
@@ -12,24 +14,27 @@ extension MutableCollection where Self: RandomAccessCollection, Element: Sendabl
     /// var people = loadPeople()
     /// people.parallelSort(by: { $0.age < $1.age })
     /// ```
-    /// - Throws: the first error the comparator throws; the collection then holds its elements in
-    ///   an unspecified order (none is lost or duplicated).
+    /// - Throws: the first error the comparator throws, once the sort has finished; the
+    ///   collection then holds its elements in an unspecified order, none lost or duplicated.
+    ///   From the first error on, every comparison answers `false` ("equal") without calling
+    ///   the comparator, so each phase still ends with a permutation of its input.
     @inlinable
     public mutating func parallelSort<E: Error>(
         on pool: ThreadPool? = nil,
         by areInIncreasingOrder: @Sendable (Element, Element) throws(E) -> Bool
     ) throws(E) {
         let pool = pool ?? ThreadPool.currentOrShared
-        let done: Result<Void, E>? = withoutActuallyEscaping(areInIncreasingOrder) { less in
+        let failure = _SortFailure<E>()
+        let sorted: Void? = withoutActuallyEscaping(areInIncreasingOrder) { less in
             withContiguousMutableStorageIfAvailable { buffer in
-                Result { () throws(E) in try parallelSortBuffer(buffer, on: pool, order: _ClosureOrder(less: less)) }
+                parallelSortBuffer(buffer, on: pool, order: _ClosureOrder(less: less, failure: failure))
             }
         }
-        if let done {
-            try done.get()
+        if sorted != nil {
+            if let error = failure.firstError { throw error }
             return
         }
-        // No contiguous storage: sort a copy, then write it back.
+        // No contiguous storage: sort a copy, then write it back (only when it succeeded).
         var copy = Array(self)
         try copy.parallelSort(on: pool, by: areInIncreasingOrder)
         var i = startIndex
@@ -82,21 +87,64 @@ struct _NaturalOrder<Element: Comparable>: _SortOrder {
     }
 }
 
-/// A comparator closure.
+/// A comparator closure that may throw, made total for the sort: its first error is kept in
+/// `failure`, and every comparison answers `false` from then on. A sort or merge whose
+/// comparisons all answer is a permutation of its input whatever the answers, so a throw
+/// midway never loses or duplicates an element (an early return from a merge would: half of
+/// its output would be stale copies).
 @usableFromInline
-struct _ClosureOrder<Element, Failure: Error>: _SortOrder {
-    @usableFromInline let comparator: @Sendable (Element, Element) throws(Failure) -> Bool
+struct _ClosureOrder<Element, ComparatorFailure: Error>: _SortOrder {
+    /// Comparisons never throw (see above).
+    @usableFromInline typealias Failure = Never
+
+    @usableFromInline let comparator: @Sendable (Element, Element) throws(ComparatorFailure) -> Bool
+    @usableFromInline let failure: _SortFailure<ComparatorFailure>
 
     @inlinable
-    init(less: @escaping @Sendable (Element, Element) throws(Failure) -> Bool) { comparator = less }
-
-    @inlinable
-    func less(_ a: Element, _ b: Element) throws(Failure) -> Bool { try comparator(a, b) }
-
-    @inlinable
-    func sortPiece(_ piece: UnsafeMutableBufferPointer<Element>) throws(Failure) {
-        try sortSequentially(piece, by: comparator)
+    init(less: @escaping @Sendable (Element, Element) throws(ComparatorFailure) -> Bool, failure: _SortFailure<ComparatorFailure>) {
+        comparator = less
+        self.failure = failure
     }
+
+    @inlinable
+    func less(_ a: Element, _ b: Element) -> Bool {
+        if ComparatorFailure.self == Never.self { return (try? comparator(a, b)) ?? false }  // cannot fail
+        if failure.hasFailed { return false }
+        do throws(ComparatorFailure) {
+            return try comparator(a, b)
+        } catch {
+            failure.record(error)
+            return false
+        }
+    }
+
+    @inlinable
+    func sortPiece(_ piece: UnsafeMutableBufferPointer<Element>) {
+        var piece = piece  // sorting through a copy of the pointer sorts the memory itself
+        piece.sort { a, b in less(a, b) }
+    }
+}
+
+/// The first error of a sort's comparator, shared by the sort's threads.
+@usableFromInline
+final class _SortFailure<Failure: Error>: @unchecked Sendable {  // `error` under `lock`; `failed` atomic
+    private let failed = Atomic<Bool>(false)
+    private let lock = FutexLock()
+    private var error: Failure?
+
+    @usableFromInline init() {}
+
+    /// Relaxed: a hint that only saves comparator calls; the error itself is read under the lock.
+    @usableFromInline var hasFailed: Bool { failed.load(ordering: .relaxed) }
+
+    @usableFromInline
+    func record(_ error: Failure) {
+        lock.withLock { if self.error == nil { self.error = error } }
+        failed.store(true, ordering: .relaxed)
+    }
+
+    /// Read after the sort has returned (its joins ordered every `record` before it).
+    @usableFromInline var firstError: Failure? { lock.withLock { error } }
 }
 
 extension ThreadPool {
@@ -150,27 +198,6 @@ func parallelSortBuffer<Order: _SortOrder>(
     try pool.install { () throws(Order.Failure) in
         try sortRange(buffers, 0, n, intoScratch: false, on: pool, order: order)
     }
-}
-
-/// The standard library's (stable) sort with a typed-throwing comparator: `sort(by:)` rethrows
-/// untyped errors, so the first error is kept aside and the comparator answers `false` from then
-/// on (a consistent "all equal" order, so the sort still ends), then the error is rethrown.
-@inlinable
-func sortSequentially<Element, E: Error>(
-    _ buffer: UnsafeMutableBufferPointer<Element>, by less: (Element, Element) throws(E) -> Bool
-) throws(E) {
-    var piece = buffer  // sorting through a copy of the pointer sorts the memory itself
-    if E.self == Never.self {
-        // A `throws(Never)` closure is a plain closure: no error bookkeeping per comparison.
-        piece.sort { a, b in (try? less(a, b)) ?? false }  // cannot throw: E is Never
-        return
-    }
-    var firstError: E?
-    piece.sort { a, b in
-        if firstError != nil { return false }
-        do throws(E) { return try less(a, b) } catch { firstError = error; return false }
-    }
-    if let firstError { throw firstError }
 }
 
 /// Sorts `data[lo..<hi]` and leaves the result in `data` or, when `intoScratch`, in `scratch`.

@@ -36,10 +36,16 @@ final class Heartbeat: @unchecked Sendable {  // all state is atomic or immutabl
 
     deinit { wakeWord.deallocate() }
 
+    /// `<prefix>heartbeat` where that fits the platform's limit, else `<prefix>hb`.
+    static func threadName(prefix: String) -> String {
+        let long = prefix + "heartbeat"
+        return long.utf8.count <= threadNameLimit ? long : Spindle.threadName(prefix: prefix, suffix: "hb")
+    }
+
     func start(registry: Registry) {
         started = true
         let context = Unmanaged.passRetained(HeartbeatContext(heartbeat: self, registry: registry))
-        spawnDetachedThread(name: "\(registry.configuration.threadNamePrefix)heartbeat",
+        spawnDetachedThread(name: Self.threadName(prefix: registry.configuration.threadNamePrefix),
                             context: context.toOpaque(), entry: heartbeatThreadEntry)
     }
 

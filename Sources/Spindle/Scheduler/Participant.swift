@@ -71,11 +71,10 @@ struct Participant: ~Copyable {
     let deque = WorkStealingDeque()
     /// Where this participant sleeps when blocked or idle.
     let parker = Parker()
-    /// Set (releasing) by `resize` when this worker is to leave; read acquiring by the worker.
-    let retiring = Atomic<Bool>(false)
-    /// Whether a thread runs this worker slot: set before its thread starts, cleared (releasing)
-    /// as the thread leaves, so that `resize` never starts a second thread on a slot.
-    let threadRunning = Atomic<Bool>(false)
+    /// Set (releasing) by `resize` when this worker is to retire, cleared when a grow cancels
+    /// the retirement; read acquiring by the worker, which then confirms under the lifecycle
+    /// lock (`Registry.acknowledgeRetirement`): a hint, the slot's state is the truth.
+    let retireRequested = Atomic<Bool>(false)
     /// Jobs that must run on this very worker (broadcast); empty for outside participants.
     let inbox = Injector()
     /// Background jobs that must run on this very worker (`spawnBroadcast` parts).

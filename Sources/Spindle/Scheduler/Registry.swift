@@ -20,8 +20,6 @@ final class Registry: @unchecked Sendable {  // mutable state is atomic or guard
     /// `lifecycleLock` (by `resize`); read relaxed elsewhere, as a count.
     let activeWorkers = Atomic<Int>(0)
     var workerCount: Int { activeWorkers.load(ordering: .relaxed) }
-    /// Serialises `resize` calls.
-    let resizeLock = FutexLock()
     /// The public pool (weak: the pool owns the registry). Set once before the workers start.
     weak var pool: ThreadPool?
     /// The pool as a task executor, for running Swift jobs on it (unowned: no reference counting
@@ -63,17 +61,25 @@ final class Registry: @unchecked Sendable {  // mutable state is atomic or guard
 
     // MARK: Lifecycle
 
-    /// Guards `isClosed` against background admission, so no job slips in after workers decide
-    /// to exit.
+    /// Guards `lifecycle` (see `PoolLifecycle`) against background admission and broadcasts, so
+    /// no job slips in after workers decide to exit.
     let lifecycleLock = FutexLock()
-    private var isClosed = false
+    /// Under `lifecycleLock`.
+    var lifecycle: PoolLifecycle
+    /// Whether admission is closed, under `lifecycleLock`.
+    var isClosed: Bool { lifecycle.phase != .running }
     /// Mirror of `isClosed` for lock-free reads in the worker loop (set under the lock).
     let closedFlag = Atomic<Bool>(false)
+    /// Set when the last worker has left a closed pool.
+    let workersGone = OneShotEvent()
+    /// Set once a shutdown has finished: threads joined or detached, heartbeat stopped.
+    let shutdownFinished = OneShotEvent()
+    /// Bumped (releasing) and woken whenever a worker slot becomes vacant.
+    let slotsChanged = FutexWord(0)
     /// Background jobs accepted but not started (for `maxPending`).
     let backgroundPending = Atomic<Int>(0)
     /// Async submitters waiting for a `maxPending` place.
     let capacityWaiters = CapacityWaiters()
-    private var threads: [WorkerThread] = []
 
     init(configuration: ThreadPool.Configuration) {
         self.configuration = configuration
@@ -82,86 +88,10 @@ final class Registry: @unchecked Sendable {  // mutable state is atomic or guard
         // Unsafe allocation: a fixed table of participant pointers read by thieves; freed in deinit.
         slots = .allocate(capacity: Self.slotCapacity)
         slots.initialize(repeating: nil, count: Self.slotCapacity)
+        lifecycle = PoolLifecycle(slotCount: maxWorkers)
         heartbeat = Heartbeat(intervalNanoseconds: configuration.heartbeatNanoseconds)
         tracer = configuration.tracing ? TraceRecorder(eventsPerParticipant: 1 << 20) : nil
         LiveObjects.created(.registry)
-    }
-
-    /// Creates worker participants and starts the threads.
-    func start() throws(ThreadPoolError) {
-        // Every worker slot gets its participant now, so that scans never meet an empty slot;
-        // the ones beyond `activeWorkers` stay idle (empty queues) until `resize` uses them.
-        for i in 0..<maxWorkers {
-            slots[i] = Participant.allocate(registry: self, index: i, isWorker: true)
-        }
-        slotCount.store(maxWorkers, ordering: .releasing)  // pairs with acquiring loads in scans
-        let count = configuration.threads
-        activeWorkers.store(count, ordering: .relaxed)  // published by the thread starts
-        heartbeat.start(registry: self)
-        liveWorkers.store(count, ordering: .relaxed)  // published by the thread starts
-        for i in 0..<count {
-            do {
-                participant(at: i).pointee.threadRunning.store(true, ordering: .relaxed)  // published by the start
-                let thread = try WorkerThread.start(registry: self, index: i)
-                lifecycleLock.withLock { threads.append(thread) }
-            } catch {
-                participant(at: i).pointee.threadRunning.store(false, ordering: .relaxed)
-                liveWorkers.wrappingSubtract(count - i, ordering: .relaxed)  // never started
-                shutdown()
-                throw error
-            }
-        }
-    }
-
-    /// Grows or shrinks the set of workers to `count`.
-    ///
-    /// Growing starts threads for the next worker slots. Shrinking marks the highest workers as
-    /// retiring and wakes them: each finishes the job it is running, runs what only it can run
-    /// (its broadcast inboxes), moves anything left on its deque to the foreground injector,
-    /// and exits. `activeWorkers` changes under `lifecycleLock`, the lock broadcasts admit under,
-    /// so no broadcast targets a worker after it was told to retire, and one admitted before is
-    /// in its inbox when the worker reads its flag (acquiring; pairs with the releasing store).
-    func resize(to count: Int) throws(ThreadPoolError) {
-        guard count >= 1, count <= maxWorkers else { throw .invalidThreadCount(count) }
-        try resizeLock.withLock { () throws(ThreadPoolError) in
-            let (toStart, toRetire) = try lifecycleLock.withLock { () throws(ThreadPoolError) -> (Range<Int>, [WorkerThread]) in
-                guard !isClosed else { throw .shutDown }
-                let current = activeWorkers.load(ordering: .relaxed)
-                activeWorkers.store(count, ordering: .relaxed)  // a count; the lock orders it for admissions
-                if count >= current { return (current..<count, []) }
-                for i in count..<current {
-                    participant(at: i).pointee.retiring.store(true, ordering: .releasing)  // pairs with the worker's acquiring load
-                }
-                let retired = threads.filter { $0.index >= count }
-                threads.removeAll { $0.index >= count }
-                return (count..<count, retired)
-            }
-            for thread in toRetire { participant(at: thread.index).pointee.parker.unpark() }
-            sleep.wakeAll()
-            for i in toStart {
-                let p = participant(at: i)
-                // A slot retired earlier may still be draining on its old thread (detached by a
-                // shrink from inside the pool): wait until that thread has left.
-                while p.pointee.threadRunning.load(ordering: .acquiring) { sched_yield() }  // pairs with the exit store
-                p.pointee.retiring.store(false, ordering: .relaxed)  // published by the thread start
-                p.pointee.threadRunning.store(true, ordering: .relaxed)  // published by the thread start
-                liveWorkers.wrappingAdd(1, ordering: .relaxed)  // a count; read acquiring after exits
-                do throws(ThreadPoolError) {
-                    let thread = try WorkerThread.start(registry: self, index: i)
-                    lifecycleLock.withLock { threads.append(thread) }
-                } catch {
-                    p.pointee.threadRunning.store(false, ordering: .relaxed)
-                    liveWorkers.wrappingSubtract(1, ordering: .relaxed)
-                    lifecycleLock.withLock { activeWorkers.store(i, ordering: .relaxed) }
-                    throw error
-                }
-            }
-            if callerIsInsidePool {
-                for thread in toRetire { thread.detach() }  // the retiring worker may be this thread
-            } else {
-                for thread in toRetire { thread.join() }
-            }
-        }
     }
 
     /// A retiring worker's last act: run what only it can run, hand the rest of its deque to
@@ -183,6 +113,7 @@ final class Registry: @unchecked Sendable {  // mutable state is atomic or guard
             if let p = slots[i] { Participant.deallocate(p) }
         }
         slots.deallocate()
+        slotsChanged.deallocate()
         LiveObjects.destroyed(.registry)
     }
 
@@ -651,77 +582,6 @@ final class Registry: @unchecked Sendable {  // mutable state is atomic or guard
         backgroundPending.subtract(1, ordering: .sequentiallyConsistent)
         capacityWaiters.wakeOne()
     }
-
-    var isShutDown: Bool { closedFlag.load(ordering: .acquiring) }  // pairs with `shutdown()`'s store
-
-    /// Set once the first `shutdown()` has joined the workers and stopped the heartbeat.
-    private let shutdownFinished = OneShotEvent()
-
-    /// Whether the calling thread is taking part in this pool's work: a worker or an outside
-    /// participant of this pool, or a worker of this pool nested as an outsider in another pool.
-    /// Such a thread must not wait for the workers: they may be waiting for it.
-    private var callerIsInsidePool: Bool {
-        guard let me = Participant.current else { return false }
-        if me.pointee.registryID == identity { return true }
-        return me.pointee.homeWorker?.pointee.registryID == identity
-    }
-
-    /// Stops admission, lets the workers run everything queued, then joins them and stops the
-    /// heartbeat. Safe to call more than once and from any thread. From a thread inside the pool's
-    /// work (a worker, a job, a join's caller), it only closes the pool and wakes the workers:
-    /// waiting there could deadlock, since a worker may be waiting for the caller; the workers
-    /// then exit by themselves once everything queued has run (their threads are detached).
-    /// A later call from outside waits until the first call from outside has finished.
-    func shutdown() {
-        let (toJoin, first) = close()
-        if callerIsInsidePool {
-            for thread in toJoin { thread.detach() }
-            heartbeat.requestStop()
-            if first { shutdownFinished.set() }
-            return
-        }
-        guard first else {
-            shutdownFinished.wait()
-            return
-        }
-        finishShutdown(joining: toJoin)
-    }
-
-    /// Stops admission and wakes every worker (they exit once nothing is left to run). Returns the
-    /// threads to join, and whether this was the first call (later calls get no threads).
-    func close() -> (threads: [WorkerThread], first: Bool) {
-        let (toJoin, first) = lifecycleLock.withLock { () -> ([WorkerThread], Bool) in
-            if isClosed { return ([], false) }
-            isClosed = true
-            closedFlag.store(true, ordering: .releasing)  // pairs with `isShutDown`
-            let all = threads
-            threads = []
-            return (all, true)
-        }
-        if first { capacityWaiters.failAll(with: ThreadPoolError.shutDown) }
-        sleep.wakeAll()
-        return (toJoin, first)
-    }
-
-    /// Joins the (closed) pool's threads, stops the heartbeat and marks the shutdown finished.
-    func finishShutdown(joining toJoin: [WorkerThread]) {
-        for thread in toJoin { thread.join() }
-        heartbeat.stop()
-        shutdownFinished.set()
-    }
-
-    /// Lets the threads of a closed pool exit by themselves (after a graceful shutdown whose
-    /// deadline passed while work was still running).
-    func abandonShutdown(detaching toDetach: [WorkerThread]) {
-        for thread in toDetach { thread.detach() }
-        heartbeat.requestStop()
-        shutdownFinished.set()
-    }
-
-    var isShutdownFinished: Bool { shutdownFinished.isSet }
-
-    /// Workers whose thread has not left its loop yet.
-    let liveWorkers = Atomic<Int>(0)
 
     /// After a graceful shutdown's deadline: takes every background job that has not started out
     /// of the queue. Submitted tasks are cancelled (their handles report it), spawned closures

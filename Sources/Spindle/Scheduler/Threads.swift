@@ -82,7 +82,7 @@ struct WorkerThread: @unchecked Sendable {  // pthread_t is a plain handle, join
 
     static func start(registry: Registry, index: Int) throws(ThreadPoolError) -> WorkerThread {
         let context = Unmanaged.passRetained(WorkerContext(registry: registry, index: index)).toOpaque()
-        let name = "\(registry.configuration.threadNamePrefix)\(index)"
+        let name = workerThreadName(prefix: registry.configuration.threadNamePrefix, index: index)
         switch startThread(name: name, stackSize: registry.configuration.stackSize,
                            context: context, body: workerThreadEntry) {
         case .success(let handle):
@@ -98,6 +98,27 @@ struct WorkerThread: @unchecked Sendable {  // pthread_t is a plain handle, join
         if pthread_join(handle, nil) != 0 { pthread_detach(handle) }
     }
     func detach() { pthread_detach(handle) }
+}
+
+/// The longest thread name the platform keeps, in bytes (Linux: 16 with the terminating zero).
+#if os(Linux)
+let threadNameLimit = 15
+#else
+let threadNameLimit = 63
+#endif
+
+/// `prefix` followed by `index`, the prefix shortened (at a character boundary) so that the
+/// index always fits in the platform's limit: a cut-off index would make workers
+/// indistinguishable in `top -H` and debuggers.
+func workerThreadName(prefix: String, index: Int) -> String {
+    threadName(prefix: prefix, suffix: String(index))
+}
+
+/// `prefix` followed by `suffix`, the prefix shortened so that the suffix fits.
+func threadName(prefix: String, suffix: String) -> String {
+    var kept = Substring(prefix)
+    while kept.utf8.count + suffix.utf8.count > threadNameLimit, !kept.isEmpty { kept.removeLast() }
+    return kept + suffix
 }
 
 private final class WorkerContext {

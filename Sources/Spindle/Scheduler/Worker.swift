@@ -4,28 +4,37 @@ import CSpindle
 enum Worker {
     static func run(registry: Registry, index: Int) {
         let me = registry.participant(at: index)
-        // Releasing: everything this worker did happens before a graceful shutdown sees it gone.
-        defer {
-            registry.liveWorkers.wrappingSubtract(1, ordering: .releasing)
-            me.pointee.threadRunning.store(false, ordering: .releasing)  // pairs with `resize`'s acquiring load
-        }
         spindle_set_current_participant(UnsafeMutableRawPointer(me))
         defer { spindle_set_current_participant(nil) }
         if registry.configuration.pinning == .cores {
             _ = spindle_pin_current_thread(spindle_affinity_cpu_at(Int32(index)))
         }
+        // A retirement cancelled while this worker was on its way out sends it back to work.
+        // Once `leaveSlot` says the slot is vacant, nothing of `me` may be touched: a new thread
+        // may start on the slot.
+        while !registry.leaveSlot(index, reason: serve(registry: registry, me: me, index: index)) {}
+    }
+
+    /// Finds and runs work until the worker retires or the closed pool has nothing left; sets up
+    /// and tears down the worker's per-thread state around it.
+    private static func serve(registry: Registry, me: UnsafeMutablePointer<Participant>, index: Int) -> WorkerExit {
         let spinLimit = registry.configuration.spinBeforeSleep
         registry.heartbeat.participantBecameActive()
         me.pointee.becameBusy(at: monotonicNanoseconds())  // until its first search finds nothing
+        defer {
+            me.pointee.retireSpawnSlab()
+            me.pointee.becameIdle(at: monotonicNanoseconds())
+            registry.heartbeat.participantBecameIdle()
+        }
         var idleRounds = 0
         var isHungry = false
-        defer { if isHungry { registry.heartbeat.participantWasFed() } }
+        defer { if isHungry { registry.heartbeat.participantWasFed() } }  // runs before the one above
         while true {
-            // Acquiring: pairs with `resize`'s releasing store; everything queued for this worker
-            // before it was told to retire is visible to `retireWorker`.
-            if me.pointee.retiring.load(ordering: .acquiring) {
+            // Acquiring: pairs with `resize`'s releasing store; the slot's state, read under the
+            // lifecycle lock, decides (a grow may have cancelled the retirement).
+            if me.pointee.retireRequested.load(ordering: .acquiring), registry.acknowledgeRetirement(index) {
                 registry.retireWorker(me)
-                break
+                return .retired
             }
             // Read before searching: once closed, no background or inbox job can be admitted, so
             // a search that starts after seeing the flag and finds nothing means this worker is done.
@@ -40,7 +49,7 @@ enum Worker {
                 idleRounds = 0
                 continue
             }
-            if closed { break }
+            if closed { return .shutDown }
             if !isHungry {
                 isHungry = true
                 me.pointee.becameIdle(at: monotonicNanoseconds())
@@ -64,13 +73,17 @@ enum Worker {
                 idleRounds = 0
                 continue
             }
-            if closedBeforeSleep {
+            // A retirement requested meanwhile woke this worker's parker, not the sleep state:
+            // look at it before sleeping.
+            if closedBeforeSleep || me.pointee.retireRequested.load(ordering: .acquiring) {
                 registry.sleep.cancelSleep(me)
-                break
+                if closedBeforeSleep { return .shutDown }
+                continue
             }
             // Parked, this worker stops counting as hungry: the heartbeat ticks only for hungry
             // threads that are looking for work (a parked one is woken by the next publish), so
             // an idle worker beside busy ones costs the busy ones no heartbeat.
+            isHungry = false
             registry.heartbeat.participantWasFed()
             registry.heartbeat.participantBecameIdle()
             me.pointee.trace(.park)
@@ -78,10 +91,8 @@ enum Worker {
             me.pointee.trace(.unpark)
             registry.heartbeat.participantBecameActive()
             registry.heartbeat.participantBecameHungry()  // still without work until it finds some
+            isHungry = true
             idleRounds = 0
         }
-        me.pointee.retireSpawnSlab()
-        me.pointee.becameIdle(at: monotonicNanoseconds())
-        registry.heartbeat.participantBecameIdle()
     }
 }
