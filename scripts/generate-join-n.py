@@ -4,7 +4,7 @@
 Swift 6.3 cannot abstract over arity without parameter packs, and a closure passed as a pack
 element is formed as an escaping closure (a heap allocation per call at the call site), so each
 arity is spelled out. This script is the one place the shape is written; run it after changing
-it: `python3 scripts/generate-join-n.py`.
+it: `python3 scripts/generate-join-n.py` (`--check`: only verify the checked-in file, as CI does).
 """
 import pathlib
 
@@ -185,7 +185,16 @@ public struct _JoinBranchContext: _StackJobRunner {
 }
 '''
 
+import sys
+
 root = pathlib.Path(__file__).resolve().parent.parent
 out = root / "Sources/Spindle/ForkJoin/JoinN.swift"
-out.write_text(HEADER + "".join(arity(n) for n in range(3, 9)) + FOOTER)
-print(f"wrote {out.relative_to(root)}")
+text = HEADER + "".join(arity(n) for n in range(3, 9)) + FOOTER
+if "--check" in sys.argv[1:]:
+    # CI: the checked-in file must be exactly what the script writes.
+    if out.read_text() != text:
+        sys.exit(f"{out.relative_to(root)} is out of date: run python3 scripts/generate-join-n.py")
+    print(f"{out.relative_to(root)} is up to date")
+else:
+    out.write_text(text)
+    print(f"wrote {out.relative_to(root)}")

@@ -8,7 +8,8 @@ import Darwin
 #endif
 
 /// Everything a pool is made of: its participants (workers first, then outside callers), the
-/// queues without an owner, the sleep and heartbeat state, and the worker threads' lifecycle.
+/// queues without an owner, the sleep and heartbeat state, and the worker threads' lifecycle
+/// (`PoolLifecycle`, whose transitions live in `Lifecycle.swift`).
 ///
 /// `ThreadPool` is the public face; workers keep the registry alive (not the pool), so dropping
 /// the last `ThreadPool` reference can shut the pool down.
