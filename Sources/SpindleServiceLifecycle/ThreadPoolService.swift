@@ -47,7 +47,8 @@ public struct ThreadPoolService: Service {
     /// ```
     /// Keep `gracePeriod` below the group's `maximumGracefulShutdownDuration`, if it has one,
     /// so that the pool gets to cancel its leftovers itself.
-    /// - Precondition: `gracePeriod` is not negative.
+    /// - Precondition: `gracePeriod` is not negative; `pool` is not `ThreadPool.shared`, which is
+    ///   perpetual (its shutdown stops the program).
     public init(pool: ThreadPool, gracePeriod: Duration = .seconds(30)) {
         // Checked here rather than at shutdown, where the failure would be far from its cause.
         precondition(gracePeriod >= .zero, "ThreadPoolService needs a non-negative grace period, got \(gracePeriod)")
