@@ -52,9 +52,10 @@ public final class Scope<Failure: Error>: @unchecked Sendable {  // state: a cou
     /// scope, while it waits); the scope does not end before it has run.
     ///
     /// ```swift
-    /// pool.scope { s in
-    ///     s.spawn { left.sort() }
-    ///     s.spawn { right.sort() }
+    /// let left = Array(data[..<mid]), right = Array(data[mid...])   // spawned closures are
+    /// pool.scope { s in                                             // @Sendable: they capture
+    ///     s.spawn { index(left) }                                   // values, not `var`s
+    ///     s.spawn { index(right) }
     /// }
     /// ```
     /// - Precondition: the scope has not returned yet.
@@ -138,9 +139,10 @@ extension Scope where Failure == Never {
     /// scope, while it waits); the scope does not end before it has run.
     ///
     /// ```swift
-    /// pool.scope { s in
-    ///     s.spawn { left.sort() }
-    ///     s.spawn { right.sort() }
+    /// let left = Array(data[..<mid]), right = Array(data[mid...])   // spawned closures are
+    /// pool.scope { s in                                             // @Sendable: they capture
+    ///     s.spawn { index(left) }                                   // values, not `var`s
+    ///     s.spawn { index(right) }
     /// }
     /// ```
     /// From a participant of the pool, a spawn allocates nothing: the closure is stored in a
