@@ -33,6 +33,7 @@ let package = Package(
         .target(
             name: "Spindle",
             dependencies: ["CSpindle"],
+            exclude: ["Scheduler/README.md"],  // the protocols, for contributors; not a resource
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
         .target(

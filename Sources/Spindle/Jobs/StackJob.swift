@@ -9,6 +9,7 @@ import Synchronization
 ///
 /// Lifetime: the joining thread does not leave `join` before `done` is 1, so the memory stays
 /// valid for a thief until the thief's last access, the releasing exchange on `done`.
+/// Protocol and interleavings: Scheduler/README.md §3.
 @usableFromInline
 struct StackJob: ~Copyable {
     /// The joining frame's `_JoinContext` (the closure to run and where its result goes).

@@ -8,6 +8,7 @@ import Darwin
 #endif
 
 /// The heartbeat: a thread that, every interval, sets the heartbeat flag of every participant.
+/// Protocol and interleavings: Scheduler/README.md §2.
 /// A participant that finds its flag set at a join promotes its oldest pending job.
 ///
 /// A beat asks every participant, at its next join point, to slide its offer window past the

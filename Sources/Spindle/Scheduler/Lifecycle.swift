@@ -4,7 +4,8 @@ import CSpindle
 /// `Registry.lifecycleLock` (the lock background admission and broadcasts also take), so each
 /// transition below is a single step for all of them. Every path that starts, resizes or stops
 /// workers goes through it: `start`, `resize(to:)`, `shutdown()`, `shutdown(gracePeriod:)`,
-/// `deinit` and the lifecycle service (which calls the graceful shutdown).
+/// `deinit` and the lifecycle service (which calls the graceful shutdown). Named interleavings:
+/// Scheduler/README.md §4.
 ///
 /// The pool:
 ///

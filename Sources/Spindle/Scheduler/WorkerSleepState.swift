@@ -1,7 +1,7 @@
 import Synchronization
 
 /// Sleep and wake-up of idle workers, with no system call when nobody sleeps and one wake-up per
-/// notification at most.
+/// notification at most. Protocol and interleavings: Scheduler/README.md §1.
 ///
 /// Each sleeping worker parks on its own `Parker` and is listed in `sleepers` (under `lock`);
 /// `sleeperCount` mirrors the list's length for a lock-free check.
