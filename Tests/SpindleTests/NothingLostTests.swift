@@ -204,7 +204,12 @@ struct NothingLostTests {
             }
             scopeReturned.set()
         }
-        if fromWorker { pool.install(body) } else { body() }
+        if fromWorker {
+            // On worker 0 (a spawnBroadcast part; `install` from outside would run on this thread).
+            _ = try pool.spawnBroadcast { context in if context.index == 0 { body() } }.wait()
+        } else {
+            body()
+        }
         #expect(waitUntil { freed.isSet })
         #expect(!freedAfterReturn.isSet, "a spawned closure's capture was freed after scope returned")
         pool.shutdown()

@@ -232,15 +232,17 @@ struct PeerConformanceTests {
         a.shutdown(); b.shutdown()
     }
 
-    @Test("rayon thread_pool::scope_lifo_order / spawn order: a 1-thread pool runs its own scope spawns newest first")
+    @Test("rayon thread_pool::scope_lifo_order: a worker runs its own scope's spawns newest first")
     func scopeLifoOrder() throws {
         let pool = try ThreadPool(threads: 1)
         let order = Locked<[Int]>([])
-        _ = pool.broadcast { _ in  // on the worker
+        // A spawnBroadcast part: its waiter does not help (a broadcast's outside caller would
+        // take the oldest spawns of the call from the deque's other end).
+        _ = try pool.spawnBroadcast { _ in
             pool.scope { s in
                 for i in 0..<10 { s.spawn { order.withLock { $0.append(i) } } }
             }
-        }
+        }.wait()
         #expect(order.snapshot == Array((0..<10).reversed()))
         pool.shutdown()
     }
@@ -249,14 +251,15 @@ struct PeerConformanceTests {
     func yieldLocalToSpawn() throws {
         let pool = try ThreadPool(threads: 1)
         let ran = Flag()
-        let outcome = pool.broadcast { _ -> ThreadPool.YieldOutcome in
+        // A spawnBroadcast part, whose waiter does not help (see scopeLifoOrder).
+        let outcome = try pool.spawnBroadcast { _ -> ThreadPool.YieldOutcome in
             var outcome = ThreadPool.YieldOutcome.noJobWaiting
             pool.scope { s in
                 s.spawn { ran.set() }
                 outcome = ThreadPool.yieldLocal()
             }
             return outcome
-        }
+        }.wait()
         #expect(outcome == [.ranJob])
         #expect(ran.isSet)
         #expect(ThreadPool.yieldLocal() == .notOnWorker)
