@@ -249,6 +249,20 @@ extension Registry {
         }
     }
 
+    /// A retiring worker's last act: run what only it can run, hand the rest of its deque to
+    /// the other workers.
+    func retireWorker(_ me: UnsafeMutablePointer<Participant>) {
+        while let job = me.pointee.inbox.pop() ?? me.pointee.backgroundInbox.pop() {
+            execute(job, on: me)
+        }
+        var handedOver = 0
+        while let job = me.pointee.deque.pop() {
+            foreground.push(job)
+            handedOver += 1
+        }
+        if handedOver > 0 { sleep.notifyWorkAvailable(count: handedOver) }
+    }
+
     /// A worker's thread has left its loop for `reason` and torn down its per-thread state.
     /// Returns whether the slot is now vacant (the thread must then not touch the participant
     /// again) or whether the worker must go back to work (its retirement was cancelled while it

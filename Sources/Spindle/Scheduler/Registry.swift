@@ -95,20 +95,6 @@ final class Registry: @unchecked Sendable {  // mutable state is atomic or guard
         LiveObjects.created(.registry)
     }
 
-    /// A retiring worker's last act: run what only it can run, hand the rest of its deque to
-    /// the other workers.
-    func retireWorker(_ me: UnsafeMutablePointer<Participant>) {
-        while let job = me.pointee.inbox.pop() ?? me.pointee.backgroundInbox.pop() {
-            execute(job, on: me)
-        }
-        var handedOver = 0
-        while let job = me.pointee.deque.pop() {
-            foreground.push(job)
-            handedOver += 1
-        }
-        if handedOver > 0 { sleep.notifyWorkAvailable(count: handedOver) }
-    }
-
     deinit {
         for i in 0..<slotCount.load(ordering: .acquiring) {
             if let p = slots[i] { Participant.deallocate(p) }

@@ -73,13 +73,12 @@ enum Worker {
                 idleRounds = 0
                 continue
             }
-            // A retirement requested meanwhile woke this worker's parker, not the sleep state:
-            // look at it before sleeping.
-            if closedBeforeSleep || me.pointee.retireRequested.load(ordering: .acquiring) {
+            if closedBeforeSleep {
                 registry.sleep.cancelSleep(me)
-                if closedBeforeSleep { return .shutDown }
-                continue
+                return .shutDown
             }
+            // A retirement requested from here on unparks this worker's parker after the ticket
+            // above, so the park returns at once and the loop's first check sees it.
             // Parked, this worker stops counting as hungry: the heartbeat ticks only for hungry
             // threads that are looking for work (a parked one is woken by the next publish), so
             // an idle worker beside busy ones costs the busy ones no heartbeat.
