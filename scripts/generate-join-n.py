@@ -50,7 +50,7 @@ def arity(n: int) -> str:
 {params}
     ) throws(E) -> {result} {{
         // The fast path: nothing but the checks and the calls (see the binary `join`).
-        if let me = Participant.current(in: registryID), _fastPath(me.pointee.mayJoinInline) {{
+        if let me = Participant.joiningInline(in: registryID) {{
             me.pointee.joinDepth &+= 1
 {inline_runs}
             me.pointee.joinDepth &-= 1
@@ -66,13 +66,10 @@ def arity(n: int) -> str:
 {params}
     ) throws(E) -> {result} {{
         guard let me = Participant.current(in: registryID) else {{
-            let entry = _enterAsOutsider()
-            defer {{ _exitAsOutsider(entry) }}
-            return try _joinCold({args})
+            // An outside caller: again, as a participant.
+            return try _withParticipant {{ (_) throws(E) in try _joinCold({args}) }}
         }}
-        if me.pointee.heartbeat.load(ordering: .relaxed) {{  // relaxed: the flag carries no data
-            ThreadPool._answerHeartbeat(on: me)
-        }}
+        if me.pointee.heartbeatIsDue {{ ThreadPool._answerHeartbeat(on: me) }}
         let depth = me.pointee.joinDepth
         if depth > me.pointee.offerDepthLimit.load(ordering: .relaxed) {{
             me.pointee.joinDepth = depth &+ 1
@@ -138,7 +135,7 @@ FOOTER = '''
                     (contextBase + k).initialize(to: _JoinBranchContext(run: run, index: k))
                     (jobBase + k).initialize(to: StackJob(context: UnsafeMutableRawPointer(contextBase + k),
                                                           runner: _JoinBranchContext.self,
-                                                          family: me.pointee.family, owner: me, depth: depth))
+                                                          family: me.pointee.family, ownerParker: me.pointee.parker, depth: depth))
                     me.pointee.enterOfferWindow(jobBase + k)
                 }
                 _publishJobs(jobBase, count: count, on: me)

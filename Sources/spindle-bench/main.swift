@@ -2,7 +2,7 @@
 // rayon. Every figure is a ratio measured in this one run, contenders alternating, median of rounds.
 import Dispatch
 import Foundation
-import Spindle
+@_spi(SchedulerCounters) import Spindle
 import Synchronization
 
 let arguments = Array(CommandLine.arguments.dropFirst())

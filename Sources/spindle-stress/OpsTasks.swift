@@ -127,10 +127,11 @@ final class RunToken: Sendable {
 extension Ops {
     /// Whether `error` is one the API may report for refused background work on `record`.
     static func isRefusal(_ error: any Error, _ record: PoolRecord) -> Bool {
-        switch error as? ThreadPoolError {
-        case .shutDown: true
-        case .saturated(let max): max == record.maxPending
-        default: false
+        guard let error = error as? ThreadPoolError else { return false }
+        switch error.code {
+        case .shutDown: return true
+        case .saturated: return error.limit == record.maxPending
+        default: return false
         }
     }
 

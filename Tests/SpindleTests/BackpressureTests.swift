@@ -15,12 +15,11 @@ struct BackpressureTests {
             try await blocked.pool.spawnAwaitingCapacity { ran.mark(2) }
             admitted.set()
         }
-        // The submitter stays suspended while both places are taken (sampled for a while: a
-        // premature admission would show up as the flag).
-        for _ in 0..<50 {
-            try await Task.sleep(for: .milliseconds(1))
-            #expect(!admitted.isSet)
-        }
+        // The submitter suspends as a capacity waiter while both places are taken, and is not
+        // admitted while it waits (nothing gives a place back until `unblock`).
+        while blocked.pool.registry.pendingPlaces.waiters.waitingCount < 1 { await Task.yield() }
+        #expect(!admitted.isSet)
+        #expect(blocked.pool.registry.pendingPlaces.count == 2)
         #expect(throws: ThreadPoolError.saturated(maxPending: 2)) { try blocked.pool.spawn {} }
         blocked.unblock()
         try await submitter.value
@@ -45,14 +44,14 @@ struct BackpressureTests {
         try blocked.pool.spawn {}
         let ran = Flag()
         let submitter = Task(executorPreference: asyncDriver) { try await blocked.pool.spawnAwaitingCapacity { ran.set() } }
-        #expect(await eventually { blocked.pool.registry.capacityWaiters.isEmpty == false })
+        #expect(await eventually { blocked.pool.registry.pendingPlaces.waiters.isEmpty == false })
         submitter.cancel()
         await #expect(throws: CancellationError.self) { try await submitter.value }
         blocked.unblock()
         blocked.pool.shutdown()
         #expect(!ran.isSet)
         // Its place was never taken: the pool is back to zero pending work.
-        #expect(blocked.pool.registry.backgroundPending.load(ordering: .sequentiallyConsistent) == 0)
+        #expect(blocked.pool.registry.pendingPlaces.count == 0)
     }
 
     @Test("an already cancelled task is refused before it waits")
@@ -75,7 +74,7 @@ struct BackpressureTests {
         let blocked = try BlockedPool(maxPending: 1)
         try blocked.pool.spawn {}
         let submitter = Task(executorPreference: asyncDriver) { try await blocked.pool.spawnAwaitingCapacity {} }
-        #expect(await eventually { blocked.pool.registry.capacityWaiters.isEmpty == false })
+        #expect(await eventually { blocked.pool.registry.pendingPlaces.waiters.isEmpty == false })
         let pool = blocked.pool
         let release = blocked.release
         let closer = TestThread.start { pool.shutdown() }
@@ -110,7 +109,7 @@ struct BackpressureTests {
         pool.shutdown()
         #expect(ran.total == perSubmitter * submitters)
         #expect(ran.duplicates == 0 && ran.missing == 0)
-        #expect(pool.registry.backgroundPending.load(ordering: .sequentiallyConsistent) == 0)
+        #expect(pool.registry.pendingPlaces.count == 0)
     }
 
     @Test("without maxPending, the async variants admit at once")

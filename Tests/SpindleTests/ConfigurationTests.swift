@@ -35,7 +35,7 @@ struct ConfigurationTests {
             _ = try ThreadPool(configuration: .init(threads: 2, stackSize: size))
             Issue.record("a pool with a \(size)-byte stack was created")
         } catch {
-            guard case .invalidStackSize(let requested, let minimum) = error else {
+            guard error.code == .invalidStackSize, let requested = error.rejectedValue, let minimum = error.limit else {
                 Issue.record("unexpected error \(error)")
                 return
             }

@@ -27,7 +27,7 @@ struct PrimitivesTests {
 
     @Test("deque: the owner pops last-in first-out")
     func dequePopIsLIFO() {
-        let deque = WorkStealingDeque()
+        let deque = WorkStealingDeque<JobRef>()
         #expect(deque.pop() == nil)
         #expect(deque.isProbablyEmpty)
         for i in 1...5 { deque.push(ref(i)) }
@@ -43,7 +43,7 @@ struct PrimitivesTests {
 
     @Test("deque: thieves steal first-in first-out")
     func dequeStealIsFIFO() {
-        let deque = WorkStealingDeque()
+        let deque = WorkStealingDeque<JobRef>()
         #expect(deque.steal() == nil)
         for i in 1...5 { deque.push(ref(i)) }
         var stolen: [Int] = []
@@ -54,7 +54,7 @@ struct PrimitivesTests {
 
     @Test("deque: pop and steal take from opposite ends")
     func dequeMixed() {
-        let deque = WorkStealingDeque()
+        let deque = WorkStealingDeque<JobRef>()
         for i in 0..<6 { deque.push(ref(i)) }
         #expect(deque.steal().map(value) == 0)
         #expect(deque.pop().map(value) == 5)
@@ -74,7 +74,7 @@ struct PrimitivesTests {
 
     @Test("deque: grows past its initial capacity and keeps every item")
     func dequeGrowth() {
-        let deque = WorkStealingDeque(capacity: 4)
+        let deque = WorkStealingDeque<JobRef>(capacity: 4)
         for i in 0..<10_000 { deque.push(ref(i)) }
         #expect(deque.approximateCount == 10_000)
         // A few from the top, the rest from the bottom.
@@ -91,7 +91,7 @@ struct PrimitivesTests {
 
     @Test("deque: growth while the ring has wrapped around keeps FIFO order for thieves")
     func dequeGrowthAfterWrap() {
-        let deque = WorkStealingDeque(capacity: 8)
+        let deque = WorkStealingDeque<JobRef>(capacity: 8)
         var next = 0
         var expectedSteal = 0
         // Advance top and bottom so that the live items wrap around the ring, then grow it.
@@ -111,7 +111,7 @@ struct PrimitivesTests {
     @Test("deque: one owner pushing and popping against 4 thieves; every value is taken exactly once")
     func dequeConcurrent() {
         let total = 100_000
-        let deque = WorkStealingDeque(capacity: 16)  // small, so it grows while thieves steal
+        let deque = WorkStealingDeque<JobRef>(capacity: 16)  // small, so it grows while thieves steal
         let taken = OnceTracker(count: total)
         let stolenCount = Counter()
         let ownerDone = Flag()
@@ -155,7 +155,7 @@ struct PrimitivesTests {
     @Test("deque: thieves racing the owner for the last item; exactly one wins each round")
     func dequeLastItemRace() {
         let rounds = 5_000
-        let deque = WorkStealingDeque()
+        let deque = WorkStealingDeque<JobRef>()
         let taken = OnceTracker(count: rounds)
         let round = Counter(-1)
         let finishedRound = Counter()
@@ -186,7 +186,7 @@ struct PrimitivesTests {
 
     @Test("injector: first in, first out")
     func injectorFIFO() {
-        let injector = Injector()
+        let injector = Injector<JobRef>()
         #expect(injector.isEmpty)
         #expect(injector.pop() == nil)
         for i in 0..<10 { injector.push(ref(i)) }
@@ -201,7 +201,7 @@ struct PrimitivesTests {
 
     @Test("injector: stays FIFO across its internal compaction")
     func injectorCompaction() {
-        let injector = Injector()
+        let injector = Injector<JobRef>()
         for i in 0..<3_000 { injector.push(ref(i)) }
         for i in 0..<2_000 { #expect(injector.pop().map(value) == i) }
         for i in 3_000..<4_000 { injector.push(ref(i)) }
@@ -213,7 +213,7 @@ struct PrimitivesTests {
 
     @Test("injector: pop(where:) takes the oldest match and leaves the rest in order")
     func injectorPopWhere() {
-        let injector = Injector()
+        let injector = Injector<JobRef>()
         #expect(injector.pop(where: { _ in true }) == nil)
         for i in 0..<10 { injector.push(ref(i)) }
         _ = injector.pop()  // 0: the head has moved
@@ -230,7 +230,7 @@ struct PrimitivesTests {
     func injectorConcurrent() {
         let perProducer = 10_000
         let producers = 3
-        let injector = Injector()
+        let injector = Injector<JobRef>()
         let taken = OnceTracker(count: perProducer * producers)
         let producersDone = Counter()
         runOnThreads(producers + 2) { t in

@@ -59,10 +59,9 @@ extension ThreadPool {
 /// `finished` (cancelled, abandoned, or cancelled at a shutdown deadline); whoever moves it out
 /// of `pending` resumes the continuation, exactly once. The continuation is installed before
 /// admission; a cancellation that comes first leaves `finished` behind, and `install` then
-/// refuses it. `queued` says the job took a `maxPending` place (set under the admission lock
-/// before the job enters the queue); the place is given back once, by the first of: the claim,
-/// the cancellation, or the dequeue of a job cancelled while queued.
-final class RunJob<T: Sendable>: HeapJob, CancellableJob, @unchecked Sendable {  // mutable state is guarded by `lock`
+/// refuses it. The `maxPending` place is kept here, under the lock, and ended by the first of:
+/// the claim, the cancellation, or the dequeue of a job cancelled while queued.
+final class RunJob<T: Sendable>: HeapJob, @unchecked Sendable {  // mutable state is guarded by `lock`
     private enum Outcome { case pending, running, finished }
 
     private let work: @Sendable () throws -> T
@@ -70,8 +69,7 @@ final class RunJob<T: Sendable>: HeapJob, CancellableJob, @unchecked Sendable { 
     private let lock = FutexLock()
     private var outcome = Outcome.pending
     private var continuation: UnsafeContinuation<T, any Error>?
-    private var queued = false
-    private var placeGivenBack = false
+    private var place: PendingPlace?
 
     init(work: @escaping @Sendable () throws -> T, registry: Registry) {
         self.work = work
@@ -79,8 +77,7 @@ final class RunJob<T: Sendable>: HeapJob, CancellableJob, @unchecked Sendable { 
         super.init(family: 0, isBackground: true)
     }
 
-    override var leavesPendingOnDequeue: Bool { false }
-    override var countsCompletionOnExecute: Bool { false }
+    override var recordsOwnOutcome: Bool { true }
 
     /// Stores the continuation; false if the call was cancelled first.
     func install(_ continuation: UnsafeContinuation<T, any Error>) -> Bool {
@@ -91,44 +88,42 @@ final class RunJob<T: Sendable>: HeapJob, CancellableJob, @unchecked Sendable { 
         }
     }
 
-    override func willBeQueued() {
-        lock.withLock { queued = true }
-    }
-
-    /// Under the lock: whether this caller should give the place back (it is taken, and nobody
-    /// gave it back yet).
-    private func takePlaceBack() -> Bool {
-        guard queued && !placeGivenBack else { return false }
-        placeGivenBack = true
-        return true
-    }
-
-    /// Leaves `pending` for `next`; returns whether this caller won, the continuation, and
-    /// whether it must give the place back.
-    private func leavePending(to next: Outcome, returningPlace: Bool) -> (won: Bool, UnsafeContinuation<T, any Error>?, giveBack: Bool) {
+    override func holdPlace(_ place: consuming PendingPlace) {
+        // Cancelled while being admitted: the place goes back at once (when `place` ends here).
+        var place = Optional(place)
         lock.withLock {
-            let giveBack = returningPlace && takePlaceBack()
-            guard outcome == .pending else { return (false, nil, giveBack) }
-            outcome = next
-            return (true, continuation, giveBack)
+            if outcome == .pending { swap(&self.place, &place) }
         }
+        place?.giveBack()
+    }
+
+    /// Leaves `pending` for `next`; returns whether this caller won and the continuation. The
+    /// place goes back either way, after the lock (giving it back may resume a waiting submitter).
+    private func leavePending(to next: Outcome) -> (won: Bool, UnsafeContinuation<T, any Error>?) {
+        var place: PendingPlace? = nil
+        let result = lock.withLock { () -> (won: Bool, UnsafeContinuation<T, any Error>?) in
+            swap(&place, &self.place)
+            guard outcome == .pending else { return (false, nil) }
+            outcome = next
+            return (true, continuation)
+        }
+        place?.giveBack()
+        return result
     }
 
     override func execute() {
         // Dequeued: the place is free either way.
-        let (won, continuation, giveBack) = leavePending(to: .running, returningPlace: true)
-        if giveBack { registry.leavePending() }
+        let (won, continuation) = leavePending(to: .running)
         guard won else { return }  // cancelled while queued
         let result = Result { try work() }
-        registry.record(result.isSuccess ? .completed : .failed)
+        registry.record(TaskOutcome(result))
         lock.withLock { outcome = .finished }
         continuation.unsafelyUnwrapped.resume(with: result)  // installed before admission
     }
 
     /// The awaiting task was cancelled: if the work has not started, it never will.
     func cancel() {
-        let (won, continuation, giveBack) = leavePending(to: .finished, returningPlace: true)
-        if giveBack { registry.leavePending() }
+        let (won, continuation) = leavePending(to: .finished)
         guard won else { return }
         registry.record(.cancelled)
         // No continuation yet: `install` will refuse and end the call with the same error.
@@ -136,9 +131,8 @@ final class RunJob<T: Sendable>: HeapJob, CancellableJob, @unchecked Sendable { 
     }
 
     /// Taken out of the queue at a graceful shutdown's deadline.
-    func cancelBeforeStart() -> Bool {
-        let (won, continuation, giveBack) = leavePending(to: .finished, returningPlace: true)
-        if giveBack { registry.leavePending() }
+    override func cancelBeforeStart() -> Bool {
+        let (won, continuation) = leavePending(to: .finished)
         guard won else { return false }
         registry.record(.cancelled)
         continuation?.resume(throwing: CancellationError())
@@ -147,7 +141,7 @@ final class RunJob<T: Sendable>: HeapJob, CancellableJob, @unchecked Sendable { 
 
     /// The job could not be queued (shut down, or the waiting admission failed): ends the call.
     func abandon(with error: any Error) {
-        let (won, continuation, _) = leavePending(to: .finished, returningPlace: false)
+        let (won, continuation) = leavePending(to: .finished)  // no place: the job was never queued
         guard won else { return }
         continuation?.resume(throwing: error)
     }

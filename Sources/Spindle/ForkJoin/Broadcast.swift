@@ -40,12 +40,7 @@ extension ThreadPool {
     public func broadcast<T: Sendable, E: Error>(
         _ body: @Sendable (BroadcastContext) throws(E) -> T
     ) throws(E) -> [T] {
-        if let me = Participant.current(in: registryID) {
-            return try runBroadcast(on: me, body)
-        }
-        let entry = _enterAsOutsider()
-        defer { _exitAsOutsider(entry) }
-        return try runBroadcast(on: entry.participant, body)
+        try _withParticipant { (me) throws(E) in try runBroadcast(on: me, body) }
     }
 
     private func runBroadcast<T: Sendable, E: Error>(

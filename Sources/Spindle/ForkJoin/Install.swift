@@ -10,11 +10,6 @@ extension ThreadPool {
     /// let total = pool.install { Spindle.join({ sum(left) }, { sum(right) }) }
     /// ```
     public func install<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R {
-        if Participant.current(in: registryID) != nil {
-            return try body()
-        }
-        let entry = _enterAsOutsider()
-        defer { _exitAsOutsider(entry) }
-        return try body()
+        try _withParticipant { (_) throws(E) in try body() }
     }
 }

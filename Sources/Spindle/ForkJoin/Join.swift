@@ -32,7 +32,7 @@ extension ThreadPool {
         // The fast path is only the checks and the two calls: everything else (an outside
         // caller, a heartbeat, an offered join) is behind one out-of-line call, so that the
         // caller sets up nothing for it on the way past.
-        if let me = Participant.current(in: registryID), _fastPath(me.pointee.mayJoinInline) {
+        if let me = Participant.joiningInline(in: registryID) {
             return try ThreadPool._joinInline(on: me, a, b)
         }
         return try _joinCold(a, b)
@@ -61,12 +61,7 @@ extension ThreadPool {
         _ a: () throws(E) -> A,
         _ b: @Sendable () throws(E) -> B
     ) throws(E) -> (A, B) {
-        guard let me = Participant.current(in: registryID) else {
-            let entry = _enterAsOutsider()
-            defer { _exitAsOutsider(entry) }
-            return try ThreadPool._joinOffering(on: entry.participant, a, b)
-        }
-        return try ThreadPool._joinOffering(on: me, a, b)
+        try _withParticipant { (me) throws(E) in try ThreadPool._joinOffering(on: me, a, b) }
     }
 
     /// The join proper, on participant `me` (the current thread's), for callers inside the
@@ -105,9 +100,7 @@ extension ThreadPool {
         _ a: () throws(E) -> A,
         _ b: @Sendable () throws(E) -> B
     ) throws(E) -> (A, B) {
-        if me.pointee.heartbeat.load(ordering: .relaxed) {  // relaxed: the flag carries no data
-            _answerHeartbeat(on: me)
-        }
+        if me.pointee.heartbeatIsDue { _answerHeartbeat(on: me) }
         let depth = me.pointee.joinDepth
         if depth > me.pointee.offerDepthLimit.load(ordering: .relaxed) {
             me.pointee.joinDepth = depth &+ 1
@@ -154,7 +147,7 @@ extension ThreadPool {
                         let job = buffer.baseAddress.unsafelyUnwrapped
                         job.initialize(to: StackJob(context: UnsafeMutableRawPointer(contextPointer),
                                                     runner: _JoinContext<B, E>.self,
-                                                    family: me.pointee.family, owner: me, depth: depth))
+                                                    family: me.pointee.family, ownerParker: me.pointee.parker, depth: depth))
                         if joinsWindow {
                             me.pointee.enterOfferWindow(job)
                         } else {
@@ -221,7 +214,7 @@ public func join<A, B: Sendable, E: Error>(
     _ a: () throws(E) -> A,
     _ b: @Sendable () throws(E) -> B
 ) throws(E) -> (A, B) {
-    if let me = Participant.current, _fastPath(me.pointee.mayJoinInline) {
+    if let me = Participant.joiningInline {
         return try ThreadPool._joinInline(on: me, a, b)
     }
     return try _freeJoinCold(a, b)

@@ -34,7 +34,7 @@ extension ThreadPool {
         _ c: @Sendable () throws(E) -> C
     ) throws(E) -> (A, B, C) {
         // The fast path: nothing but the checks and the calls (see the binary `join`).
-        if let me = Participant.current(in: registryID), _fastPath(me.pointee.mayJoinInline) {
+        if let me = Participant.joiningInline(in: registryID) {
             me.pointee.joinDepth &+= 1
             let ra = Result(catching: a)
             let rb = Result(catching: b)
@@ -54,13 +54,10 @@ extension ThreadPool {
         _ c: @Sendable () throws(E) -> C
     ) throws(E) -> (A, B, C) {
         guard let me = Participant.current(in: registryID) else {
-            let entry = _enterAsOutsider()
-            defer { _exitAsOutsider(entry) }
-            return try _joinCold(a, b, c)
+            // An outside caller: again, as a participant.
+            return try _withParticipant { (_) throws(E) in try _joinCold(a, b, c) }
         }
-        if me.pointee.heartbeat.load(ordering: .relaxed) {  // relaxed: the flag carries no data
-            ThreadPool._answerHeartbeat(on: me)
-        }
+        if me.pointee.heartbeatIsDue { ThreadPool._answerHeartbeat(on: me) }
         let depth = me.pointee.joinDepth
         if depth > me.pointee.offerDepthLimit.load(ordering: .relaxed) {
             me.pointee.joinDepth = depth &+ 1
@@ -105,7 +102,7 @@ extension ThreadPool {
         _ d: @Sendable () throws(E) -> D
     ) throws(E) -> (A, B, C, D) {
         // The fast path: nothing but the checks and the calls (see the binary `join`).
-        if let me = Participant.current(in: registryID), _fastPath(me.pointee.mayJoinInline) {
+        if let me = Participant.joiningInline(in: registryID) {
             me.pointee.joinDepth &+= 1
             let ra = Result(catching: a)
             let rb = Result(catching: b)
@@ -127,13 +124,10 @@ extension ThreadPool {
         _ d: @Sendable () throws(E) -> D
     ) throws(E) -> (A, B, C, D) {
         guard let me = Participant.current(in: registryID) else {
-            let entry = _enterAsOutsider()
-            defer { _exitAsOutsider(entry) }
-            return try _joinCold(a, b, c, d)
+            // An outside caller: again, as a participant.
+            return try _withParticipant { (_) throws(E) in try _joinCold(a, b, c, d) }
         }
-        if me.pointee.heartbeat.load(ordering: .relaxed) {  // relaxed: the flag carries no data
-            ThreadPool._answerHeartbeat(on: me)
-        }
+        if me.pointee.heartbeatIsDue { ThreadPool._answerHeartbeat(on: me) }
         let depth = me.pointee.joinDepth
         if depth > me.pointee.offerDepthLimit.load(ordering: .relaxed) {
             me.pointee.joinDepth = depth &+ 1
@@ -181,7 +175,7 @@ extension ThreadPool {
         _ e: @Sendable () throws(E) -> F
     ) throws(E) -> (A, B, C, D, F) {
         // The fast path: nothing but the checks and the calls (see the binary `join`).
-        if let me = Participant.current(in: registryID), _fastPath(me.pointee.mayJoinInline) {
+        if let me = Participant.joiningInline(in: registryID) {
             me.pointee.joinDepth &+= 1
             let ra = Result(catching: a)
             let rb = Result(catching: b)
@@ -205,13 +199,10 @@ extension ThreadPool {
         _ e: @Sendable () throws(E) -> F
     ) throws(E) -> (A, B, C, D, F) {
         guard let me = Participant.current(in: registryID) else {
-            let entry = _enterAsOutsider()
-            defer { _exitAsOutsider(entry) }
-            return try _joinCold(a, b, c, d, e)
+            // An outside caller: again, as a participant.
+            return try _withParticipant { (_) throws(E) in try _joinCold(a, b, c, d, e) }
         }
-        if me.pointee.heartbeat.load(ordering: .relaxed) {  // relaxed: the flag carries no data
-            ThreadPool._answerHeartbeat(on: me)
-        }
+        if me.pointee.heartbeatIsDue { ThreadPool._answerHeartbeat(on: me) }
         let depth = me.pointee.joinDepth
         if depth > me.pointee.offerDepthLimit.load(ordering: .relaxed) {
             me.pointee.joinDepth = depth &+ 1
@@ -262,7 +253,7 @@ extension ThreadPool {
         _ f: @Sendable () throws(E) -> G
     ) throws(E) -> (A, B, C, D, F, G) {
         // The fast path: nothing but the checks and the calls (see the binary `join`).
-        if let me = Participant.current(in: registryID), _fastPath(me.pointee.mayJoinInline) {
+        if let me = Participant.joiningInline(in: registryID) {
             me.pointee.joinDepth &+= 1
             let ra = Result(catching: a)
             let rb = Result(catching: b)
@@ -288,13 +279,10 @@ extension ThreadPool {
         _ f: @Sendable () throws(E) -> G
     ) throws(E) -> (A, B, C, D, F, G) {
         guard let me = Participant.current(in: registryID) else {
-            let entry = _enterAsOutsider()
-            defer { _exitAsOutsider(entry) }
-            return try _joinCold(a, b, c, d, e, f)
+            // An outside caller: again, as a participant.
+            return try _withParticipant { (_) throws(E) in try _joinCold(a, b, c, d, e, f) }
         }
-        if me.pointee.heartbeat.load(ordering: .relaxed) {  // relaxed: the flag carries no data
-            ThreadPool._answerHeartbeat(on: me)
-        }
+        if me.pointee.heartbeatIsDue { ThreadPool._answerHeartbeat(on: me) }
         let depth = me.pointee.joinDepth
         if depth > me.pointee.offerDepthLimit.load(ordering: .relaxed) {
             me.pointee.joinDepth = depth &+ 1
@@ -348,7 +336,7 @@ extension ThreadPool {
         _ g: @Sendable () throws(E) -> H
     ) throws(E) -> (A, B, C, D, F, G, H) {
         // The fast path: nothing but the checks and the calls (see the binary `join`).
-        if let me = Participant.current(in: registryID), _fastPath(me.pointee.mayJoinInline) {
+        if let me = Participant.joiningInline(in: registryID) {
             me.pointee.joinDepth &+= 1
             let ra = Result(catching: a)
             let rb = Result(catching: b)
@@ -376,13 +364,10 @@ extension ThreadPool {
         _ g: @Sendable () throws(E) -> H
     ) throws(E) -> (A, B, C, D, F, G, H) {
         guard let me = Participant.current(in: registryID) else {
-            let entry = _enterAsOutsider()
-            defer { _exitAsOutsider(entry) }
-            return try _joinCold(a, b, c, d, e, f, g)
+            // An outside caller: again, as a participant.
+            return try _withParticipant { (_) throws(E) in try _joinCold(a, b, c, d, e, f, g) }
         }
-        if me.pointee.heartbeat.load(ordering: .relaxed) {  // relaxed: the flag carries no data
-            ThreadPool._answerHeartbeat(on: me)
-        }
+        if me.pointee.heartbeatIsDue { ThreadPool._answerHeartbeat(on: me) }
         let depth = me.pointee.joinDepth
         if depth > me.pointee.offerDepthLimit.load(ordering: .relaxed) {
             me.pointee.joinDepth = depth &+ 1
@@ -439,7 +424,7 @@ extension ThreadPool {
         _ h: @Sendable () throws(E) -> I
     ) throws(E) -> (A, B, C, D, F, G, H, I) {
         // The fast path: nothing but the checks and the calls (see the binary `join`).
-        if let me = Participant.current(in: registryID), _fastPath(me.pointee.mayJoinInline) {
+        if let me = Participant.joiningInline(in: registryID) {
             me.pointee.joinDepth &+= 1
             let ra = Result(catching: a)
             let rb = Result(catching: b)
@@ -469,13 +454,10 @@ extension ThreadPool {
         _ h: @Sendable () throws(E) -> I
     ) throws(E) -> (A, B, C, D, F, G, H, I) {
         guard let me = Participant.current(in: registryID) else {
-            let entry = _enterAsOutsider()
-            defer { _exitAsOutsider(entry) }
-            return try _joinCold(a, b, c, d, e, f, g, h)
+            // An outside caller: again, as a participant.
+            return try _withParticipant { (_) throws(E) in try _joinCold(a, b, c, d, e, f, g, h) }
         }
-        if me.pointee.heartbeat.load(ordering: .relaxed) {  // relaxed: the flag carries no data
-            ThreadPool._answerHeartbeat(on: me)
-        }
+        if me.pointee.heartbeatIsDue { ThreadPool._answerHeartbeat(on: me) }
         let depth = me.pointee.joinDepth
         if depth > me.pointee.offerDepthLimit.load(ordering: .relaxed) {
             me.pointee.joinDepth = depth &+ 1
@@ -529,7 +511,7 @@ extension ThreadPool {
                     (contextBase + k).initialize(to: _JoinBranchContext(run: run, index: k))
                     (jobBase + k).initialize(to: StackJob(context: UnsafeMutableRawPointer(contextBase + k),
                                                           runner: _JoinBranchContext.self,
-                                                          family: me.pointee.family, owner: me, depth: depth))
+                                                          family: me.pointee.family, ownerParker: me.pointee.parker, depth: depth))
                     me.pointee.enterOfferWindow(jobBase + k)
                 }
                 _publishJobs(jobBase, count: count, on: me)

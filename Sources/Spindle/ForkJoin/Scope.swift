@@ -206,12 +206,7 @@ extension ThreadPool {
     /// - Throws: the error of `body`, else the first error thrown by spawned work, after all
     ///   spawned work has finished.
     public func scope<R, E: Error>(_ body: (Scope<E>) throws(E) -> R) throws(E) -> R {
-        if let me = Participant.current(in: registryID) {
-            return try runScope(on: me, body)
-        }
-        let entry = _enterAsOutsider()
-        defer { _exitAsOutsider(entry) }
-        return try runScope(on: entry.participant, body)
+        try _withParticipant { (me) throws(E) in try runScope(on: me, body) }
     }
 
     private func runScope<R, E: Error>(on me: UnsafeMutablePointer<Participant>,

@@ -126,7 +126,7 @@ final class BroadcastState<T: Sendable>: @unchecked Sendable {  // `results`, `r
 
 /// One worker's part of a broadcast spawn. Whoever takes it out of the worker's background
 /// inbox (the worker, or a graceful shutdown's canceller) reports it, exactly once.
-final class BroadcastSpawnJob<T: Sendable>: HeapJob, CancellableJob, @unchecked Sendable {  // immutable
+final class BroadcastSpawnJob<T: Sendable>: HeapJob, @unchecked Sendable {  // immutable
     let index: Int
     let count: Int
     let body: @Sendable (BroadcastContext) throws -> T
@@ -143,17 +143,16 @@ final class BroadcastSpawnJob<T: Sendable>: HeapJob, CancellableJob, @unchecked 
         super.init(family: 0, isBackground: true)
     }
 
-    /// Not admitted against `maxPending`, so nothing to give back.
-    override var leavesPendingOnDequeue: Bool { false }
-    override var countsCompletionOnExecute: Bool { false }
+    /// Not admitted against `maxPending` (it holds no place); records its own outcome.
+    override var recordsOwnOutcome: Bool { true }
 
     override func execute() {
         let result = Result { try body(BroadcastContext(index: index, threadCount: count)) }
-        registry.record(result.isSuccess ? .completed : .failed)
+        registry.record(TaskOutcome(result))
         state.complete(index, with: result)
     }
 
-    func cancelBeforeStart() -> Bool {
+    override func cancelBeforeStart() -> Bool {
         registry.record(.cancelled)
         state.complete(index, with: .failure(CancellationError()))
         return true

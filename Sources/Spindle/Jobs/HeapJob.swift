@@ -1,7 +1,7 @@
 /// Escaping work (`spawn`, `submit`, scope spawns, broadcast parts): a heap object whose
 /// subclass knows what to run. `JobRef(heap:)` holds one reference; executing consumes it.
 @usableFromInline
-class HeapJob: @unchecked Sendable {  // immutable after init; subclasses document their own state
+class HeapJob: @unchecked Sendable {  // `place` is touched by one thread at a time (see there); the rest is immutable
     /// The call this job belongs to (see `Participant.family`); background jobs get a fresh one
     /// when they start.
     let family: Int
@@ -17,17 +17,34 @@ class HeapJob: @unchecked Sendable {  // immutable after init; subclasses docume
 
     deinit { LiveObjects.destroyed(.heapJob) }
 
-    /// Whether taking the job out of the background queue gives back its `maxPending` place (a
-    /// submitted task gives it back when it is claimed or cancelled, which may happen earlier).
-    var leavesPendingOnDequeue: Bool { true }
+    /// The `maxPending` place of a plain background closure, from admission until the job
+    /// leaves the queue. Written by the admitting thread before the job is queued, ended by the
+    /// one thread that took the job out of the queue: never two threads at once.
+    private var place: PendingPlace?
 
-    /// Whether running the job counts as a completed task in the metrics (a submitted task
-    /// records its own outcome: completed, failed or cancelled).
-    var countsCompletionOnExecute: Bool { true }
+    /// Takes over the place the job was admitted with (called under the admission lock, just
+    /// before the job is queued). Jobs that can be cancelled while queued (a submitted task, a
+    /// `run`) override this to keep the place in the state that decides between start and
+    /// cancellation; whichever wins ends the place.
+    func holdPlace(_ place: consuming PendingPlace) {
+        self.place = consume place
+    }
 
-    /// Called under the admission lock just before the job enters the background queue (its
-    /// `maxPending` place is taken from then on).
-    func willBeQueued() {}
+    /// Called by the thread that took the job out of its queue to start it, or to cancel it at
+    /// a shutdown deadline: gives back a place held by the job itself.
+    final func leaveQueue() {
+        place = nil
+    }
+
+    /// Whether the job records its own task outcome (completed, failed or cancelled) in the
+    /// metrics; otherwise the scheduler counts running it as completed and cancelling it as
+    /// cancelled.
+    var recordsOwnOutcome: Bool { false }
+
+    /// Cancels the job before it starts (taken out of the queue at a graceful shutdown's
+    /// deadline); says whether it did (false: someone else started or cancelled it first).
+    /// The caller has called `leaveQueue()`.
+    func cancelBeforeStart() -> Bool { true }
 
     /// Runs the job on the current participant.
     @usableFromInline

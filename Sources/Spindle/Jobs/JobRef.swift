@@ -10,12 +10,16 @@
 ///
 /// No existential and no reference counting is involved in moving a `JobRef` around.
 @usableFromInline
-struct JobRef: Equatable, Sendable {
+struct JobRef: Equatable, Sendable, WordRepresentable {
     @usableFromInline
     let bits: UInt
 
     @inlinable
     init(bits: UInt) { self.bits = bits }
+
+    /// A deque slot's word (`WordRepresentable`).
+    init(word: UInt) { bits = word }
+    var word: UInt { bits }
 
     @usableFromInline
     init(stack job: UnsafeMutablePointer<StackJob>) {

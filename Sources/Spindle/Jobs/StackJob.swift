@@ -19,8 +19,9 @@ struct StackJob: ~Copyable {
     @usableFromInline let runner: any _StackJobRunner.Type
     /// The call this job belongs to; copied from the joining participant.
     @usableFromInline let family: Int
-    /// The participant that created the job and waits for it.
-    @usableFromInline let owner: UnsafeMutablePointer<Participant>
+    /// The parker of the thread that created the job and waits for it (a participant's, which
+    /// lives as long as its pool: valid after the joining frame is gone).
+    @usableFromInline let ownerParker: Parker
     /// Offer-window links (owner-only).
     @usableFromInline var older: UnsafeMutablePointer<StackJob>?
     @usableFromInline var newer: UnsafeMutablePointer<StackJob>?
@@ -38,12 +39,12 @@ struct StackJob: ~Copyable {
 
     @inlinable
     init(context: UnsafeMutableRawPointer, runner: any _StackJobRunner.Type,
-         family: Int, owner: UnsafeMutablePointer<Participant>, depth: Int) {
+         family: Int, ownerParker: Parker, depth: Int) {
         self.depth = depth
         self.context = context
         self.runner = runner
         self.family = family
-        self.owner = owner
+        self.ownerParker = ownerParker
         older = nil
         newer = nil
         leftWindow = false
@@ -54,7 +55,7 @@ struct StackJob: ~Copyable {
     /// Runs a stolen job on the current thread and releases its owner.
     static func execute(_ job: UnsafeMutablePointer<StackJob>) {
         job.pointee.runner.run(job.pointee.context)
-        let parker = job.pointee.owner.pointee.parker  // read before `done`: the frame may vanish after
+        let parker = job.pointee.ownerParker  // read before `done`: the frame may vanish after
         // Releasing: publishes the result written by `run`; pairs with the owner's acquiring loads.
         if job.pointee.done.exchange(1, ordering: .releasing) == 2 {
             parker.unpark()

@@ -137,7 +137,7 @@ extension Registry {
         completed &+= outsideCompleted.load(ordering: .relaxed)
         failed &+= outsideFailed.load(ordering: .relaxed)
         cancelled &+= outsideCancelled.load(ordering: .relaxed)
-        let pending = Swift.max(0, backgroundPending.load(ordering: .relaxed))
+        let pending = Swift.max(0, pendingPlaces.count)
         let maxPending = configuration.maxPending
         let finished = completed + failed + cancelled
         return ThreadPool.Metrics(
@@ -158,5 +158,15 @@ extension Registry {
             utilization: 0,
             queuePressure: maxPending.map { Double(pending) / Double($0) },
             successRate: finished == 0 ? 1 : Double(completed) / Double(finished))
+    }
+}
+
+extension ThreadPool {
+    /// Totals of heartbeat promotions and successful steals (what spindle-bench prints; the full
+    /// picture is `metrics`). SPI: `@_spi(SchedulerCounters) import Spindle`.
+    @_spi(SchedulerCounters)
+    public var _schedulerCounters: (promotions: Int, steals: Int) {
+        let m = registry.takeMetrics()
+        return (m.heartbeatPromotions, m.steals)
     }
 }

@@ -59,8 +59,7 @@ struct _FoldRun<Partial: Sendable>: Sendable {
         var batch = 1
         while lo < hi {
             if control.shouldStop(at: lo) { return }
-            // Relaxed: the flag carries no data (set by the heartbeat thread or a hungry thread).
-            if _slowPath(me.pointee.heartbeat.load(ordering: .relaxed)) {
+            if _slowPath(me.pointee.heartbeatIsDue) {
                 // Clears the flag. A hungry thread and nothing of this thread's left to steal: split.
                 if ThreadPool._answerHeartbeat(on: me) && hi - lo >= 2 {
                     let mid = lo + (hi - lo) / 2
@@ -152,11 +151,8 @@ extension ParallelSequence {
         }
         let pool = _options.pool ?? ThreadPool.currentOrShared
         let strategy = _options.strategy
-        if let me = Participant.current(in: pool.registryID) {
-            return run.run(count: count, strategy: strategy, threads: pool.threadCount, on: me)
+        return pool._withParticipant { me in
+            run.run(count: count, strategy: strategy, threads: pool.threadCount, on: me)
         }
-        let entry = pool._enterAsOutsider()
-        defer { pool._exitAsOutsider(entry) }
-        return run.run(count: count, strategy: strategy, threads: pool.threadCount, on: entry.participant)
     }
 }

@@ -147,17 +147,6 @@ final class _SortFailure<Failure: Error>: @unchecked Sendable {  // `error` unde
     @usableFromInline var firstError: Failure? { lock.withLock { error } }
 }
 
-extension ThreadPool {
-    /// The pool of the current worker, or `ThreadPool.shared`.
-    @usableFromInline
-    static var currentOrShared: ThreadPool {
-        if let me = Participant.current, let pool = me.pointee.registry.takeUnretainedValue().pool {
-            return pool
-        }
-        return .shared
-    }
-}
-
 /// Pieces below this many elements are sorted (or merged) sequentially: parallelism pays for
 /// itself only on pieces of tens of microseconds.
 @usableFromInline let sequentialSortSize = 65_536

@@ -1,27 +1,27 @@
 import Synchronization
 
-/// A multi-producer, multi-consumer FIFO of jobs behind a `FutexLock`, with a lock-free
+/// A multi-producer, multi-consumer FIFO (of `JobRef`s, for the scheduler) behind a `FutexLock`, with a lock-free
 /// emptiness hint so that idle scans do not take the lock.
 ///
 /// Used for work that has no owning deque: background tasks, foreground jobs handed in from
 /// threads that are not participants, jobs a blocked participant gave back, broadcast inboxes.
-final class Injector: @unchecked Sendable {  // `items` is only touched under `lock`
+final class Injector<Element>: @unchecked Sendable {  // `items` is only touched under `lock`
     private let lock = FutexLock()
-    private var items: [JobRef] = []
+    private var items: [Element] = []
     private var head = 0
     /// Count of queued items; written under the lock, read without it as a hint.
     private let queued = Atomic<Int>(0)
 
-    func push(_ job: JobRef) {
+    func push(_ job: Element) {
         lock.withLock {
             items.append(job)
             queued.store(items.count - head, ordering: .releasing)  // hint only; the lock orders data
         }
     }
 
-    func pop() -> JobRef? {
+    func pop() -> Element? {
         if queued.load(ordering: .relaxed) == 0 { return nil }
-        return lock.withLock { () -> JobRef? in
+        return lock.withLock { () -> Element? in
             guard head < items.count else { return nil }
             let job = items[head]
             head += 1
@@ -32,9 +32,9 @@ final class Injector: @unchecked Sendable {  // `items` is only touched under `l
     }
 
     /// Removes and returns the oldest job for which `matches` is true; `matches` runs under the lock.
-    func pop(where matches: (JobRef) -> Bool) -> JobRef? {
+    func pop(where matches: (Element) -> Bool) -> Element? {
         if queued.load(ordering: .relaxed) == 0 { return nil }
-        return lock.withLock { () -> JobRef? in
+        return lock.withLock { () -> Element? in
             var i = head
             while i < items.count {
                 if matches(items[i]) {

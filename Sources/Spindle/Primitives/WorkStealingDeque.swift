@@ -1,6 +1,6 @@
 import Synchronization
 
-/// A growable Chase–Lev work-stealing deque of `JobRef`s (Chase & Lev 2005; orderings after
+/// A growable Chase–Lev work-stealing deque of one-word values (`JobRef`s, for the scheduler) (Chase & Lev 2005; orderings after
 /// Lê, Pop, Cohen & Zappa Nardelli, "Correct and efficient work-stealing for weak memory
 /// models", PPoPP 2013).
 ///
@@ -20,7 +20,7 @@ import Synchronization
 /// - Growth copies the live items into a new ring and publishes it with a *releasing* store of
 ///   `ring`, read *acquiring* by thieves. Old rings are kept until the deque dies, because a
 ///   slow thief may still read from one (its CAS on `top` then decides whether the value counts).
-final class WorkStealingDeque: @unchecked Sendable {  // shared state is only touched through atomics
+final class WorkStealingDeque<Element: WordRepresentable>: @unchecked Sendable {  // shared state is only touched through atomics
     private struct Ring {
         let slots: UnsafeMutablePointer<Atomic<UInt>>
         let mask: Int
@@ -64,7 +64,7 @@ final class WorkStealingDeque: @unchecked Sendable {  // shared state is only to
     }
 
     /// Owner only.
-    func push(_ job: JobRef) {
+    func push(_ job: Element) {
         let b = bottom.load(ordering: .relaxed)          // owner's own variable
         var r = ring.load(ordering: .relaxed)            // owner is the only writer of `ring`
         if b - cachedTop > r.pointee.mask {
@@ -73,12 +73,12 @@ final class WorkStealingDeque: @unchecked Sendable {  // shared state is only to
                 r = grow(r, top: cachedTop, bottom: b)
             }
         }
-        r.pointee.slots[b & r.pointee.mask].store(job.bits, ordering: .relaxed)  // published by the next line
+        r.pointee.slots[b & r.pointee.mask].store(job.word, ordering: .relaxed)  // published by the next line
         bottom.store(b + 1, ordering: .releasing)        // pairs with the acquiring load in `steal`
     }
 
     /// Owner only: the most recently pushed job, or nil.
-    func pop() -> JobRef? {
+    func pop() -> Element? {
         let b = bottom.load(ordering: .relaxed) - 1
         let r = ring.load(ordering: .relaxed)
         bottom.store(b, ordering: .releasing)             // as below; ordered by the fence anyway
@@ -97,13 +97,13 @@ final class WorkStealingDeque: @unchecked Sendable {  // shared state is only to
                                           successOrdering: .sequentiallyConsistent,
                                           failureOrdering: .relaxed).exchanged
             bottom.store(b + 1, ordering: .releasing)  // as above
-            return won ? JobRef(bits: bits) : nil
+            return won ? Element(word: bits) : nil
         }
-        return JobRef(bits: bits)
+        return Element(word: bits)
     }
 
     /// Any thread: the oldest job, or nil when empty or when another thread won the race.
-    func steal() -> JobRef? {
+    func steal() -> Element? {
         let t = top.load(ordering: .acquiring)           // pairs with other thieves' CAS
         atomicMemoryFence(ordering: .sequentiallyConsistent)  // pairs with the fence in `pop`
         let b = bottom.load(ordering: .acquiring)        // pairs with the releasing store in `push`
@@ -114,7 +114,7 @@ final class WorkStealingDeque: @unchecked Sendable {  // shared state is only to
         guard top.compareExchange(expected: t, desired: t + 1,
                                   successOrdering: .sequentiallyConsistent,
                                   failureOrdering: .relaxed).exchanged else { return nil }
-        return JobRef(bits: bits)
+        return Element(word: bits)
     }
 
     /// A racy emptiness check for idle scans; never used to decide correctness.
@@ -137,6 +137,17 @@ final class WorkStealingDeque: @unchecked Sendable {  // shared state is only to
         ring.store(new, ordering: .releasing)            // pairs with the acquiring load in `steal`
         return new
     }
+}
+
+/// A value a deque slot holds as one atomic machine word (a pointer with tag bits, say).
+protocol WordRepresentable: BitwiseCopyable {
+    init(word: UInt)
+    var word: UInt { get }
+}
+
+extension UInt: WordRepresentable {
+    init(word: UInt) { self = word }
+    var word: UInt { self }
 }
 
 extension Int {

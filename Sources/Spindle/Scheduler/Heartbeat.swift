@@ -27,6 +27,12 @@ final class Heartbeat: @unchecked Sendable {  // all state is atomic or immutabl
     private let active = Atomic<Int>(0)
     private let hungry = Atomic<Int>(0)
     private let stopped = Atomic<Bool>(false)
+    /// Whether the thread is in its untimed wait (nobody active or nobody hungry): a hint for
+    /// tests of an idle pool. Relaxed: orders nothing.
+    private let waitsUntimed = Atomic<Bool>(false)
+
+    /// Whether the heartbeat thread waits without a timeout (no ticks until someone is hungry).
+    var isWaitingUntimed: Bool { waitsUntimed.load(ordering: .relaxed) }
     private let wakeWord = FutexWord(0)
     private let finished = OneShotEvent()
     private var started = false
@@ -100,7 +106,9 @@ final class Heartbeat: @unchecked Sendable {  // all state is atomic or immutabl
             if stopped.load(ordering: .acquiring) { break }
             if active.load(ordering: .sequentiallyConsistent) == 0
                 || hungry.load(ordering: .sequentiallyConsistent) == 0 {
+                waitsUntimed.store(true, ordering: .relaxed)
                 wakeWord.wait(whileEqualTo: ticket)
+                waitsUntimed.store(false, ordering: .relaxed)
                 // Woken because someone is hungry again: beat at once rather than an interval later.
                 if !stopped.load(ordering: .acquiring) { registry.requestPromotions() }
                 continue

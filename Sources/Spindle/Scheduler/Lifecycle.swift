@@ -346,7 +346,7 @@ extension Registry {
                 return (callerIsInside ? .returnAtOnce : .waitForFinish, first)
             }
         }
-        if first { capacityWaiters.failAll(with: ThreadPoolError.shutDown) }
+        if first { pendingPlaces.waiters.failAll(with: ThreadPoolError.shutDown) }
         sleep.wakeAll()
         return outcome
     }

@@ -68,17 +68,17 @@ struct Participant: ~Copyable {
     // MARK: 3. Shared, slow paths.
 
     /// Promoted join jobs and scope spawns of this participant.
-    let deque = WorkStealingDeque()
+    let deque = WorkStealingDeque<JobRef>()
     /// Where this participant sleeps when blocked or idle.
-    let parker = Parker()
+    @usableFromInline let parker = Parker()
     /// Set (releasing) by `resize` when this worker is to retire, cleared when a grow cancels
     /// the retirement; read acquiring by the worker, which then confirms under the lifecycle
     /// lock (`Registry.acknowledgeRetirement`): a hint, the slot's state is the truth.
     let retireRequested = Atomic<Bool>(false)
     /// Jobs that must run on this very worker (broadcast); empty for outside participants.
-    let inbox = Injector()
+    let inbox = Injector<JobRef>()
     /// Background jobs that must run on this very worker (`spawnBroadcast` parts).
-    let backgroundInbox = Injector()
+    let backgroundInbox = Injector<JobRef>()
     /// Unowned: the registry outlives all its participants.
     let registry: Unmanaged<Registry>
     /// Counters written only by the owner (load + store, no read-modify-write), summed on read
@@ -143,6 +143,31 @@ struct Participant: ~Copyable {
     static var current: UnsafeMutablePointer<Participant>? {
         spindle_current_participant()?.assumingMemoryBound(to: Participant.self)
     }
+
+    /// The join fast path's one check, shared by every `join`: the current thread's participant
+    /// in pool `registryID` when a join may run inline there (below the offer window; a
+    /// heartbeat closes the window by raising the limit), else nil (the caller takes its cold
+    /// path: an outside caller, a heartbeat to answer, a join to offer).
+    @inlinable
+    @inline(__always)
+    static func joiningInline(in registryID: UnsafeMutableRawPointer) -> UnsafeMutablePointer<Participant>? {
+        if let me = current(in: registryID), _fastPath(me.pointee.mayJoinInline) { return me }
+        return nil
+    }
+
+    /// The same check for `Spindle.join`, in whichever pool the thread takes part in.
+    @inlinable
+    @inline(__always)
+    static var joiningInline: UnsafeMutablePointer<Participant>? {
+        if let me = current, _fastPath(me.pointee.mayJoinInline) { return me }
+        return nil
+    }
+
+    /// Whether a heartbeat (or a hungry thread) asked this participant to promote work since it
+    /// last answered. Relaxed: the flag carries no data.
+    @inlinable
+    @inline(__always)
+    var heartbeatIsDue: Bool { heartbeat.load(ordering: .relaxed) }
 
     // MARK: Offer window (owner-only, plain memory).
 

@@ -22,6 +22,10 @@ final class WorkerSleepState: @unchecked Sendable {  // `sleepers` is guarded by
     /// A racy look at the sleeper count (relaxed): only for wake-ups that are hints.
     var mayHaveSleepers: Bool { sleeperCount.load(ordering: .relaxed) > 0 }
 
+    /// Workers on the sleepers list: each parks without a timeout until work is published (a
+    /// hint, for tests of an idle pool).
+    var sleepingCount: Int { sleeperCount.load(ordering: .relaxed) }
+
     /// Producer side, after jobs became visible: wakes up to `count` sleepers.
     func notifyWorkAvailable(count: Int = 1) {
         atomicMemoryFence(ordering: .sequentiallyConsistent)  // pairs with the fence in `prepareToSleep`

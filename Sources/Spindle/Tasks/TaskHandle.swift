@@ -7,7 +7,7 @@ import Synchronization
 /// task's `maxPending` place at once (whoever wins that transition). The outcome is written
 /// under `lock` before `event.set()`; synchronous waiters read it after the event (its
 /// release/acquire), asynchronous ones are resumed with it.
-final class TaskState<T: Sendable>: @unchecked Sendable {  // `outcome` and `awaiters` are guarded by `lock`; `state` is atomic
+final class TaskState<T: Sendable>: @unchecked Sendable {  // `outcome` and `awaiters` are guarded by `lock`; `state` is atomic; `place` has one owner at a time (see there)
     static var pending: UInt8 { 0 }
     static var running: UInt8 { 1 }
     static var finished: UInt8 { 2 }
@@ -32,8 +32,15 @@ final class TaskState<T: Sendable>: @unchecked Sendable {  // `outcome` and `awa
 
     deinit { LiveObjects.destroyed(.taskState) }
 
-    /// Gives back the task's `maxPending` place.
-    private func leavePending() { registry.leavePending() }
+    /// The task's `maxPending` place while it is `pending`: stored by the admitting thread
+    /// before the task is queued (so before anyone can claim or cancel it), ended by the one
+    /// thread that moves `state` out of `pending`.
+    private var place: PendingPlace?
+
+    func holdPlace(_ place: consuming PendingPlace) { self.place = consume place }
+
+    /// Gives back the task's `maxPending` place (the winner of the move out of `pending` only).
+    private func leavePending() { place = nil }
 
     /// Moves `pending` → `running`; false if someone else claimed or cancelled it first.
     func claim() -> Bool {
@@ -48,7 +55,7 @@ final class TaskState<T: Sendable>: @unchecked Sendable {  // `outcome` and `awa
     /// Runs the claimed task and publishes its outcome.
     func runClaimed() {
         let result = Result { try body() }
-        registry.record(result.isSuccess ? .completed : .failed)
+        registry.record(TaskOutcome(result))
         publish(result, finalState: Self.finished)
     }
 
@@ -192,7 +199,7 @@ public final class TaskHandle<T: Sendable>: Sendable {
 }
 
 /// The background job that runs a submitted task.
-final class SubmittedJob<T: Sendable>: HeapJob, CancellableJob, @unchecked Sendable {  // immutable
+final class SubmittedJob<T: Sendable>: HeapJob, @unchecked Sendable {  // immutable
     let task: TaskState<T>
 
     init(task: TaskState<T>) {
@@ -200,23 +207,18 @@ final class SubmittedJob<T: Sendable>: HeapJob, CancellableJob, @unchecked Senda
         super.init(family: 0, isBackground: true)
     }
 
-    /// The task gives back its `maxPending` place itself, when it leaves `pending`.
-    override var leavesPendingOnDequeue: Bool { false }
+    /// The task keeps the place: it gives it back when it leaves `pending`, which a
+    /// cancellation through the handle may do before any worker dequeues the job.
+    override func holdPlace(_ place: consuming PendingPlace) { task.holdPlace(place) }
 
     /// The task records its own outcome.
-    override var countsCompletionOnExecute: Bool { false }
+    override var recordsOwnOutcome: Bool { true }
 
     override func execute() {
         if task.claim() { task.runClaimed() }
     }
 
-    func cancelBeforeStart() -> Bool { task.cancel() }
+    override func cancelBeforeStart() -> Bool { task.cancel() }
 
 }
 
-extension Result {
-    var isSuccess: Bool {
-        if case .success = self { return true }
-        return false
-    }
-}

@@ -66,24 +66,6 @@ public final class ThreadPool: @unchecked Sendable {  // immutable after init; t
         registry.shutdown()
     }
 
-    /// The process-wide default pool: one worker per usable core (the affinity mask, capped by a
-    /// cgroup CPU quota), its threads named `spindle-sh-0`, `spindle-sh-1`, …
-    ///
-    /// ```swift
-    /// let (a, b) = ThreadPool.shared.join({ work(0) }, { work(1) })
-    /// ```
-    /// Perpetual: any library in the process may be using it, so nobody may stop or reshape it.
-    /// `shutdown()` and `shutdown(gracePeriod:)` on it stop the program with a message saying so;
-    /// `resize(threads:)` throws `ThreadPoolError.sharedPoolIsPerpetual`. Create a pool of your
-    /// own to control its lifetime or width.
-    public static let shared: ThreadPool = {
-        do {
-            return try ThreadPool(configuration: Configuration(threadNamePrefix: "spindle-sh-"), isPerpetual: true)
-        } catch {
-            fatalError("Spindle could not start its shared pool: \(error)")
-        }
-    }()
-
     /// Number of worker threads (as last set by `resize(threads:)`).
     public var threadCount: Int { registry.workerCount }
 
@@ -165,7 +147,19 @@ public final class ThreadPool: @unchecked Sendable {  // immutable after init; t
 
     // MARK: Internals used by inlinable code
 
-    /// Makes the calling thread a temporary participant (slow path of calls from outside).
+    /// The one "run as a participant" entry (rayon-core's `in_worker`): runs `body` with the
+    /// current thread's participant in this pool, which it already is (a worker, or an outside
+    /// caller inside a call), or becomes for the duration of `body` (a temporary outside
+    /// participant, which takes part in its own call's work on its own thread: no hand-off).
+    @inlinable
+    func _withParticipant<R, E: Error>(_ body: (UnsafeMutablePointer<Participant>) throws(E) -> R) throws(E) -> R {
+        if let me = Participant.current(in: registryID) { return try body(me) }
+        let entry = _enterAsOutsider()
+        defer { _exitAsOutsider(entry) }
+        return try body(entry.participant)
+    }
+
+    /// Makes the calling thread a temporary participant (for `_withParticipant` only).
     @usableFromInline
     func _enterAsOutsider() -> ExternalParticipant {
         registry.enterExternal()
@@ -174,14 +168,5 @@ public final class ThreadPool: @unchecked Sendable {  // immutable after init; t
     @usableFromInline
     func _exitAsOutsider(_ entry: ExternalParticipant) {
         registry.exitExternal(entry)
-    }
-}
-
-extension ThreadPool {
-    /// Totals of heartbeat promotions and successful steals (what spindle-bench prints; the full
-    /// picture is `metrics`).
-    public var _schedulerCounters: (promotions: Int, steals: Int) {
-        let m = registry.takeMetrics()
-        return (m.heartbeatPromotions, m.steals)
     }
 }
