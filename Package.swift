@@ -1,4 +1,4 @@
-// swift-tools-version: 6.0
+// swift-tools-version: 6.2
 import PackageDescription
 
 /// Runnable examples (`swift run -c release NAME`), one folder each under Examples/.
@@ -15,13 +15,19 @@ let package = Package(
     platforms: [.macOS(.v15), .iOS(.v18), .tvOS(.v18), .watchOS(.v11), .visionOS(.v2)],
     products: [
         .library(name: "Spindle", targets: ["Spindle"]),
-        // Bridges to server-side ecosystem packages live in their own products, so `Spindle`
-        // itself keeps no dependencies.
+        // Bridges to server-side ecosystem packages, each in its own product behind a package
+        // trait (off by default), so that a consumer of `Spindle` alone resolves no other package.
+        // Enable them with `.package(url: …, from: …, traits: ["Metrics", "ServiceLifecycle"])`.
         .library(name: "SpindleMetrics", targets: ["SpindleMetrics"]),
         .library(name: "SpindleServiceLifecycle", targets: ["SpindleServiceLifecycle"]),
         .executable(name: "spindle-bench", targets: ["spindle-bench"]),
         .executable(name: "spindle-stress", targets: ["spindle-stress"]),
     ] + examples.map { .executable(name: $0.product, targets: [$0.target]) },
+    traits: [
+        .trait(name: "Metrics", description: "SpindleMetrics: report pool metrics through swift-metrics."),
+        .trait(name: "ServiceLifecycle", description: "SpindleServiceLifecycle: run a pool as a swift-service-lifecycle Service."),
+        .default(enabledTraits: []),
+    ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
@@ -38,12 +44,15 @@ let package = Package(
         ),
         .target(
             name: "SpindleMetrics",
-            dependencies: ["Spindle", .product(name: "CoreMetrics", package: "swift-metrics")],
+            dependencies: ["Spindle", .product(name: "CoreMetrics", package: "swift-metrics", condition: .when(traits: ["Metrics"]))],
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
         .target(
             name: "SpindleServiceLifecycle",
-            dependencies: ["Spindle", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
+            dependencies: [
+                "Spindle",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle", condition: .when(traits: ["ServiceLifecycle"])),
+            ],
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
         .executableTarget(
@@ -66,7 +75,7 @@ let package = Package(
             dependencies: [
                 "SpindleMetrics",
                 "Spindle",
-                .product(name: "MetricsTestKit", package: "swift-metrics"),
+                .product(name: "MetricsTestKit", package: "swift-metrics", condition: .when(traits: ["Metrics"])),
             ],
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
@@ -75,7 +84,7 @@ let package = Package(
             dependencies: [
                 "SpindleServiceLifecycle",
                 "Spindle",
-                .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
+                .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle", condition: .when(traits: ["ServiceLifecycle"])),
             ],
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),

@@ -1,3 +1,4 @@
+#if Metrics  // the package trait that brings in the dependency (Package.swift)
 import CoreMetrics
 import Spindle
 import Synchronization
@@ -221,3 +222,4 @@ private struct Counters: Sendable {
         }
     }
 }
+#endif

@@ -1,3 +1,4 @@
+#if ServiceLifecycle  // the package trait that brings in the dependency (Package.swift)
 import ServiceLifecycle
 import Spindle
 
@@ -81,3 +82,4 @@ public struct ThreadPoolService: Service {
         await drain.value
     }
 }
+#endif

@@ -1,3 +1,4 @@
+#if Metrics  // the package trait that brings in the dependency (Package.swift)
 import CoreMetrics
 import MetricsTestKit
 import Spindle
@@ -216,3 +217,4 @@ struct ThreadPoolMetricsReporterTests {
         #expect(try metrics.expectCounter("spindle_failed_tasks", tick).totalValue == 1)
     }
 }
+#endif

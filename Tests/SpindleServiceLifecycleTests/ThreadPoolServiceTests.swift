@@ -1,3 +1,4 @@
+#if ServiceLifecycle  // the package trait that brings in the dependency (Package.swift)
 import ServiceLifecycle
 import ServiceLifecycleTestKit
 import Spindle
@@ -196,3 +197,4 @@ private func runService(
         }
     }
 }
+#endif
