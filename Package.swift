@@ -84,16 +84,18 @@ let package = Package(
             dependencies: [
                 "SpindleServiceLifecycle",
                 "Spindle",
-                .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle", condition: .when(traits: ["ServiceLifecycle"])),
+                .product(
+                    name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle", condition: .when(traits: ["ServiceLifecycle"])),
             ],
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
-    ] + examples.map { example in
-        .executableTarget(
-            name: example.target,
-            dependencies: ["Spindle"],
-            path: "Examples/\(example.target)",
-            swiftSettings: [.swiftLanguageMode(.v6)]
-        )
-    }
+    ]
+        + examples.map { example in
+            .executableTarget(
+                name: example.target,
+                dependencies: ["Spindle"],
+                path: "Examples/\(example.target)",
+                swiftSettings: [.swiftLanguageMode(.v6)]
+            )
+        }
 )

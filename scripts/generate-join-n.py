@@ -187,6 +187,12 @@ import sys
 root = pathlib.Path(__file__).resolve().parent.parent
 out = root / "Sources/Spindle/ForkJoin/JoinN.swift"
 text = HEADER + "".join(arity(n) for n in range(3, 9)) + FOOTER
+# Formatted as every other source file (the repository's .swift-format), so that the format
+# check and this one agree.
+import subprocess
+text = subprocess.run(["swift", "format", "format", "--configuration", str(root / ".swift-format"),
+                       "--assume-filename", str(out)],
+                      input=text, capture_output=True, text=True, check=True).stdout
 if "--check" in sys.argv[1:]:
     # CI: the checked-in file must be exactly what the script writes.
     if out.read_text() != text:

@@ -39,16 +39,17 @@ enum AsyncPipeline {
         let sink = Sink()
         let started = Date()
         try await pool.forEach(0..<count, maxConcurrent: 32) { id in
-            let record = try await fetch(id)                         // extract: up to 32 in flight
-            let row = try await pool.run { transform(record) }       // transform: on the pool
-            await sink.insert(row)                                   // load
+            let record = try await fetch(id)  // extract: up to 32 in flight
+            let row = try await pool.run { transform(record) }  // transform: on the pool
+            await sink.insert(row)  // load
         }
         let elapsed = Date().timeIntervalSince(started)
         let rows = await sink.rows
         precondition(rows.count == count, "lost records")
         let m = pool.metrics
-        print("\(count) records in \(String(format: "%.0f", elapsed * 1000)) ms: \(m.completedTasks) transforms on "
-              + "\(m.threadCount) workers, \(m.executorJobs) async jobs on the pool, success rate \(m.successRate)")
+        print(
+            "\(count) records in \(String(format: "%.0f", elapsed * 1000)) ms: \(m.completedTasks) transforms on "
+                + "\(m.threadCount) workers, \(m.executorJobs) async jobs on the pool, success rate \(m.successRate)")
         let clean = await pool.shutdown(gracePeriod: .seconds(5))
         print("graceful shutdown: \(clean ? "everything finished" : "work was cancelled")")
     }

@@ -12,8 +12,8 @@ struct Response: Sendable { let id: Int; let digest: Int; let worker: Int? }
 
 /// A request handler: async (it awaits a fake cache lookup), with a CPU-heavy middle part.
 func handle(_ request: Request, pool: ThreadPool) async throws -> Response {
-    try await Task.sleep(for: .microseconds(200))             // a cache lookup
-    let worker = pool.currentThreadIndex                       // the task runs on a pool worker
+    try await Task.sleep(for: .microseconds(200))  // a cache lookup
+    let worker = pool.currentThreadIndex  // the task runs on a pool worker
     let digest = (0..<request.size).parallel(on: pool).map { ($0 &* 2_654_435_761) & 0xFFFF }.sum()
     return Response(id: request.id, digest: digest, worker: worker)
 }
@@ -25,8 +25,9 @@ enum ExecutorService {
         let pool = try ThreadPool(configuration: .cpuBound)
         let monitor = Task {
             for await m in pool.metrics(every: .milliseconds(20)) {
-                print("  utilisation \(String(format: "%.0f%%", m.utilization * 100)), busy \(m.busyThreads)/\(m.threadCount), "
-                      + "queued background \(m.queuedBackgroundJobs)")
+                print(
+                    "  utilisation \(String(format: "%.0f%%", m.utilization * 100)), busy \(m.busyThreads)/\(m.threadCount), "
+                        + "queued background \(m.queuedBackgroundJobs)")
             }
         }
         let started = Date()
@@ -42,8 +43,9 @@ enum ExecutorService {
         }
         monitor.cancel()
         let onPool = responses.filter { $0.worker != nil }.count
-        print("\(responses.count) requests in \(String(format: "%.0f", Date().timeIntervalSince(started) * 1000)) ms; "
-              + "\(onPool) handled on pool workers; \(pool.metrics.executorJobs) task jobs ran on the pool")
+        print(
+            "\(responses.count) requests in \(String(format: "%.0f", Date().timeIntervalSince(started) * 1000)) ms; "
+                + "\(onPool) handled on pool workers; \(pool.metrics.executorJobs) task jobs ran on the pool")
         let clean = await pool.shutdown(gracePeriod: .seconds(5))
         print("graceful shutdown: \(clean)")
     }

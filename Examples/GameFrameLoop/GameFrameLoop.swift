@@ -58,8 +58,9 @@ enum GameFrameLoop {
             worst = max(worst, elapsed)
             let done = loads.filter(\.isComplete).count
             if frame % 5 == 0 || frame == 29 {
-                print("frame \(frame): \(String(format: "%.2f", elapsed * 1000)) ms, \(ai) entities ahead, "
-                      + "audio \(String(format: "%.1f", audio)), assets loaded \(done)/12")
+                print(
+                    "frame \(frame): \(String(format: "%.2f", elapsed * 1000)) ms, \(ai) entities ahead, "
+                        + "audio \(String(format: "%.1f", audio)), assets loaded \(done)/12")
             }
         }
         for load in loads {
@@ -67,8 +68,9 @@ enum GameFrameLoop {
             print("asset \(id) decoded on worker \(thread.map(String.init) ?? "outside") (checksum \(checksum))")
         }
         let metrics = pool.metrics
-        print("worst frame \(String(format: "%.2f", worst * 1000)) ms; \(metrics.completedTasks) background tasks, "
-              + "\(metrics.steals) steals, \(metrics.heartbeatPromotions) heartbeat promotions")
+        print(
+            "worst frame \(String(format: "%.2f", worst * 1000)) ms; \(metrics.completedTasks) background tasks, "
+                + "\(metrics.steals) steals, \(metrics.heartbeatPromotions) heartbeat promotions")
         pool.shutdown()
     }
 }

@@ -49,7 +49,8 @@ enum Mandelbrot {
         var file = Data("P5\n\(width) \(height)\n255\n".utf8)
         for row in rows { file.append(contentsOf: row) }
         try file.write(to: URL(fileURLWithPath: path))
-        print("wrote \(path): \(width)×\(height); parallel \(String(format: "%.1f", parallelTime * 1000)) ms on "
-              + "\(ThreadPool.shared.threadCount) threads, sequential \(String(format: "%.1f", sequentialTime * 1000)) ms")
+        print(
+            "wrote \(path): \(width)×\(height); parallel \(String(format: "%.1f", parallelTime * 1000)) ms on "
+                + "\(ThreadPool.shared.threadCount) threads, sequential \(String(format: "%.1f", sequentialTime * 1000)) ms")
     }
 }

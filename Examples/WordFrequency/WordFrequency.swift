@@ -76,7 +76,8 @@ enum WordFrequency {
         let top = counts.sorted { $0.value > $1.value || ($0.value == $1.value && $0.key < $1.key) }.prefix(10)
         print("\(megabytes) MiB, \(lines.count) lines, \(counts.count) distinct words; top 10:")
         for (word, n) in top { print("  \(word)\t\(n)") }
-        print("parallel \(String(format: "%.1f", parallelTime * 1000)) ms on \(ThreadPool.shared.threadCount) threads, "
-              + "sequential \(String(format: "%.1f", sequentialTime * 1000)) ms")
+        print(
+            "parallel \(String(format: "%.1f", parallelTime * 1000)) ms on \(ThreadPool.shared.threadCount) threads, "
+                + "sequential \(String(format: "%.1f", sequentialTime * 1000)) ms")
     }
 }

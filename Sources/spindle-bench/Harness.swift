@@ -55,8 +55,10 @@ func measure(workload: String, threads: Int, repetitions: Int, contenders: [Cont
     for (i, c) in contenders.enumerated() {
         let m = median(times[i])
         let note = checks[i] == checks[0] ? "" : "WRONG RESULT (\(checks[i]) vs \(checks[0]))"
-        rows.append(Row(workload: workload, contender: c.name, threads: c.name == "sequential" ? 1 : threads,
-                        medianSeconds: m, ratio: m / baseline, note: note))
+        rows.append(
+            Row(
+                workload: workload, contender: c.name, threads: c.name == "sequential" ? 1 : threads,
+                medianSeconds: m, ratio: m / baseline, note: note))
     }
     return rows
 }
@@ -70,16 +72,18 @@ func formatSeconds(_ s: Double) -> String {
 }
 
 func printTable(_ rows: [Row]) {
-    print("workload".padding(toLength: 24, withPad: " ", startingAt: 0)
-          + "contender".padding(toLength: 19, withPad: " ", startingAt: 0)
-          + "threads".padding(toLength: 9, withPad: " ", startingAt: 0)
-          + "median".padding(toLength: 13, withPad: " ", startingAt: 0) + "ratio vs sequential")
+    print(
+        "workload".padding(toLength: 24, withPad: " ", startingAt: 0)
+            + "contender".padding(toLength: 19, withPad: " ", startingAt: 0)
+            + "threads".padding(toLength: 9, withPad: " ", startingAt: 0)
+            + "median".padding(toLength: 13, withPad: " ", startingAt: 0) + "ratio vs sequential")
     for r in rows {
-        print(r.workload.padding(toLength: 24, withPad: " ", startingAt: 0)
-              + r.contender.padding(toLength: 19, withPad: " ", startingAt: 0)
-              + String(r.threads).padding(toLength: 9, withPad: " ", startingAt: 0)
-              + formatSeconds(r.medianSeconds).padding(toLength: 13, withPad: " ", startingAt: 0)
-              + (r.ratio.isFinite ? String(format: "%.3f×", r.ratio) : "—") + (r.note.isEmpty ? "" : "  " + r.note))
+        print(
+            r.workload.padding(toLength: 24, withPad: " ", startingAt: 0)
+                + r.contender.padding(toLength: 19, withPad: " ", startingAt: 0)
+                + String(r.threads).padding(toLength: 9, withPad: " ", startingAt: 0)
+                + formatSeconds(r.medianSeconds).padding(toLength: 13, withPad: " ", startingAt: 0)
+                + (r.ratio.isFinite ? String(format: "%.3f×", r.ratio) : "—") + (r.note.isEmpty ? "" : "  " + r.note))
     }
 }
 

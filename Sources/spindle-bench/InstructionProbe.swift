@@ -23,15 +23,19 @@ struct InstructionProbe {
 }
 
 let instructionProbes: [InstructionProbe] = [
-    InstructionProbe(name: "tree-16-indexed", joins: (1 << 16) - 1,
-                     sequentialFunction: "probeIndexTreeSequential", joinFunction: "probeIndexTreeJoin"),
+    InstructionProbe(
+        name: "tree-16-indexed", joins: (1 << 16) - 1,
+        sequentialFunction: "probeIndexTreeSequential", joinFunction: "probeIndexTreeJoin"),
     // fib(22) makes fib(23) - 1 = 28,656 calls with n >= 2, each one join.
-    InstructionProbe(name: "fib-22", joins: 28_656,
-                     sequentialFunction: "probeFibSequential", joinFunction: "probeFibJoin"),
-    InstructionProbe(name: "join-3way-leaves", joins: 10_000,
-                     sequentialFunction: "probeThreeLeavesSequential", joinFunction: "probeThreeLeavesJoin"),
-    InstructionProbe(name: "spindle-join-free", joins: (1 << 16) - 1,
-                     sequentialFunction: "probeIndexTreeSequential", joinFunction: "probeIndexTreeFreeJoin"),
+    InstructionProbe(
+        name: "fib-22", joins: 28_656,
+        sequentialFunction: "probeFibSequential", joinFunction: "probeFibJoin"),
+    InstructionProbe(
+        name: "join-3way-leaves", joins: 10_000,
+        sequentialFunction: "probeThreeLeavesSequential", joinFunction: "probeThreeLeavesJoin"),
+    InstructionProbe(
+        name: "spindle-join-free", joins: (1 << 16) - 1,
+        sequentialFunction: "probeIndexTreeSequential", joinFunction: "probeIndexTreeFreeJoin"),
 ]
 
 @inline(never)
@@ -103,21 +107,25 @@ func runInstructionProbes() throws {
     let executable = URL(fileURLWithPath: CommandLine.arguments[0]).standardizedFileURL.path
     print("callgrind instruction counts inside the workload function (one thread, on a worker of a")
     print("one-thread pool, no second participant); ratio = join version / sequential twin\n")
-    print("probe".padding(toLength: 20, withPad: " ", startingAt: 0)
-          + "sequential".padding(toLength: 14, withPad: " ", startingAt: 0)
-          + "join".padding(toLength: 14, withPad: " ", startingAt: 0)
-          + "ratio".padding(toLength: 9, withPad: " ", startingAt: 0) + "extra per join")
+    print(
+        "probe".padding(toLength: 20, withPad: " ", startingAt: 0)
+            + "sequential".padding(toLength: 14, withPad: " ", startingAt: 0)
+            + "join".padding(toLength: 14, withPad: " ", startingAt: 0)
+            + "ratio".padding(toLength: 9, withPad: " ", startingAt: 0) + "extra per join")
     for probe in instructionProbes where filter.map({ probe.name.contains($0) }) ?? true {
-        let sequential = try callgrindCount(executable: executable, probe: probe, variant: "sequential",
-                                            function: probe.sequentialFunction)
-        let join = try callgrindCount(executable: executable, probe: probe, variant: "join",
-                                      function: probe.joinFunction)
+        let sequential = try callgrindCount(
+            executable: executable, probe: probe, variant: "sequential",
+            function: probe.sequentialFunction)
+        let join = try callgrindCount(
+            executable: executable, probe: probe, variant: "join",
+            function: probe.joinFunction)
         let extra = Double(join - sequential) / Double(probe.joins)
-        print(probe.name.padding(toLength: 20, withPad: " ", startingAt: 0)
-              + String(sequential).padding(toLength: 14, withPad: " ", startingAt: 0)
-              + String(join).padding(toLength: 14, withPad: " ", startingAt: 0)
-              + String(format: "%.2f×", Double(join) / Double(sequential)).padding(toLength: 9, withPad: " ", startingAt: 0)
-              + String(format: "%.1f", extra))
+        print(
+            probe.name.padding(toLength: 20, withPad: " ", startingAt: 0)
+                + String(sequential).padding(toLength: 14, withPad: " ", startingAt: 0)
+                + String(join).padding(toLength: 14, withPad: " ", startingAt: 0)
+                + String(format: "%.2f×", Double(join) / Double(sequential)).padding(toLength: 9, withPad: " ", startingAt: 0)
+                + String(format: "%.1f", extra))
     }
 }
 
@@ -128,14 +136,19 @@ func callgrindCount(executable: String, probe: InstructionProbe, variant: String
     defer { try? FileManager.default.removeItem(atPath: output) }
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = ["valgrind", "--tool=callgrind", "--callgrind-out-file=\(output)",
-                         "--toggle-collect=*\(function)*", executable, "--probe-run", probe.name, variant]
+    process.arguments = [
+        "valgrind", "--tool=callgrind", "--callgrind-out-file=\(output)",
+        "--toggle-collect=*\(function)*", executable, "--probe-run", probe.name, variant,
+    ]
     process.standardOutput = FileHandle.nullDevice
     process.standardError = FileHandle.nullDevice
     try process.run()
     process.waitUntilExit()
     guard process.terminationStatus == 0, let text = try? String(contentsOfFile: output, encoding: .utf8) else {
-        throw ProbeError(message: "valgrind failed for \(probe.name) \(variant) (exit \(process.terminationStatus)); is valgrind installed? (apt-get install valgrind)")
+        throw ProbeError(
+            message:
+                "valgrind failed for \(probe.name) \(variant) (exit \(process.terminationStatus)); is valgrind installed? (apt-get install valgrind)"
+        )
     }
     for line in text.split(separator: "\n") where line.hasPrefix("summary:") || line.hasPrefix("totals:") {
         if let count = Int(line.split(separator: " ").last ?? "") { return count }

@@ -155,7 +155,9 @@ final class CountDown: @unchecked Sendable {  // `remaining` is guarded by `cond
 func threadPerJob(_ jobs: Int, _ body: @escaping @Sendable (Int) -> Void) {
     let countDown = CountDown(jobs)
     for i in 0..<jobs {
-        let thread = Thread { body(i); countDown.done() }
+        let thread = Thread {
+            body(i); countDown.done()
+        }
         thread.stackSize = 1 << 20
         thread.start()
     }

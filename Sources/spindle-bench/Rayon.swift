@@ -12,16 +12,19 @@ func runRayonComparison(threads: Int, repetitions: Int, quick: Bool, filter: Str
     // From the crate's folder, so that cargo reads its .cargo/config.toml (Debian's registry).
     let build = run(["cargo", "build", "--release", "--offline", "--quiet"], in: "Comparisons/rayon")
     guard build.status == 0 else {
-        print("""
-        rayon: could not build the Rust comparison; rayon rows skipped. To add them:
-            apt-get update && apt-get install -y cargo librust-rayon-dev
-        (cargo reads Debian's crates from /usr/share/cargo/registry, offline.)
-        \(build.output.split(separator: "\n").suffix(5).joined(separator: "\n"))
-        """)
+        print(
+            """
+            rayon: could not build the Rust comparison; rayon rows skipped. To add them:
+                apt-get update && apt-get install -y cargo librust-rayon-dev
+            (cargo reads Debian's crates from /usr/share/cargo/registry, offline.)
+            \(build.output.split(separator: "\n").suffix(5).joined(separator: "\n"))
+            """)
         return nil
     }
-    var arguments = ["Comparisons/rayon/target/release/rayon-bench", "--threads", String(threads),
-                     "--repetitions", String(repetitions)]
+    var arguments = [
+        "Comparisons/rayon/target/release/rayon-bench", "--threads", String(threads),
+        "--repetitions", String(repetitions),
+    ]
     if quick { arguments.append("--quick") }
     if let filter { arguments += ["--filter", filter] }
     let result = run(arguments)

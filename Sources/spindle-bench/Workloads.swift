@@ -203,9 +203,10 @@ func threadCPUSeconds(prefix: String) -> Double {
     var total = 0.0
     for tid in (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task")) ?? [] {
         guard let comm = try? String(contentsOfFile: "/proc/self/task/\(tid)/comm", encoding: .utf8),
-              comm.hasPrefix(prefix),
-              let stat = try? String(contentsOfFile: "/proc/self/task/\(tid)/stat", encoding: .utf8),
-              let tail = stat.split(separator: ")").last else { continue }
+            comm.hasPrefix(prefix),
+            let stat = try? String(contentsOfFile: "/proc/self/task/\(tid)/stat", encoding: .utf8),
+            let tail = stat.split(separator: ")").last
+        else { continue }
         let fields = tail.split(separator: " ")
         total += (Double(fields[11]) ?? 0) + (Double(fields[12]) ?? 0)
     }

@@ -17,14 +17,15 @@ let filter = option("--filter")
 let repetitions = Int(option("--repetitions") ?? "") ?? (quick ? 5 : 9)
 
 if arguments.contains("--help") {
-    print("""
-    usage: spindle-bench [--quick] [--threads N] [--filter WORKLOAD] [--repetitions N]
-                         [--json PATH] [--chart PATH] [--no-rayon] [--pin] [--counters]
-                         [--heartbeat-us N] [--spin N]
-           spindle-bench --instructions [--filter PROBE]  (callgrind counts of the join fast path vs sequential)
-           spindle-bench --probe-joins N   (N joins on one thread, for allocation counts under valgrind)
-           spindle-bench --trace PATH      (Chrome trace-event JSON of a short mixed workload)
-    """)
+    print(
+        """
+        usage: spindle-bench [--quick] [--threads N] [--filter WORKLOAD] [--repetitions N]
+                             [--json PATH] [--chart PATH] [--no-rayon] [--pin] [--counters]
+                             [--heartbeat-us N] [--spin N]
+               spindle-bench --instructions [--filter PROBE]  (callgrind counts of the join fast path vs sequential)
+               spindle-bench --probe-joins N   (N joins on one thread, for allocation counts under valgrind)
+               spindle-bench --trace PATH      (Chrome trace-event JSON of a short mixed workload)
+        """)
     exit(0)
 }
 
@@ -61,7 +62,9 @@ if let tracePath = option("--trace") {
     let buffer = UnsafeMutableBufferPointer<Int>.allocate(capacity: input.count)
     _ = buffer.initialize(from: input)
     let sortable = SortBuffer(base: buffer)
-    let sorted = onWorker(tracingPool) { quicksortJoin(sortable, 0, input.count, tracingPool); return checksum(sortable.base) }
+    let sorted = onWorker(tracingPool) {
+        quicksortJoin(sortable, 0, input.count, tracingPool); return checksum(sortable.base)
+    }
     buffer.deallocate()
     let primes = (0..<400_000).parallel(on: tracingPool).count(where: isPrimeByTrialDivision)
     let counters = PaddedCounters()
@@ -71,7 +74,9 @@ if let tracePath = option("--trace") {
     tracingPool.shutdown()
     let json = tracingPool.chromeTrace() ?? "{}"
     try json.write(toFile: tracePath, atomically: true, encoding: .utf8)
-    print("trace of quicksort 10^6 (join), primes below 4·10^5 (parallel count), 20,000 scope spawns and 200 tasks on \(threads) threads written to \(tracePath) (\(json.utf8.count / 1024) KiB; checks \(sorted != -1), \(primes), \(counters.total), \(tasks))")
+    print(
+        "trace of quicksort 10^6 (join), primes below 4·10^5 (parallel count), 20,000 scope spawns and 200 tasks on \(threads) threads written to \(tracePath) (\(json.utf8.count / 1024) KiB; checks \(sorted != -1), \(primes), \(counters.total), \(tasks))"
+    )
     exit(0)
 }
 
@@ -99,7 +104,11 @@ do {
         blackHole(onWorker(pool) { warmTree.sumJoin(0, pool) })
         DispatchQueue.concurrentPerform(iterations: threads) { _ in blackHole(fibSequential(20)) }
         let countDown = CountDown(threads)
-        for _ in 0..<threads { naivePool.submit { blackHole(fibSequential(20)); countDown.done() } }
+        for _ in 0..<threads {
+            naivePool.submit {
+                blackHole(fibSequential(20)); countDown.done()
+            }
+        }
         countDown.wait()
     }
     warmTree.deallocate()
@@ -109,12 +118,14 @@ do {
 
 for n in quick ? [30] : [30, 32] where wanted("fib-\(n)") {
     let cutoff = n - 10  // about a thousand parallel tasks at the top, sequential below
-    rows += measure(workload: "fib-\(n)", threads: threads, repetitions: repetitions, contenders: [
-        Contender(name: "sequential") { fibSequential(n) },
-        Contender(name: "spindle") { onWorker(pool) { fibJoin(n, pool) } },
-        Contender(name: "dispatch-cutoff") { fibDispatch(n, cutoff: cutoff) },
-        Contender(name: "taskgroup-cutoff") { blockingAwait { await fibAsync(n, cutoff: cutoff) } },
-    ])
+    rows += measure(
+        workload: "fib-\(n)", threads: threads, repetitions: repetitions,
+        contenders: [
+            Contender(name: "sequential") { fibSequential(n) },
+            Contender(name: "spindle") { onWorker(pool) { fibJoin(n, pool) } },
+            Contender(name: "dispatch-cutoff") { fibDispatch(n, cutoff: cutoff) },
+            Contender(name: "taskgroup-cutoff") { blockingAwait { await fibAsync(n, cutoff: cutoff) } },
+        ])
 }
 
 for depth in quick ? [20] : [20, 24] where wanted("tree-sum-\(depth)") {
@@ -136,12 +147,14 @@ if wanted("tree-sum-16-every-node") {
     // disturbs the contenders measured after it).
     var next = 0
     let root = makeTree(depth: 16, next: &next)
-    rows += measure(workload: "tree-sum-16-every-node", threads: threads, repetitions: repetitions, contenders: [
-        Contender(name: "sequential") { treeSumSequential(root) },
-        Contender(name: "spindle") { onWorker(pool) { treeSumJoin(root, pool) } },
-        Contender(name: "dispatch") { treeSumDispatch(root, depth: 0, cutoffDepth: .max) },
-        Contender(name: "taskgroup") { blockingAwait { await treeSumAsync(root, depth: 0, cutoffDepth: .max) } },
-    ])
+    rows += measure(
+        workload: "tree-sum-16-every-node", threads: threads, repetitions: repetitions,
+        contenders: [
+            Contender(name: "sequential") { treeSumSequential(root) },
+            Contender(name: "spindle") { onWorker(pool) { treeSumJoin(root, pool) } },
+            Contender(name: "dispatch") { treeSumDispatch(root, depth: 0, cutoffDepth: .max) },
+            Contender(name: "taskgroup") { blockingAwait { await treeSumAsync(root, depth: 0, cutoffDepth: .max) } },
+        ])
 }
 
 if wanted("coarse-join") {
@@ -151,62 +164,78 @@ if wanted("coarse-join") {
     let work100 = calibratedWork(seconds: 0.1)
     let work60 = calibratedWork(seconds: 0.06)
     let rounds = quick ? 3 : 5
-    rows += measure(workload: "coarse-join-2x100ms", threads: threads, repetitions: rounds, contenders: [
-        Contender(name: "sequential") { busyWork(work100, seed: 1) &+ busyWork(work100, seed: 2) },
-        Contender(name: "spindle-outside") {
-            let (x, y) = pool.join({ busyWork(work100, seed: 1) }, { busyWork(work100, seed: 2) })
-            return x &+ y
-        },
-        Contender(name: "spindle") {
-            onWorker(pool) {
+    rows += measure(
+        workload: "coarse-join-2x100ms", threads: threads, repetitions: rounds,
+        contenders: [
+            Contender(name: "sequential") { busyWork(work100, seed: 1) &+ busyWork(work100, seed: 2) },
+            Contender(name: "spindle-outside") {
                 let (x, y) = pool.join({ busyWork(work100, seed: 1) }, { busyWork(work100, seed: 2) })
                 return x &+ y
-            }
-        },
-        Contender(name: "concurrentPerform") {
-            let total = Atomic<Int>(0)
-            DispatchQueue.concurrentPerform(iterations: 2) { i in total.wrappingAdd(busyWork(work100, seed: i + 1), ordering: .relaxed) }
-            return total.load(ordering: .relaxed)
-        },
-    ])
-    rows += measure(workload: "coarse-join-3x60ms", threads: threads, repetitions: rounds, contenders: [
-        Contender(name: "sequential") { busyWork(work60, seed: 1) &+ busyWork(work60, seed: 2) &+ busyWork(work60, seed: 3) },
-        Contender(name: "spindle-outside") {
-            let (x, y, z) = pool.join({ busyWork(work60, seed: 1) }, { busyWork(work60, seed: 2) }, { busyWork(work60, seed: 3) })
-            return x &+ y &+ z
-        },
-        Contender(name: "spindle") {
-            onWorker(pool) {
+            },
+            Contender(name: "spindle") {
+                onWorker(pool) {
+                    let (x, y) = pool.join({ busyWork(work100, seed: 1) }, { busyWork(work100, seed: 2) })
+                    return x &+ y
+                }
+            },
+            Contender(name: "concurrentPerform") {
+                let total = Atomic<Int>(0)
+                DispatchQueue.concurrentPerform(iterations: 2) { i in total.wrappingAdd(busyWork(work100, seed: i + 1), ordering: .relaxed)
+                }
+                return total.load(ordering: .relaxed)
+            },
+        ])
+    rows += measure(
+        workload: "coarse-join-3x60ms", threads: threads, repetitions: rounds,
+        contenders: [
+            Contender(name: "sequential") { busyWork(work60, seed: 1) &+ busyWork(work60, seed: 2) &+ busyWork(work60, seed: 3) },
+            Contender(name: "spindle-outside") {
                 let (x, y, z) = pool.join({ busyWork(work60, seed: 1) }, { busyWork(work60, seed: 2) }, { busyWork(work60, seed: 3) })
                 return x &+ y &+ z
-            }
-        },
-        Contender(name: "concurrentPerform") {
-            let total = Atomic<Int>(0)
-            DispatchQueue.concurrentPerform(iterations: 3) { i in total.wrappingAdd(busyWork(work60, seed: i + 1), ordering: .relaxed) }
-            return total.load(ordering: .relaxed)
-        },
-    ])
+            },
+            Contender(name: "spindle") {
+                onWorker(pool) {
+                    let (x, y, z) = pool.join({ busyWork(work60, seed: 1) }, { busyWork(work60, seed: 2) }, { busyWork(work60, seed: 3) })
+                    return x &+ y &+ z
+                }
+            },
+            Contender(name: "concurrentPerform") {
+                let total = Atomic<Int>(0)
+                DispatchQueue.concurrentPerform(iterations: 3) { i in total.wrappingAdd(busyWork(work60, seed: i + 1), ordering: .relaxed) }
+                return total.load(ordering: .relaxed)
+            },
+        ])
     // A join whose first branch blocks until the second signals (a hand-off): without a thief it
     // never ends. The same hand-off through `DispatchQueue.global().async` for comparison.
-    rows += measureLatency(workload: "handoff-join", calls: quick ? 200 : 1_000, contenders: [
-        ("dispatch-async", {
-            let handOff = DispatchSemaphore(value: 0)
-            DispatchQueue.global().async { handOff.signal() }
-            handOff.wait()
-        }),
-        ("spindle-outside", {
-            let handOff = DispatchSemaphore(value: 0)
-            _ = pool.join({ handOff.wait() }, { handOff.signal() })
-        }),
-        ("spindle", {
-            _ = onWorker(pool) {
-                let handOff = DispatchSemaphore(value: 0)
-                _ = pool.join({ handOff.wait() }, { handOff.signal() })
-                return 0
-            }
-        }),
-    ])
+    rows += measureLatency(
+        workload: "handoff-join", calls: quick ? 200 : 1_000,
+        contenders: [
+            (
+                "dispatch-async",
+                {
+                    let handOff = DispatchSemaphore(value: 0)
+                    DispatchQueue.global().async { handOff.signal() }
+                    handOff.wait()
+                }
+            ),
+            (
+                "spindle-outside",
+                {
+                    let handOff = DispatchSemaphore(value: 0)
+                    _ = pool.join({ handOff.wait() }, { handOff.signal() })
+                }
+            ),
+            (
+                "spindle",
+                {
+                    _ = onWorker(pool) {
+                        let handOff = DispatchSemaphore(value: 0)
+                        _ = pool.join({ handOff.wait() }, { handOff.signal() })
+                        return 0
+                    }
+                }
+            ),
+        ])
     // Foreground first: a worker in a join of two ~20 ms leaves while the other worker finishes
     // a 1 ms job, with 5 background jobs of ~20 ms queued behind it. The freed worker must take
     // the join's second half first: the join then takes about one leaf (1.0–1.05× the idle-pool
@@ -218,14 +247,20 @@ if wanted("coarse-join") {
     for _ in 0..<rounds {
         alone.append(onWorkerTimed(pool) { blackHole(pool.join({ busyWork(work20, seed: 1) }, { busyWork(work20, seed: 2) })) })
         let occupied = DispatchSemaphore(value: 0)
-        try pool.spawn { occupied.signal(); blackHole(busyWork(work1)) }
+        try pool.spawn {
+            occupied.signal(); blackHole(busyWork(work1))
+        }
         occupied.wait()
         let joinStarted = DispatchSemaphore(value: 0)
         let result = Box<Double>()
         let finished = DispatchSemaphore(value: 0)
         try pool.spawn {
             let t0 = now()
-            blackHole(pool.join({ joinStarted.signal(); return busyWork(work20, seed: 1) }, { busyWork(work20, seed: 2) }))
+            blackHole(
+                pool.join(
+                    {
+                        joinStarted.signal(); return busyWork(work20, seed: 1)
+                    }, { busyWork(work20, seed: 2) }))
             result.value = now() - t0
             finished.signal()
         }
@@ -236,11 +271,15 @@ if wanted("coarse-join") {
         _ = try pool.submit { 0 }.wait()  // let the background jobs drain
         spin(microseconds: 120_000)
     }
-    rows.append(Row(workload: "join-behind-background", contender: "spindle-idle-pool", threads: threads,
-                    medianSeconds: median(alone), ratio: 1, note: "join of two ~20 ms leaves on a worker"))
-    rows.append(Row(workload: "join-behind-background", contender: "spindle-5-jobs-queued", threads: threads,
-                    medianSeconds: median(behind), ratio: median(behind) / median(alone),
-                    note: "same join, 5 background jobs of ~20 ms queued; ratio vs idle pool"))
+    rows.append(
+        Row(
+            workload: "join-behind-background", contender: "spindle-idle-pool", threads: threads,
+            medianSeconds: median(alone), ratio: 1, note: "join of two ~20 ms leaves on a worker"))
+    rows.append(
+        Row(
+            workload: "join-behind-background", contender: "spindle-5-jobs-queued", threads: threads,
+            medianSeconds: median(behind), ratio: median(behind) / median(alone),
+            note: "same join, 5 background jobs of ~20 ms queued; ratio vs idle pool"))
 }
 
 if wanted("join-4way") {
@@ -252,34 +291,37 @@ if wanted("join-4way") {
     let calls = quick ? 2_000_000 : 10_000_000
     let pool = try ThreadPool(threads: 1)
     for (workload, nesting) in [("join-4way", 6), ("join-4way-offered", 0)] {
-        let rowsHere = measure(workload: workload, threads: 1, repetitions: repetitions, contenders: [
-            Contender(name: "binary-join") {
-                onWorker(pool) {
-                    nestedInJoins(pool, nesting) {
-                        var total = 0
-                        for i in 0..<calls {
-                            let (x, y) = pool.join({ i }, { i })
-                            total &+= x &+ y
+        let rowsHere = measure(
+            workload: workload, threads: 1, repetitions: repetitions,
+            contenders: [
+                Contender(name: "binary-join") {
+                    onWorker(pool) {
+                        nestedInJoins(pool, nesting) {
+                            var total = 0
+                            for i in 0..<calls {
+                                let (x, y) = pool.join({ i }, { i })
+                                total &+= x &+ y
+                            }
+                            return total
                         }
-                        return total
                     }
-                }
-            },
-            Contender(name: "4-way-join") {
-                onWorker(pool) {
-                    nestedInJoins(pool, nesting) {
-                        var total = 0
-                        for i in 0..<calls {
-                            let (x, y, z, w) = pool.join({ i }, { i }, { 0 }, { 0 })
-                            total &+= x &+ y &+ z &+ w
+                },
+                Contender(name: "4-way-join") {
+                    onWorker(pool) {
+                        nestedInJoins(pool, nesting) {
+                            var total = 0
+                            for i in 0..<calls {
+                                let (x, y, z, w) = pool.join({ i }, { i }, { 0 }, { 0 })
+                                total &+= x &+ y &+ z &+ w
+                            }
+                            return total
                         }
-                        return total
                     }
-                }
-            },
-        ])
+                },
+            ])
         rows += rowsHere.map { row in
-            Row(workload: row.workload, contender: row.contender, threads: 1,
+            Row(
+                workload: row.workload, contender: row.contender, threads: 1,
                 medianSeconds: row.medianSeconds / Double(calls), ratio: row.ratio,
                 note: row.note.isEmpty ? "per join; ratio vs binary-join" : row.note)
         }
@@ -288,10 +330,12 @@ if wanted("join-4way") {
 
 if wanted("tree-sum-20-indexed") {
     let tree = IndexTree(depth: 20)
-    rows += measure(workload: "tree-sum-20-indexed", threads: threads, repetitions: repetitions, contenders: [
-        Contender(name: "sequential") { tree.sumSequential(0) },
-        Contender(name: "spindle") { onWorker(pool) { tree.sumJoin(0, pool) } },
-    ])
+    rows += measure(
+        workload: "tree-sum-20-indexed", threads: threads, repetitions: repetitions,
+        contenders: [
+            Contender(name: "sequential") { tree.sumSequential(0) },
+            Contender(name: "spindle") { onWorker(pool) { tree.sumJoin(0, pool) } },
+        ])
     tree.deallocate()
 }
 
@@ -301,31 +345,33 @@ if wanted("sum-1e7") {
     for i in 0..<n { data[i] = UInt64(i & 1023) }
     let input = ReadOnlyBuffer(base: UnsafeBufferPointer(data))
     let chunks = threads * 4
-    rows += measure(workload: "sum-1e7", threads: threads, repetitions: repetitions, contenders: [
-        Contender(name: "sequential") { Int(truncatingIfNeeded: sumSequential(input.base, 0, n)) },
-        Contender(name: "spindle") { onWorker(pool) { Int(truncatingIfNeeded: sumJoin(input, 0, n, pool)) } },
-        Contender(name: "dispatch") {
-            let partial = UnsafeMutableBufferPointer<UInt64>.allocate(capacity: chunks)
-            defer { partial.deallocate() }
-            let out = SendableBuffer(base: partial)
-            DispatchQueue.concurrentPerform(iterations: chunks) { c in
-                out.base[c] = sumSequential(input.base, c * n / chunks, (c + 1) * n / chunks)
-            }
-            return Int(truncatingIfNeeded: partial.reduce(0, &+))
-        },
-        Contender(name: "taskgroup") {
-            blockingAwait {
-                await withTaskGroup(of: UInt64.self) { group in
-                    for c in 0..<chunks {
-                        group.addTask { sumSequential(input.base, c * n / chunks, (c + 1) * n / chunks) }
-                    }
-                    var total: UInt64 = 0
-                    for await part in group { total &+= part }
-                    return Int(truncatingIfNeeded: total)
+    rows += measure(
+        workload: "sum-1e7", threads: threads, repetitions: repetitions,
+        contenders: [
+            Contender(name: "sequential") { Int(truncatingIfNeeded: sumSequential(input.base, 0, n)) },
+            Contender(name: "spindle") { onWorker(pool) { Int(truncatingIfNeeded: sumJoin(input, 0, n, pool)) } },
+            Contender(name: "dispatch") {
+                let partial = UnsafeMutableBufferPointer<UInt64>.allocate(capacity: chunks)
+                defer { partial.deallocate() }
+                let out = SendableBuffer(base: partial)
+                DispatchQueue.concurrentPerform(iterations: chunks) { c in
+                    out.base[c] = sumSequential(input.base, c * n / chunks, (c + 1) * n / chunks)
                 }
-            }
-        },
-    ])
+                return Int(truncatingIfNeeded: partial.reduce(0, &+))
+            },
+            Contender(name: "taskgroup") {
+                blockingAwait {
+                    await withTaskGroup(of: UInt64.self) { group in
+                        for c in 0..<chunks {
+                            group.addTask { sumSequential(input.base, c * n / chunks, (c + 1) * n / chunks) }
+                        }
+                        var total: UInt64 = 0
+                        for await part in group { total &+= part }
+                        return Int(truncatingIfNeeded: total)
+                    }
+                }
+            },
+        ])
     data.deallocate()
 }
 
@@ -335,46 +381,52 @@ if wanted("quicksort") {
     let buffer = UnsafeMutableBufferPointer<Int>.allocate(capacity: n)
     defer { buffer.deallocate() }
     let sortable = SortBuffer(base: buffer)
-    rows += measure(workload: quick ? "quicksort-2e6" : "quicksort-1e7", threads: threads, repetitions: repetitions, contenders: [
-        Contender(name: "sequential") {
-            _ = buffer.initialize(from: input)
-            quicksortSequential(buffer, 0, n)
-            return checksum(buffer)
-        },
-        Contender(name: "spindle") {
-            _ = buffer.initialize(from: input)
-            return onWorker(pool) { quicksortJoin(sortable, 0, n, pool); return checksum(sortable.base) }
-        },
-        Contender(name: "dispatch-cutoff") {
-            _ = buffer.initialize(from: input)
-            quicksortDispatch(sortable, 0, n, cutoff: 10_000)
-            return checksum(buffer)
-        },
-        Contender(name: "taskgroup-cutoff") {
-            _ = buffer.initialize(from: input)
-            blockingAwait { await quicksortAsync(sortable, 0, n, cutoff: 10_000) }
-            return checksum(buffer)
-        },
-    ])
+    rows += measure(
+        workload: quick ? "quicksort-2e6" : "quicksort-1e7", threads: threads, repetitions: repetitions,
+        contenders: [
+            Contender(name: "sequential") {
+                _ = buffer.initialize(from: input)
+                quicksortSequential(buffer, 0, n)
+                return checksum(buffer)
+            },
+            Contender(name: "spindle") {
+                _ = buffer.initialize(from: input)
+                return onWorker(pool) {
+                    quicksortJoin(sortable, 0, n, pool); return checksum(sortable.base)
+                }
+            },
+            Contender(name: "dispatch-cutoff") {
+                _ = buffer.initialize(from: input)
+                quicksortDispatch(sortable, 0, n, cutoff: 10_000)
+                return checksum(buffer)
+            },
+            Contender(name: "taskgroup-cutoff") {
+                _ = buffer.initialize(from: input)
+                blockingAwait { await quicksortAsync(sortable, 0, n, cutoff: 10_000) }
+                return checksum(buffer)
+            },
+        ])
 }
 
 if wanted("sort-4e6") {
     // Spindle.parallelSort against the standard library's sort (both stable), same input each time.
     let input = randomInts(4_000_000)
-    rows += measure(workload: "sort-4e6", threads: threads, repetitions: repetitions, contenders: [
-        Contender(name: "sequential") {
-            var a = input
-            a.sort()
-            return a[a.count / 2] &+ a[0]
-        },
-        Contender(name: "spindle") {
-            onWorker(pool) {
+    rows += measure(
+        workload: "sort-4e6", threads: threads, repetitions: repetitions,
+        contenders: [
+            Contender(name: "sequential") {
                 var a = input
-                a.parallelSort(on: pool)
+                a.sort()
                 return a[a.count / 2] &+ a[0]
-            }
-        },
-    ])
+            },
+            Contender(name: "spindle") {
+                onWorker(pool) {
+                    var a = input
+                    a.parallelSort(on: pool)
+                    return a[a.count / 2] &+ a[0]
+                }
+            },
+        ])
 }
 
 // MARK: parallel iteration (`.parallel` pipelines, called as a user would: from the main thread)
@@ -385,32 +437,34 @@ if wanted("par-sum-1e7") {
     let data = (0..<10_000_000).map { UInt64($0 & 1023) }
     let n = data.count
     let input = ReadOnlyBuffer(base: data.withUnsafeBufferPointer { $0 })  // `data` outlives every use
-    rows += measure(workload: "par-sum-1e7", threads: threads, repetitions: repetitions, contenders: [
-        Contender(name: "sequential") { Int(truncatingIfNeeded: data.reduce(0, +)) },
-        Contender(name: "spindle-outside") { Int(truncatingIfNeeded: data.parallel(on: pool).sum()) },
-        Contender(name: "spindle") { onWorker(pool) { Int(truncatingIfNeeded: data.parallel(on: pool).sum()) } },
-        Contender(name: "dispatch") {
-            let partial = UnsafeMutableBufferPointer<UInt64>.allocate(capacity: threads)
-            defer { partial.deallocate() }
-            let out = SendableBuffer(base: partial)
-            DispatchQueue.concurrentPerform(iterations: threads) { c in
-                out.base[c] = checkedSum(input.base, c * n / threads, (c + 1) * n / threads)
-            }
-            return Int(truncatingIfNeeded: partial.reduce(0, +))
-        },
-        Contender(name: "taskgroup") {
-            blockingAwait {
-                await withTaskGroup(of: UInt64.self) { group in
-                    for c in 0..<threads {
-                        group.addTask { checkedSum(input.base, c * n / threads, (c + 1) * n / threads) }
-                    }
-                    var total: UInt64 = 0
-                    for await part in group { total += part }
-                    return Int(truncatingIfNeeded: total)
+    rows += measure(
+        workload: "par-sum-1e7", threads: threads, repetitions: repetitions,
+        contenders: [
+            Contender(name: "sequential") { Int(truncatingIfNeeded: data.reduce(0, +)) },
+            Contender(name: "spindle-outside") { Int(truncatingIfNeeded: data.parallel(on: pool).sum()) },
+            Contender(name: "spindle") { onWorker(pool) { Int(truncatingIfNeeded: data.parallel(on: pool).sum()) } },
+            Contender(name: "dispatch") {
+                let partial = UnsafeMutableBufferPointer<UInt64>.allocate(capacity: threads)
+                defer { partial.deallocate() }
+                let out = SendableBuffer(base: partial)
+                DispatchQueue.concurrentPerform(iterations: threads) { c in
+                    out.base[c] = checkedSum(input.base, c * n / threads, (c + 1) * n / threads)
                 }
-            }
-        },
-    ])
+                return Int(truncatingIfNeeded: partial.reduce(0, +))
+            },
+            Contender(name: "taskgroup") {
+                blockingAwait {
+                    await withTaskGroup(of: UInt64.self) { group in
+                        for c in 0..<threads {
+                            group.addTask { checkedSum(input.base, c * n / threads, (c + 1) * n / threads) }
+                        }
+                        var total: UInt64 = 0
+                        for await part in group { total += part }
+                        return Int(truncatingIfNeeded: total)
+                    }
+                }
+            },
+        ])
     withExtendedLifetime(data) {}
 }
 
@@ -419,38 +473,40 @@ if wanted("primes-2e6") {
     // usual hand-chunking); Spindle needs no chunk size.
     let n = 2_000_000
     let chunks = 64
-    rows += measure(workload: "primes-2e6", threads: threads, repetitions: repetitions, contenders: [
-        Contender(name: "sequential") {
-            var k = 0
-            for i in 0..<n where isPrimeByTrialDivision(i) { k += 1 }
-            return k
-        },
-        Contender(name: "spindle-outside") { (0..<n).parallel(on: pool).count(where: isPrimeByTrialDivision) },
-        Contender(name: "spindle") { onWorker(pool) { (0..<n).parallel(on: pool).count(where: isPrimeByTrialDivision) } },
-        Contender(name: "dispatch") {
-            let counts = Mutex(0)
-            DispatchQueue.concurrentPerform(iterations: chunks) { c in
+    rows += measure(
+        workload: "primes-2e6", threads: threads, repetitions: repetitions,
+        contenders: [
+            Contender(name: "sequential") {
                 var k = 0
-                for i in (c * n / chunks)..<((c + 1) * n / chunks) where isPrimeByTrialDivision(i) { k += 1 }
-                counts.withLock { $0 += k }
-            }
-            return counts.withLock { $0 }
-        },
-        Contender(name: "taskgroup") {
-            blockingAwait {
-                await withTaskGroup(of: Int.self) { group in
-                    for c in 0..<chunks {
-                        group.addTask {
-                            var k = 0
-                            for i in (c * n / chunks)..<((c + 1) * n / chunks) where isPrimeByTrialDivision(i) { k += 1 }
-                            return k
-                        }
-                    }
-                    return await group.reduce(0, +)
+                for i in 0..<n where isPrimeByTrialDivision(i) { k += 1 }
+                return k
+            },
+            Contender(name: "spindle-outside") { (0..<n).parallel(on: pool).count(where: isPrimeByTrialDivision) },
+            Contender(name: "spindle") { onWorker(pool) { (0..<n).parallel(on: pool).count(where: isPrimeByTrialDivision) } },
+            Contender(name: "dispatch") {
+                let counts = Mutex(0)
+                DispatchQueue.concurrentPerform(iterations: chunks) { c in
+                    var k = 0
+                    for i in (c * n / chunks)..<((c + 1) * n / chunks) where isPrimeByTrialDivision(i) { k += 1 }
+                    counts.withLock { $0 += k }
                 }
-            }
-        },
-    ])
+                return counts.withLock { $0 }
+            },
+            Contender(name: "taskgroup") {
+                blockingAwait {
+                    await withTaskGroup(of: Int.self) { group in
+                        for c in 0..<chunks {
+                            group.addTask {
+                                var k = 0
+                                for i in (c * n / chunks)..<((c + 1) * n / chunks) where isPrimeByTrialDivision(i) { k += 1 }
+                                return k
+                            }
+                        }
+                        return await group.reduce(0, +)
+                    }
+                }
+            },
+        ])
 }
 
 if wanted("map-collect-5e6") {
@@ -460,22 +516,25 @@ if wanted("map-collect-5e6") {
     let n = data.count
     let input = ReadOnlyBuffer(base: data.withUnsafeBufferPointer { $0 })  // `data` outlives every use
     let digest: @Sendable ([Int]) -> Int = { a in a[0] &+ a[a.count / 3] &+ a[a.count - 1] &+ a.count }
-    rows += measure(workload: "map-collect-5e6", threads: threads, repetitions: repetitions, contenders: [
-        Contender(name: "sequential") { digest(data.map(mixForMap)) },
-        Contender(name: "spindle-outside") { digest(data.parallel(on: pool).map(mixForMap).collect()) },
-        Contender(name: "spindle") { onWorker(pool) { digest(data.parallel(on: pool).map(mixForMap).collect()) } },
-        Contender(name: "dispatch") {
-            digest(Array(unsafeUninitializedCapacity: n) { buffer, count in
-                let out = SendableBuffer(base: buffer)
-                DispatchQueue.concurrentPerform(iterations: threads) { c in
-                    for i in (c * n / threads)..<((c + 1) * n / threads) {
-                        (out.base.baseAddress! + i).initialize(to: mixForMap(input.base[i]))
-                    }
-                }
-                count = n
-            })
-        },
-    ])
+    rows += measure(
+        workload: "map-collect-5e6", threads: threads, repetitions: repetitions,
+        contenders: [
+            Contender(name: "sequential") { digest(data.map(mixForMap)) },
+            Contender(name: "spindle-outside") { digest(data.parallel(on: pool).map(mixForMap).collect()) },
+            Contender(name: "spindle") { onWorker(pool) { digest(data.parallel(on: pool).map(mixForMap).collect()) } },
+            Contender(name: "dispatch") {
+                digest(
+                    Array(unsafeUninitializedCapacity: n) { buffer, count in
+                        let out = SendableBuffer(base: buffer)
+                        DispatchQueue.concurrentPerform(iterations: threads) { c in
+                            for i in (c * n / threads)..<((c + 1) * n / threads) {
+                                (out.base.baseAddress! + i).initialize(to: mixForMap(input.base[i]))
+                            }
+                        }
+                        count = n
+                    })
+            },
+        ])
     withExtendedLifetime(data) {}
 }
 
@@ -485,18 +544,21 @@ if wanted("async-tasks-1e5") {
     // 10^5 trivial child tasks in a withDiscardingTaskGroup: on Swift's global executor (the
     // baseline), and under withTaskExecutorPreference(pool), where every child runs on the pool.
     let n = 100_000
-    let rowsHere = measure(workload: "async-tasks-1e5", threads: threads, repetitions: repetitions, contenders: [
-        Contender(name: "global-executor") {
-            blockingAwait { await discardingChildTasks(n) }
-            return n
-        },
-        Contender(name: "spindle") {
-            blockingAwait { await withTaskExecutorPreference(pool) { await discardingChildTasks(n) } }
-            return n
-        },
-    ])
+    let rowsHere = measure(
+        workload: "async-tasks-1e5", threads: threads, repetitions: repetitions,
+        contenders: [
+            Contender(name: "global-executor") {
+                blockingAwait { await discardingChildTasks(n) }
+                return n
+            },
+            Contender(name: "spindle") {
+                blockingAwait { await withTaskExecutorPreference(pool) { await discardingChildTasks(n) } }
+                return n
+            },
+        ])
     rows += rowsHere.map { row in
-        Row(workload: row.workload, contender: row.contender, threads: threads, medianSeconds: row.medianSeconds,
+        Row(
+            workload: row.workload, contender: row.contender, threads: threads, medianSeconds: row.medianSeconds,
             ratio: row.ratio, note: row.note.isEmpty ? "ratio vs global-executor" : row.note)
     }
 }
@@ -521,7 +583,8 @@ if wanted("run-roundtrip") {
     let names = ["task-detached", "spindle-run", "dispatch-continuation"]
     let base = median(samples[0])
     rows += (0..<3).map { i in
-        Row(workload: "run-roundtrip", contender: names[i], threads: threads, medianSeconds: median(samples[i]),
+        Row(
+            workload: "run-roundtrip", contender: names[i], threads: threads, medianSeconds: median(samples[i]),
             ratio: median(samples[i]) / base, note: "per call; ratio vs task-detached")
     }
 }
@@ -536,48 +599,55 @@ if wanted("spawn-1e6") {
     let work: @Sendable () -> Void = { counters.bump(ThreadPool.currentThreadIndex ?? 63) }
     let anyThreadCounter = Atomic<Int>(0)
     let counted: @Sendable () -> Void = { anyThreadCounter.wrappingAdd(1, ordering: .relaxed) }
-    var result = measure(workload: "spawn-1e6", threads: threads, repetitions: repetitions, contenders: [
-        Contender(name: "sequential") {
-            counters.reset()
-            for _ in 0..<n { work() }
-            return counters.total
-        },
-        Contender(name: "spindle") {
-            counters.reset()
-            return onWorker(pool) {
-                pool.scope { s in for _ in 0..<n { s.spawn(work) } }
+    var result = measure(
+        workload: "spawn-1e6", threads: threads, repetitions: repetitions,
+        contenders: [
+            Contender(name: "sequential") {
+                counters.reset()
+                for _ in 0..<n { work() }
                 return counters.total
-            }
-        },
-        Contender(name: "dispatch") {
-            anyThreadCounter.store(0, ordering: .relaxed)
-            let group = DispatchGroup()
-            let queue = DispatchQueue.global()
-            for _ in 0..<n { queue.async(group: group, execute: counted) }
-            group.wait()
-            return anyThreadCounter.load(ordering: .relaxed)
-        },
-        Contender(name: "taskgroup") {
-            anyThreadCounter.store(0, ordering: .relaxed)
-            blockingAwait {
-                await withDiscardingTaskGroup { group in
-                    for _ in 0..<n { group.addTask(operation: counted) }
+            },
+            Contender(name: "spindle") {
+                counters.reset()
+                return onWorker(pool) {
+                    pool.scope { s in for _ in 0..<n { s.spawn(work) } }
+                    return counters.total
                 }
-            }
-            return anyThreadCounter.load(ordering: .relaxed)
-        },
-        Contender(name: "naive-pool") {
-            anyThreadCounter.store(0, ordering: .relaxed)
-            let countDown = CountDown(n)
-            for _ in 0..<n { naivePool.submit { counted(); countDown.done() } }
-            countDown.wait()
-            return anyThreadCounter.load(ordering: .relaxed)
-        },
-    ])
+            },
+            Contender(name: "dispatch") {
+                anyThreadCounter.store(0, ordering: .relaxed)
+                let group = DispatchGroup()
+                let queue = DispatchQueue.global()
+                for _ in 0..<n { queue.async(group: group, execute: counted) }
+                group.wait()
+                return anyThreadCounter.load(ordering: .relaxed)
+            },
+            Contender(name: "taskgroup") {
+                anyThreadCounter.store(0, ordering: .relaxed)
+                blockingAwait {
+                    await withDiscardingTaskGroup { group in
+                        for _ in 0..<n { group.addTask(operation: counted) }
+                    }
+                }
+                return anyThreadCounter.load(ordering: .relaxed)
+            },
+            Contender(name: "naive-pool") {
+                anyThreadCounter.store(0, ordering: .relaxed)
+                let countDown = CountDown(n)
+                for _ in 0..<n {
+                    naivePool.submit {
+                        counted(); countDown.done()
+                    }
+                }
+                countDown.wait()
+                return anyThreadCounter.load(ordering: .relaxed)
+            },
+        ])
     for i in result.indices.dropFirst() {
         let r = result[i]
-        result[i] = Row(workload: r.workload, contender: r.contender, threads: r.threads, medianSeconds: r.medianSeconds,
-                        ratio: r.ratio, note: r.note + String(format: " %.0f ns per spawn", r.medianSeconds / Double(n) * 1e9))
+        result[i] = Row(
+            workload: r.workload, contender: r.contender, threads: r.threads, medianSeconds: r.medianSeconds,
+            ratio: r.ratio, note: r.note + String(format: " %.0f ns per spawn", r.medianSeconds / Double(n) * 1e9))
     }
     rows += result
 }
@@ -585,46 +655,50 @@ if wanted("spawn-1e6") {
 if wanted("burst-1000") {
     // Submit 1000 jobs of about 10 µs each, then wait for all of them.
     let jobs = 1_000, size = 17
-    rows += measure(workload: "burst-1000", threads: threads, repetitions: repetitions, contenders: [
-        Contender(name: "sequential") { (0..<jobs).reduce(0) { acc, _ in acc &+ fibSequential(size) } },
-        Contender(name: "spindle") {
-            let handles = (0..<jobs).map { _ in try! pool.submit { fibSequential(size) } }
-            return handles.reduce(0) { $0 &+ (try! $1.wait()) }
-        },
-        Contender(name: "dispatch") {
-            let results = UnsafeMutableBufferPointer<Int>.allocate(capacity: jobs)
-            defer { results.deallocate() }
-            let out = SendableBuffer(base: results)
-            let group = DispatchGroup()
-            for i in 0..<jobs { DispatchQueue.global().async(group: group) { out.base[i] = fibSequential(size) } }
-            group.wait()
-            return results.reduce(0, &+)
-        },
-        Contender(name: "taskgroup") {
-            blockingAwait {
-                await withTaskGroup(of: Int.self) { group in
-                    for _ in 0..<jobs { group.addTask { fibSequential(size) } }
-                    var total = 0
-                    for await r in group { total &+= r }
-                    return total
+    rows += measure(
+        workload: "burst-1000", threads: threads, repetitions: repetitions,
+        contenders: [
+            Contender(name: "sequential") { (0..<jobs).reduce(0) { acc, _ in acc &+ fibSequential(size) } },
+            Contender(name: "spindle") {
+                let handles = (0..<jobs).map { _ in try! pool.submit { fibSequential(size) } }
+                return handles.reduce(0) { $0 &+ (try! $1.wait()) }
+            },
+            Contender(name: "dispatch") {
+                let results = UnsafeMutableBufferPointer<Int>.allocate(capacity: jobs)
+                defer { results.deallocate() }
+                let out = SendableBuffer(base: results)
+                let group = DispatchGroup()
+                for i in 0..<jobs { DispatchQueue.global().async(group: group) { out.base[i] = fibSequential(size) } }
+                group.wait()
+                return results.reduce(0, &+)
+            },
+            Contender(name: "taskgroup") {
+                blockingAwait {
+                    await withTaskGroup(of: Int.self) { group in
+                        for _ in 0..<jobs { group.addTask { fibSequential(size) } }
+                        var total = 0
+                        for await r in group { total &+= r }
+                        return total
+                    }
                 }
-            }
-        },
-        Contender(name: "naive-pool") {
-            let total = Atomic<Int>(0)
-            let countDown = CountDown(jobs)
-            for _ in 0..<jobs {
-                naivePool.submit { total.wrappingAdd(fibSequential(size), ordering: .relaxed); countDown.done() }
-            }
-            countDown.wait()
-            return total.load(ordering: .relaxed)
-        },
-        Contender(name: "thread-per-job") {
-            let total = Atomic<Int>(0)
-            threadPerJob(jobs) { _ in total.wrappingAdd(fibSequential(size), ordering: .relaxed) }
-            return total.load(ordering: .relaxed)
-        },
-    ])
+            },
+            Contender(name: "naive-pool") {
+                let total = Atomic<Int>(0)
+                let countDown = CountDown(jobs)
+                for _ in 0..<jobs {
+                    naivePool.submit {
+                        total.wrappingAdd(fibSequential(size), ordering: .relaxed); countDown.done()
+                    }
+                }
+                countDown.wait()
+                return total.load(ordering: .relaxed)
+            },
+            Contender(name: "thread-per-job") {
+                let total = Atomic<Int>(0)
+                threadPerJob(jobs) { _ in total.wrappingAdd(fibSequential(size), ordering: .relaxed) }
+                return total.load(ordering: .relaxed)
+            },
+        ])
 }
 
 /// Latency of single calls: each timed alone, median over `calls`.
@@ -652,61 +726,96 @@ func measureLatency(workload: String, calls: Int, contenders: [(String, () -> Vo
     let base = median(samples[0])
     return contenders.enumerated().map { i, c in
         let m = median(samples[i])
-        return Row(workload: workload, contender: c.0, threads: threads, medianSeconds: m, ratio: m / base,
-                   note: "per call; ratio vs \(contenders[0].0)")
+        return Row(
+            workload: workload, contender: c.0, threads: threads, medianSeconds: m, ratio: m / base,
+            note: "per call; ratio vs \(contenders[0].0)")
     }
 }
 
 if wanted("cpu-job") {
     // One job of about a millisecond, handed to a thread and waited for; sequential calls it directly.
     let size = 25
-    rows += measure(workload: "cpu-job", threads: threads, repetitions: repetitions * 3, contenders: [
-        Contender(name: "sequential") { fibSequential(size) },
-        Contender(name: "spindle") { onWorker(pool) { fibSequential(size) } },
-        Contender(name: "dispatch") {
-            let box = Box<Int>(), done = DispatchSemaphore(value: 0)
-            DispatchQueue.global().async { box.value = fibSequential(size); done.signal() }
-            done.wait()
-            return box.value!
-        },
-        Contender(name: "taskgroup") { blockingAwait { fibSequential(size) } },
-        Contender(name: "naive-pool") {
-            let box = Box<Int>(), done = DispatchSemaphore(value: 0)
-            naivePool.submit { box.value = fibSequential(size); done.signal() }
-            done.wait()
-            return box.value!
-        },
-        Contender(name: "thread-per-job") {
-            let box = Box<Int>()
-            threadPerJob(1) { _ in box.value = fibSequential(size) }
-            return box.value!
-        },
-    ])
+    rows += measure(
+        workload: "cpu-job", threads: threads, repetitions: repetitions * 3,
+        contenders: [
+            Contender(name: "sequential") { fibSequential(size) },
+            Contender(name: "spindle") { onWorker(pool) { fibSequential(size) } },
+            Contender(name: "dispatch") {
+                let box = Box<Int>(), done = DispatchSemaphore(value: 0)
+                DispatchQueue.global().async {
+                    box.value = fibSequential(size); done.signal()
+                }
+                done.wait()
+                return box.value!
+            },
+            Contender(name: "taskgroup") { blockingAwait { fibSequential(size) } },
+            Contender(name: "naive-pool") {
+                let box = Box<Int>(), done = DispatchSemaphore(value: 0)
+                naivePool.submit {
+                    box.value = fibSequential(size); done.signal()
+                }
+                done.wait()
+                return box.value!
+            },
+            Contender(name: "thread-per-job") {
+                let box = Box<Int>()
+                threadPerJob(1) { _ in box.value = fibSequential(size) }
+                return box.value!
+            },
+        ])
 }
 
 if wanted("trivial-job") {
     // The round trip of one no-op job: hand it to another thread, wait until it ran.
     let calls = quick ? 2_000 : 10_000
-    rows += measureLatency(workload: "trivial-job", calls: calls, contenders: [
-        ("dispatch", { let done = DispatchSemaphore(value: 0); DispatchQueue.global().async { done.signal() }; done.wait() }),
-        ("spindle", { _ = onWorker(pool) { 0 } }),
-        ("taskgroup", { _ = blockingAwait { 0 } }),
-        ("naive-pool", { let done = DispatchSemaphore(value: 0); naivePool.submit { done.signal() }; done.wait() }),
-    ])
-    rows += measureLatency(workload: "trivial-job-thread", calls: quick ? 200 : 1_000, contenders: [
-        ("dispatch", { let done = DispatchSemaphore(value: 0); DispatchQueue.global().async { done.signal() }; done.wait() }),
-        ("thread-per-job", { threadPerJob(1) { _ in } }),
-    ])
+    rows += measureLatency(
+        workload: "trivial-job", calls: calls,
+        contenders: [
+            (
+                "dispatch",
+                {
+                    let done = DispatchSemaphore(value: 0); DispatchQueue.global().async { done.signal() }; done.wait()
+                }
+            ),
+            ("spindle", { _ = onWorker(pool) { 0 } }),
+            ("taskgroup", { _ = blockingAwait { 0 } }),
+            (
+                "naive-pool",
+                {
+                    let done = DispatchSemaphore(value: 0); naivePool.submit { done.signal() }; done.wait()
+                }
+            ),
+        ])
+    rows += measureLatency(
+        workload: "trivial-job-thread", calls: quick ? 200 : 1_000,
+        contenders: [
+            (
+                "dispatch",
+                {
+                    let done = DispatchSemaphore(value: 0); DispatchQueue.global().async { done.signal() }; done.wait()
+                }
+            ),
+            ("thread-per-job", { threadPerJob(1) { _ in } }),
+        ])
 }
 
 if wanted("external-join") {
     // A join of two trivial closures from a thread outside the pool.
     let calls = quick ? 2_000 : 20_000
-    rows += measureLatency(workload: "external-join", calls: calls, contenders: [
-        ("concurrentPerform", { DispatchQueue.concurrentPerform(iterations: 2) { blackHole($0) } }),
-        ("spindle", { _ = pool.join({ blackHole(1) }, { blackHole(2) }) }),
-        ("taskgroup", { _ = blockingAwait { async let a = 1; async let b = 2; return await a + b } }),
-    ])
+    rows += measureLatency(
+        workload: "external-join", calls: calls,
+        contenders: [
+            ("concurrentPerform", { DispatchQueue.concurrentPerform(iterations: 2) { blackHole($0) } }),
+            ("spindle", { _ = pool.join({ blackHole(1) }, { blackHole(2) }) }),
+            (
+                "taskgroup",
+                {
+                    _ = blockingAwait {
+                        async let a = 1; async let b = 2; return await a + b
+                    }
+                }
+            ),
+        ])
 }
 
 if wanted("busy-join") {
@@ -725,10 +834,14 @@ if wanted("busy-join") {
     spin(microseconds: 20_000)
     let busy = latency(calls: calls) { _ = pool.join({ fibSequential(piece) }, { fibSequential(piece) }) }
     stop.store(true, ordering: .relaxed)
-    rows.append(Row(workload: "busy-join", contender: "spindle-idle-pool", threads: threads,
-                    medianSeconds: idle, ratio: 1, note: "per call"))
-    rows.append(Row(workload: "busy-join", contender: "spindle-busy-pool", threads: threads,
-                    medianSeconds: busy, ratio: busy / idle, note: "per call, workers busy with 3 ms tasks; ratio vs idle pool"))
+    rows.append(
+        Row(
+            workload: "busy-join", contender: "spindle-idle-pool", threads: threads,
+            medianSeconds: idle, ratio: 1, note: "per call"))
+    rows.append(
+        Row(
+            workload: "busy-join", contender: "spindle-busy-pool", threads: threads,
+            medianSeconds: busy, ratio: busy / idle, note: "per call, workers busy with 3 ms tasks; ratio vs idle pool"))
     _ = try pool.submit { 0 }.wait()  // let the queued background tasks drain
     spin(microseconds: 20_000)
 }
@@ -743,10 +856,14 @@ if wanted("idle-cpu") {
     usleep(2_000_000)
     let spent = threadCPUSeconds(prefix: "idle-") - before
     let naiveSpent = threadCPUSeconds(prefix: "naive-idle") - naiveBefore
-    rows.append(Row(workload: "idle-cpu", contender: "spindle", threads: threads, medianSeconds: spent, ratio: .nan,
-                    note: String(format: "CPU seconds used by an idle pool over 2 s (%.3f%% of one core)", spent / 2 * 100)))
-    rows.append(Row(workload: "idle-cpu", contender: "naive-pool", threads: threads, medianSeconds: naiveSpent, ratio: .nan,
-                    note: String(format: "CPU seconds over 2 s (%.3f%% of one core)", naiveSpent / 2 * 100)))
+    rows.append(
+        Row(
+            workload: "idle-cpu", contender: "spindle", threads: threads, medianSeconds: spent, ratio: .nan,
+            note: String(format: "CPU seconds used by an idle pool over 2 s (%.3f%% of one core)", spent / 2 * 100)))
+    rows.append(
+        Row(
+            workload: "idle-cpu", contender: "naive-pool", threads: threads, medianSeconds: naiveSpent, ratio: .nan,
+            note: String(format: "CPU seconds over 2 s (%.3f%% of one core)", naiveSpent / 2 * 100)))
     naiveIdle.stop()
     withExtendedLifetime(idlePool) {}
 }
@@ -778,9 +895,12 @@ if wanted("saturation-memory") {
         pool.shutdown()
         let elapsed = now() - t0
         let ok = ran.load(ordering: .relaxed) == total
-        rows.append(Row(workload: "saturation-memory", contender: name, threads: threads, medianSeconds: elapsed, ratio: .nan,
-                        note: String(format: "%d submissions: resident memory grew at most %.1f MiB, %d refusals%@",
-                                     total, Double(peak - start) / 1_048_576, refusals, ok ? "" : ", LOST WORK")))
+        rows.append(
+            Row(
+                workload: "saturation-memory", contender: name, threads: threads, medianSeconds: elapsed, ratio: .nan,
+                note: String(
+                    format: "%d submissions: resident memory grew at most %.1f MiB, %d refusals%@",
+                    total, Double(peak - start) / 1_048_576, refusals, ok ? "" : ", LOST WORK")))
     }
 }
 

@@ -2,9 +2,9 @@ import Spindle
 import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Runs the whole stress test: rounds of random operations from the issuing threads, each round
@@ -12,8 +12,9 @@ import Darwin
 enum Driver {
     static func main(_ arguments: [String]) -> Int32 {
         let options = Options.parse(arguments)
-        writeLine("spindle-stress: seed \(options.seed), \(options.seconds) s, \(options.pools) pools of 1...\(options.threads) threads, \(options.issuers) issuing threads"
-              + (options.excluded.isEmpty ? "" : ", excluding \(options.excluded.map(\.name).sorted().joined(separator: ","))"))
+        writeLine(
+            "spindle-stress: seed \(options.seed), \(options.seconds) s, \(options.pools) pools of 1...\(options.threads) threads, \(options.issuers) issuing threads"
+                + (options.excluded.isEmpty ? "" : ", excluding \(options.excluded.map(\.name).sorted().joined(separator: ","))"))
         var rng = SplitMix64(seed: options.seed)
         let pools = PoolSet(count: options.pools, maxThreads: options.threads, rng: &rng)
         let env = Env(options: options, pools: pools)
@@ -33,7 +34,8 @@ enum Driver {
             env.round.store(round, ordering: .releasing)  // publishes the reset ledger to the issuers
             let roundStart = monotonicSeconds()
             while env.ledger.used < options.roundUnits && monotonicSeconds() - roundStart < options.roundSeconds
-                    && monotonicSeconds() < end {
+                && monotonicSeconds() < end
+            {
                 sleepMicroseconds(1_000)
             }
             env.roundOpen.store(false, ordering: .releasing)
@@ -41,7 +43,8 @@ enum Driver {
             while env.arrived.load(ordering: .sequentiallyConsistent) < options.issuers * round { sleepMicroseconds(300) }
             watchdog.phase("round \(round): waiting for fire-and-forget units to resolve")
             while env.unresolved.load(ordering: .sequentiallyConsistent) > 0
-                    || env.activeOps.load(ordering: .sequentiallyConsistent) > 0 {
+                || env.activeOps.load(ordering: .sequentiallyConsistent) > 0
+            {
                 sleepMicroseconds(300)
             }
             watchdog.phase("round \(round): checking")
@@ -70,7 +73,9 @@ enum Driver {
         let counts = OpKind.allCases.map { "\($0.name) \(env.issued.load(Int($0.rawValue)))" }.joined(separator: ", ")
         writeLine("spindle-stress: \(round) rounds in \(format(monotonicSeconds() - start)) s; operations: \(counts)")
         let total = env.totals.withLock { $0 }
-        writeLine("spindle-stress: cancelled = \(total.cancelled - total.skipped) cancelled or refused by the API + \(total.skipped) skipped by loops that stopped early; failed = ran and threw, and the caller caught that error")
+        writeLine(
+            "spindle-stress: cancelled = \(total.cancelled - total.skipped) cancelled or refused by the API + \(total.skipped) skipped by loops that stopped early; failed = ran and threw, and the caller caught that error"
+        )
         writeLine(total.summary)
         return total.isClean ? 0 : 1
     }

@@ -2,9 +2,9 @@ import Spindle
 import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// One pool of the run, with what the accounting needs to know about how it ended.

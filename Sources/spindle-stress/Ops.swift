@@ -183,15 +183,18 @@ enum Issuer {
             var queued: UInt64 = 0
             let ran = SharedSum(), insideDone = SharedSum()  // read after shutdown() returned, which orders them
             for _ in 0..<rng.int(0...8) where (try? old.pool.spawn { ran.add(1) }) != nil { queued += 1 }
-            let insideQueued = (try? old.pool.spawn {
-                old.pool.shutdown()
-                insideDone.add(1)
-            }) != nil
+            let insideQueued =
+                (try? old.pool.spawn {
+                    old.pool.shutdown()
+                    insideDone.add(1)
+                }) != nil
             if insideQueued && rng.chance(0.5) {
                 while insideDone.total == 0 { sleepMicroseconds(100) }  // the inside call came first
             }
             old.pool.shutdown()
-            if ran.total != queued { env.fail("shutdown() of \(old.label) after one from inside returned with \(ran.total) of \(queued) queued jobs run") }
+            if ran.total != queued {
+                env.fail("shutdown() of \(old.label) after one from inside returned with \(ran.total) of \(queued) queued jobs run")
+            }
         default:
             env.board.set(issuer, "dropping \(old.label)")
             old.retiredHow.withLock { $0 = "last reference dropped" }

@@ -63,7 +63,9 @@ struct JoinPlan: Sendable {
                 // A three- and a four-way join on a pool, checked against fib's recurrences.
                 let (a, b, c) = record.pool.join({ fibJoin(n) }, { fibJoin(n - 1) }, { fibJoin(n - 2) })
                 let (d, e, f, g) = record.pool.join({ fibJoin(n - 1) }, { fibJoin(n - 2) }, { fibJoin(n - 3) }, { fibJoin(n - 2) })
-                if a != b + c || d + e != a || e + f != d || g != e { env.fail("n-way joins of fib(\(n)) disagree: \((a, b, c, d, e, f, g))") }
+                if a != b + c || d + e != a || e + f != d || g != e {
+                    env.fail("n-way joins of fib(\(n)) disagree: \((a, b, c, d, e, f, g))")
+                }
                 total &+= UInt64(a)
             } else {
                 total &+= UInt64(fibJoin(n))
@@ -73,11 +75,13 @@ struct JoinPlan: Sendable {
             let left = 2 * node + 1, right = 2 * node + 2
             let (a, b): (UInt64, UInt64)
             if let record = pool(node) {
-                (a, b) = try record.pool.join({ () throws(StressError) -> UInt64 in try run(left) },
-                                              { () throws(StressError) -> UInt64 in try run(right) })
+                (a, b) = try record.pool.join(
+                    { () throws(StressError) -> UInt64 in try run(left) },
+                    { () throws(StressError) -> UInt64 in try run(right) })
             } else {
-                (a, b) = try Spindle.join({ () throws(StressError) -> UInt64 in try run(left) },
-                                          { () throws(StressError) -> UInt64 in try run(right) })
+                (a, b) = try Spindle.join(
+                    { () throws(StressError) -> UInt64 in try run(left) },
+                    { () throws(StressError) -> UInt64 in try run(right) })
             }
             total &+= a &+ b
         }
@@ -111,8 +115,9 @@ extension Ops {
         ctx.status("join tree of \(nodes) closures from \(root.label)")
         let plan = JoinPlan(ctx: ctx, base: base, nodes: nodes, thrower: thrower, pools: pools, round: env.currentRound)
         do {
-            let (a, b) = try root.pool.join({ () throws(StressError) -> UInt64 in try plan.run(1) },
-                                            { () throws(StressError) -> UInt64 in try plan.run(2) })
+            let (a, b) = try root.pool.join(
+                { () throws(StressError) -> UInt64 in try plan.run(1) },
+                { () throws(StressError) -> UInt64 in try plan.run(2) })
             if thrower != 0 { env.fail("join tree returned although node \(thrower) threw") }
             let want = plan.expected(1) &+ plan.expected(2)
             if a &+ b != want { env.fail("join tree on \(root.label): got \(a &+ b), want \(want)") }
@@ -175,7 +180,9 @@ extension Ops {
         }
         // Every spawn has finished when `scope` returns, thrown or not.
         let want = (base..<base + total).reduce(UInt64(0)) { $0 &+ env.value($1) }
-        if sum.total != want { env.fail("scope on \(record.label): sum \(sum.total), want \(want) (a spawn ran after scope returned, or not at all)") }
+        if sum.total != want {
+            env.fail("scope on \(record.label): sum \(sum.total), want \(want) (a spawn ran after scope returned, or not at all)")
+        }
     }
 
     // MARK: Broadcasts
@@ -405,14 +412,16 @@ extension Ops {
             let calls = Atomic<Int>(0)
             let threw = Atomic<Bool>(false)
             do {
-                try numbers.parallelSort(on: record.pool, by: { (a: Int, b: Int) throws(StressError) -> Bool in
-                    let call = calls.wrappingAdd(1, ordering: .relaxed).newValue  // a count; orders nothing
-                    if throwAtCall.map({ call == $0 }) ?? (a == poison || b == poison) {
-                        if !threw.exchange(true, ordering: .relaxed) { env.mark(id, .threw) }  // once per unit; the mark orders itself
-                        throw StressError(id: id, round: round)
-                    }
-                    return a < b
-                })
+                try numbers.parallelSort(
+                    on: record.pool,
+                    by: { (a: Int, b: Int) throws(StressError) -> Bool in
+                        let call = calls.wrappingAdd(1, ordering: .relaxed).newValue  // a count; orders nothing
+                        if throwAtCall.map({ call == $0 }) ?? (a == poison || b == poison) {
+                            if !threw.exchange(true, ordering: .relaxed) { env.mark(id, .threw) }  // once per unit; the mark orders itself
+                            throw StressError(id: id, round: round)
+                        }
+                        return a < b
+                    })
                 // A count past the sort's comparisons never throws.
                 if n >= 2 && (throwAtCall.map { $0 <= calls.load(ordering: .relaxed) } ?? true) {
                     env.fail("a sort of \(n) with a throwing comparator returned normally")

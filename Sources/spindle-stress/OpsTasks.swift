@@ -71,7 +71,9 @@ final class SpawnToken: Sendable {
         if record.graceMayCancel {
             env.mark(id, .notRun)  // cancelled at the graceful shutdown's deadline
         } else {
-            env.note("round \(env.currentRound): spawned unit \(id) of \(record.label) was released without running, without a graceful shutdown")
+            env.note(
+                "round \(env.currentRound): spawned unit \(id) of \(record.label) was released without running, without a graceful shutdown"
+            )
         }
         resolve()
     }
@@ -192,8 +194,10 @@ extension Ops {
 
     /// Checks one handle's outcome and marks it. `cancelMayHaveStopped`: a cancellation was
     /// requested, so `CancellationError` is allowed.
-    static func settle(_ outcome: Result<UInt64, any Error>, id: Int, record: PoolRecord, env: Env,
-                       cancelMayHaveStopped: Bool, stoppedForSure: Bool, _ what: String) {
+    static func settle(
+        _ outcome: Result<UInt64, any Error>, id: Int, record: PoolRecord, env: Env,
+        cancelMayHaveStopped: Bool, stoppedForSure: Bool, _ what: String
+    ) {
         switch outcome {
         case .success(let v):
             if stoppedForSure { env.fail("\(what): cancel() said the task would never run, yet it returned a value") }
@@ -248,18 +252,21 @@ extension Ops {
                     if error != .timedOut(timeout) { env.fail("value(timeout:) threw \(error)") }
                     outcome = await catching { try await handle.value }
                 }
-                settle(outcome, id: id, record: record, env: env, cancelMayHaveStopped: false, stoppedForSure: false, "submit/value(timeout:)")
+                settle(
+                    outcome, id: id, record: record, env: env, cancelMayHaveStopped: false, stoppedForSure: false, "submit/value(timeout:)")
             case 2:
                 // The awaiting task is cancelled: the submitted task is cancelled if it has not started.
                 let waiter = Task { await catching { try await handle.value } }
                 if ctx.rng.chance(0.5) { await Task.yield() }
                 waiter.cancel()
                 let outcome = await waiter.value
-                settle(outcome, id: id, record: record, env: env, cancelMayHaveStopped: true, stoppedForSure: false, "submit/cancelled value")
+                settle(
+                    outcome, id: id, record: record, env: env, cancelMayHaveStopped: true, stoppedForSure: false, "submit/cancelled value")
             default:
                 let stopped = handle.cancel()
                 let outcome = await catching { try await handle.value }
-                settle(outcome, id: id, record: record, env: env, cancelMayHaveStopped: true, stoppedForSure: stopped, "submit/cancel/value")
+                settle(
+                    outcome, id: id, record: record, env: env, cancelMayHaveStopped: true, stoppedForSure: stopped, "submit/cancel/value")
             }
         }
     }
@@ -294,7 +301,8 @@ extension Ops {
             let cancel = cancelled[lane]
             for j in stride(from: lane, to: k, by: lanes) {
                 let id = base + j
-                laneStatus(lane, "lane \(lane)\(cancel ? " (cancelled)" : ""): \(useSpawn[j] ? "spawn" : "submit")AwaitingCapacity of unit \(id)")
+                laneStatus(
+                    lane, "lane \(lane)\(cancel ? " (cancelled)" : ""): \(useSpawn[j] ? "spawn" : "submit")AwaitingCapacity of unit \(id)")
                 if useSpawn[j] {
                     let token = SpawnToken(id: id, record: record, ctx: parent)
                     do {
@@ -323,8 +331,9 @@ extension Ops {
                     // In a cancelled task, `value` cancels the submitted task if it has not started.
                     laneStatus(lane, "lane \(lane)\(cancel ? " (cancelled)" : ""): awaiting the value of unit \(id)")
                     let outcome = await catching { try await handle.value }
-                    settle(outcome, id: id, record: record, env: env, cancelMayHaveStopped: cancel, stoppedForSure: false,
-                           "submitAwaitingCapacity/value")
+                    settle(
+                        outcome, id: id, record: record, env: env, cancelMayHaveStopped: cancel, stoppedForSure: false,
+                        "submitAwaitingCapacity/value")
                 }
             }
             laneStatus(lane, "lane \(lane): done")
@@ -375,8 +384,9 @@ extension Ops {
                         env.mark(id, .notRun)
                         return
                     }
-                    settle(outcome, id: id, record: record, env: env, cancelMayHaveStopped: plans[j].cancel,
-                           stoppedForSure: false, "run")
+                    settle(
+                        outcome, id: id, record: record, env: env, cancelMayHaveStopped: plans[j].cancel,
+                        stoppedForSure: false, "run")
                 }
             }
         }
@@ -465,17 +475,18 @@ extension Ops {
         let parent = ctx
         for id in base..<base + k {
             let nestSync = ctx.rng.chance(0.5)
-            tasks.append(Task(executorPreference: record.pool) {
-                env.mark(id, .ran)
-                Ops.checkOnPool(record, env, "executor task of unit \(id)")
-                let v = env.work(id)
-                if parent.shouldNest(id) {
-                    if nestSync { Ops.nested(in: id, parent) } else { await Ops.nestedAsync(in: id, parent) }
-                }
-                await Task.yield()
-                Ops.checkOnPool(record, env, "executor task of unit \(id), after a suspension")
-                return v
-            })
+            tasks.append(
+                Task(executorPreference: record.pool) {
+                    env.mark(id, .ran)
+                    Ops.checkOnPool(record, env, "executor task of unit \(id)")
+                    let v = env.work(id)
+                    if parent.shouldNest(id) {
+                        if nestSync { Ops.nested(in: id, parent) } else { await Ops.nestedAsync(in: id, parent) }
+                    }
+                    await Task.yield()
+                    Ops.checkOnPool(record, env, "executor task of unit \(id), after a suspension")
+                    return v
+                })
             if ctx.rng.chance(0.2) { tasks.last!.cancel() }  // a task's body runs anyway
         }
         for (j, task) in tasks.enumerated() {

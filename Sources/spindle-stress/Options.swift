@@ -1,9 +1,9 @@
 import Spindle
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Command-line options.
@@ -54,12 +54,13 @@ struct Options: Sendable {
             return v
         }
         func kinds(_ text: String) -> Set<OpKind> {
-            Set(text.split(separator: ",").map { name in
-                guard let kind = OpKind.allCases.first(where: { $0.name == name }) else {
-                    usageError("unknown operation kind: \(name)")
-                }
-                return kind
-            })
+            Set(
+                text.split(separator: ",").map { name in
+                    guard let kind = OpKind.allCases.first(where: { $0.name == name }) else {
+                        usageError("unknown operation kind: \(name)")
+                    }
+                    return kind
+                })
         }
         while i < arguments.count {
             switch arguments[i] {

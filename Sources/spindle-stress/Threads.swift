@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Plain pthreads for the issuing threads and the watchdog: threads that belong to no pool and
@@ -32,22 +32,22 @@ struct StartedThread: @unchecked Sendable {  // a pthread handle is an opaque id
 func startThread(_ body: @escaping @Sendable () -> Void) -> StartedThread {
     let argument = Unmanaged.passRetained(ThreadStart(body)).toOpaque()
     #if canImport(Glibc)
-    var handle = pthread_t()
+        var handle = pthread_t()
     #else
-    var handle: pthread_t?
+        var handle: pthread_t?
     #endif
     let rc = pthread_create(&handle, nil, threadEntry, argument)
     guard rc == 0 else { fatalError("spindle-stress: pthread_create failed (\(rc))") }
     #if canImport(Glibc)
-    return StartedThread(handle: handle)
+        return StartedThread(handle: handle)
     #else
-    return StartedThread(handle: handle!)
+        return StartedThread(handle: handle!)
     #endif
 }
 
 /// A one-shot value handed from one thread to another that blocks for it: how an issuing pthread
 /// waits for an async operation without being a Swift task itself.
-final class Rendezvous<T: Sendable>: @unchecked Sendable {  // `value` is guarded by `mutex`; mutex and condition live in their own allocations
+final class Rendezvous<T: Sendable>: @unchecked Sendable {  // `value` under `mutex`; mutex and condition in their own allocations
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     private let condition = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
     private var value: T?

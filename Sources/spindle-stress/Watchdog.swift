@@ -2,9 +2,9 @@ import Spindle
 import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Fails the run when nothing moves for `--stall-seconds` while work is outstanding: prints every
@@ -47,7 +47,7 @@ final class Watchdog: Sendable {
                 lastChange = now
             } else if now - lastChange >= env.options.stallSeconds {
                 report(stalledFor: now - lastChange)
-                                _exit(2)  // not exit(): other threads are stuck, and nothing more should run
+                _exit(2)  // not exit(): other threads are stuck, and nothing more should run
             }
         }
     }
@@ -87,8 +87,9 @@ final class Watchdog: Sendable {
         let runs = env.pendingRuns.withLock { $0.sorted { $0.key < $1.key }.map(\.value) }
         for token in runs.prefix(20) { lines.append("pending: \(token.story)") }
         let missing = env.ledger.unaccounted(limit: 20)
-        lines.append("units of round \(round) not accounted for (first \(missing.count)): "
-                     + missing.map { "\($0.0) (\($0.1.kindName))" }.joined(separator: ", "))
+        lines.append(
+            "units of round \(round) not accounted for (first \(missing.count)): "
+                + missing.map { "\($0.0) (\($0.1.kindName))" }.joined(separator: ", "))
         for line in lines { writeLine("spindle-stress: \(line)", to: 2) }
         // The summary: the checked rounds, plus this round as it stands (units still out count as lost).
         var tally = env.totals.withLock { $0 }

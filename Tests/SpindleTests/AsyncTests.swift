@@ -95,7 +95,11 @@ struct AsyncExecutorTests {
         let runs = Counter()
         var values = 0
         for _ in 0..<300 {
-            let caller = Task(executorPreference: asyncDriver) { try await pool.run { runs.add(); return 1 } }
+            let caller = Task(executorPreference: asyncDriver) {
+                try await pool.run {
+                    runs.add(); return 1
+                }
+            }
             caller.cancel()
             if let value = try? await caller.value { values += value }
         }
@@ -124,8 +128,9 @@ struct AsyncExecutorTests {
 
 @Suite("async: bounded concurrency")
 struct BoundedConcurrencyTests {
-    @Test("forEach over a sequence: every element once, never more than maxConcurrent in flight",
-          arguments: [1, 3, 16])
+    @Test(
+        "forEach over a sequence: every element once, never more than maxConcurrent in flight",
+        arguments: [1, 3, 16])
     func forEachBounded(maxConcurrent: Int) async throws {
         let pool = try ThreadPool(threads: 2)
         let gauge = ConcurrencyGauge()
@@ -236,7 +241,11 @@ struct GracefulShutdownTests {
     func finishesInTime() async throws {
         let pool = try ThreadPool(threads: 2)
         let ran = OnceTracker(count: 300)
-        let handles = try (0..<300).map { i in try pool.submit { ran.mark(i); return i } }
+        let handles = try (0..<300).map { i in
+            try pool.submit {
+                ran.mark(i); return i
+            }
+        }
         let clean = await pool.shutdown(gracePeriod: .seconds(60))
         #expect(clean)
         #expect(ran.total == 300 && ran.missing == 0)
@@ -303,7 +312,7 @@ struct MetricsTests {
         try pool.spawn {}
         let during = pool.metrics
         #expect(during.threadCount == 1)
-        #expect(during.busyThreads == 1)             // the blocked worker
+        #expect(during.busyThreads == 1)  // the blocked worker
         #expect(during.pendingTasks == 7)
         #expect(during.queuePressure == 0.7)
         #expect(during.queuedBackgroundJobs >= 7)
@@ -313,7 +322,7 @@ struct MetricsTests {
         for h in bad { _ = try? h.wait() }
         pool.shutdown()
         let after = pool.metrics
-        #expect(after.completedTasks == 4 + 1 + 1)   // the four, the spawn and the blocker
+        #expect(after.completedTasks == 4 + 1 + 1)  // the four, the spawn and the blocker
         #expect(after.failedTasks == 2)
         #expect(after.cancelledTasks == 1)
         #expect(after.successRate == 6.0 / 9.0)

@@ -49,8 +49,9 @@ struct BadInputTests {
         pool.shutdown()
     }
 
-    @Test("a zero or negative timeout gives up at once unless the value is already there",
-          arguments: [Duration.zero, .seconds(-1)])
+    @Test(
+        "a zero or negative timeout gives up at once unless the value is already there",
+        arguments: [Duration.zero, .seconds(-1)])
     func timeouts(timeout: Duration) async throws {
         let blocked = try BlockedPool()
         let waiting = try blocked.pool.submit { 1 }

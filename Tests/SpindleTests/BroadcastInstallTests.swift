@@ -74,7 +74,8 @@ struct BroadcastInstallTests {
         let finished = completes(within: 30, "broadcasts of two pools into each other") {
             runOnThreads(2) { t in
                 for _ in 0..<100 {
-                    let r = t == 0
+                    let r =
+                        t == 0
                         ? a.broadcast { _ in b.broadcast { $0.index } }
                         : b.broadcast { _ in a.broadcast { $0.index } }
                     results.withLock { $0.append(r) }
@@ -93,8 +94,11 @@ struct BroadcastInstallTests {
         let finished = completes(within: 30, "broadcast needing a worker blocked in another pool") {
             let r = b.broadcast { _ in
                 let started = Flag()
-                let (_, inner) = a.join({ while !started.isSet { _ = a.join({ 0 }, { 0 }) } },
-                                        { started.set(); return b.broadcast { $0.index } })
+                let (_, inner) = a.join(
+                    { while !started.isSet { _ = a.join({ 0 }, { 0 }) } },
+                    {
+                        started.set(); return b.broadcast { $0.index }
+                    })
                 return inner
             }
             result.withLock { $0 = r }
@@ -155,12 +159,14 @@ struct BroadcastInstallTests {
     func installFromOutside() throws {
         let pool = try ThreadPool(threads: 2)
         let (index, staticIndex, inPool, value) = pool.install {
-            let (inPool, value) = Spindle.join({
-                Participant.current(in: pool.registryID) != nil
-            }, { @Sendable () -> (Bool, Int) in
-                // Wherever it runs (the caller or a worker), it runs as part of `pool`.
-                (Participant.current(in: pool.registryID) != nil, fibFreeJoin(14))
-            })
+            let (inPool, value) = Spindle.join(
+                {
+                    Participant.current(in: pool.registryID) != nil
+                },
+                { @Sendable () -> (Bool, Int) in
+                    // Wherever it runs (the caller or a worker), it runs as part of `pool`.
+                    (Participant.current(in: pool.registryID) != nil, fibFreeJoin(14))
+                })
             return (pool.currentThreadIndex, ThreadPool.currentThreadIndex, inPool && value.0, value.1)
         }
         #expect(index == nil)

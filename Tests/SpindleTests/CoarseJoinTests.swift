@@ -51,14 +51,16 @@ struct CoarseJoinTests {
     func threeWayRendezvousFromOutside() throws {
         let pool = try ThreadPool(threads: 2)
         let arrived = Counter()
-        let (a, b, c) = pool.join({ arrive(arrived, waitingFor: 3) },
-                                  { arrive(arrived, waitingFor: 3) },
-                                  { arrive(arrived, waitingFor: 3) })
+        let (a, b, c) = pool.join(
+            { arrive(arrived, waitingFor: 3) },
+            { arrive(arrived, waitingFor: 3) },
+            { arrive(arrived, waitingFor: 3) })
         #expect(a && b && c)
     }
 
-    @Test("N-way joins of 4 to 8 branches on enough threads: every branch meets every other",
-          arguments: [4, 8])
+    @Test(
+        "N-way joins of 4 to 8 branches on enough threads: every branch meets every other",
+        arguments: [4, 8])
     func wideRendezvous(width: Int) throws {
         let pool = try ThreadPool(threads: width - 1)
         let arrived = Counter()
@@ -67,8 +69,9 @@ struct CoarseJoinTests {
             let (a, b, c, d) = pool.join({ leaf() }, { leaf() }, { leaf() }, { leaf() })
             #expect(a && b && c && d)
         } else {
-            let r = pool.join({ leaf() }, { leaf() }, { leaf() }, { leaf() }, { leaf() }, { leaf() },
-                              { leaf() }, { leaf() })
+            let r = pool.join(
+                { leaf() }, { leaf() }, { leaf() }, { leaf() }, { leaf() }, { leaf() },
+                { leaf() }, { leaf() })
             #expect(r.0 && r.1 && r.2 && r.3 && r.4 && r.5 && r.6 && r.7)
         }
     }
@@ -76,11 +79,13 @@ struct CoarseJoinTests {
     @Test("Spindle.join from an outside thread: a first branch that waits for the second completes")
     func freeJoinHandOff() {
         let handedOver = Flag()
-        let (received, _) = Spindle.join({
-            repeatUntil({ handedOver.isSet }, step: { yieldThread() })
-        }, {
-            handedOver.set()
-        })
+        let (received, _) = Spindle.join(
+            {
+                repeatUntil({ handedOver.isSet }, step: { yieldThread() })
+            },
+            {
+                handedOver.set()
+            })
         #expect(received)
     }
 
@@ -91,12 +96,14 @@ struct CoarseJoinTests {
         let handedOver = Flag()
         let joined = try pool.submit {
             // The other worker is busy now, so nobody can take `b` at the start of this join.
-            let (received, _) = pool.join({
-                release.signal()  // free the other worker: it must come and take `b`
-                return repeatUntil({ handedOver.isSet }, step: { yieldThread() })
-            }, {
-                handedOver.set()
-            })
+            let (received, _) = pool.join(
+                {
+                    release.signal()  // free the other worker: it must come and take `b`
+                    return repeatUntil({ handedOver.isSet }, step: { yieldThread() })
+                },
+                {
+                    handedOver.set()
+                })
             return received
         }
         #expect(try joined.wait())
@@ -110,13 +117,15 @@ struct CoarseJoinTests {
         let release = try occupyOneWorker(pool)
         let handedOver = Flag()
         let joined = try pool.submit {
-            let (received, _) = pool.join({
-                offered.signal()  // `b` is on this worker's deque by now
-                return repeatUntil({ handedOver.isSet }, step: { yieldThread() })
-            }, {
-                events.append("join-half")
-                handedOver.set()
-            })
+            let (received, _) = pool.join(
+                {
+                    offered.signal()  // `b` is on this worker's deque by now
+                    return repeatUntil({ handedOver.isSet }, step: { yieldThread() })
+                },
+                {
+                    events.append("join-half")
+                    handedOver.set()
+                })
             return received
         }
         offered.wait()
@@ -135,8 +144,9 @@ struct CoarseJoinTests {
         #expect(order.first == "join-half", "order: \(order)")
     }
 
-    @Test("a join whose first branch blocks on a semaphore the second signals completes, from a worker and from outside",
-          arguments: [false, true])
+    @Test(
+        "a join whose first branch blocks on a semaphore the second signals completes, from a worker and from outside",
+        arguments: [false, true])
     func semaphoreHandOff(fromWorker: Bool) throws {
         let pool = try ThreadPool(threads: 2)
         let body: @Sendable () -> Bool = {
@@ -158,8 +168,13 @@ struct CoarseJoinTests {
         runOnThreads(4) { _ in
             for _ in 0..<50 {
                 let arrived = Counter()
-                let (a, b) = pool.join({ ran.add(); return arrive(arrived, waitingFor: 2) },
-                                       { ran.add(); return arrive(arrived, waitingFor: 2) })
+                let (a, b) = pool.join(
+                    {
+                        ran.add(); return arrive(arrived, waitingFor: 2)
+                    },
+                    {
+                        ran.add(); return arrive(arrived, waitingFor: 2)
+                    })
                 precondition(a && b, "a coarse join's branches never met")
             }
         }

@@ -2,9 +2,9 @@ import Testing
 @testable import Spindle
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 @Suite("configuration")
@@ -21,8 +21,9 @@ struct ConfigurationTests {
         }
     }
 
-    @Test("a non-positive heartbeat interval is rejected",
-          arguments: [Duration.zero, .nanoseconds(-1), .seconds(-3)])
+    @Test(
+        "a non-positive heartbeat interval is rejected",
+        arguments: [Duration.zero, .nanoseconds(-1), .seconds(-3)])
     func invalidHeartbeat(interval: Duration) {
         #expect(throws: ThreadPoolError.invalidHeartbeatInterval(interval)) {
             _ = try ThreadPool(configuration: .init(threads: 2, heartbeatInterval: interval))
@@ -57,14 +58,16 @@ struct ConfigurationTests {
     @Test("the first invalid field is reported and nothing is started")
     func invalidStartsNothing() throws {
         #expect(throws: ThreadPoolError.invalidThreadCount(0)) {
-            _ = try ThreadPool(configuration: .init(threads: 0, threadNamePrefix: "inval-",
-                                                    heartbeatInterval: .zero, maxPending: 0))
+            _ = try ThreadPool(
+                configuration: .init(
+                    threads: 0, threadNamePrefix: "inval-",
+                    heartbeatInterval: .zero, maxPending: 0))
         }
         #expect(throws: ThreadPoolError.invalidMaxPending(0)) {
             _ = try ThreadPool(configuration: .init(threads: 2, threadNamePrefix: "inval-", maxPending: 0))
         }
         #if os(Linux)
-        #expect(procThreads(prefix: "inval-").isEmpty)
+            #expect(procThreads(prefix: "inval-").isEmpty)
         #endif
     }
 
@@ -118,9 +121,10 @@ struct ConfigurationTests {
 
     @Test("a pool keeps its configuration and has the requested number of threads", arguments: [1, 2, 4])
     func keepsConfiguration(threads: Int) throws {
-        let configuration = ThreadPool.Configuration(threads: threads, threadNamePrefix: "cfg-",
-                                                     heartbeatInterval: .milliseconds(1),
-                                                     spinBeforeSleep: 10, maxPending: 100)
+        let configuration = ThreadPool.Configuration(
+            threads: threads, threadNamePrefix: "cfg-",
+            heartbeatInterval: .milliseconds(1),
+            spinBeforeSleep: 10, maxPending: 100)
         let pool = try ThreadPool(configuration: configuration)
         #expect(pool.configuration == configuration)
         #expect(pool.threadCount == threads)
@@ -131,8 +135,9 @@ struct ConfigurationTests {
         #expect(convenience.configuration == ThreadPool.Configuration(threads: threads))
     }
 
-    @Test("unusual but valid settings still compute correct results",
-          arguments: [
+    @Test(
+        "unusual but valid settings still compute correct results",
+        arguments: [
             ThreadPool.Configuration(threads: 2, spinBeforeSleep: 0),
             ThreadPool.Configuration(threads: 2, spinBeforeSleep: 1),
             ThreadPool.Configuration(threads: 2, heartbeatInterval: .nanoseconds(1)),
@@ -140,7 +145,7 @@ struct ConfigurationTests {
             ThreadPool.Configuration(threads: 2, pinning: .cores),
             ThreadPool.Configuration(threads: 3, stackSize: 2 << 20),
             ThreadPool.Configuration(threads: 2, maxPending: 1),
-          ])
+        ])
     func validSettingsWork(configuration: ThreadPool.Configuration) throws {
         let pool = try ThreadPool(configuration: configuration)
         #expect(fibJoin(pool, 17) == fibSequential(17))
@@ -164,12 +169,12 @@ struct ConfigurationTests {
     }
 
     #if os(Linux)
-    @Test("worker threads are named after threadNamePrefix")
-    func threadNames() throws {
-        let pool = try ThreadPool(configuration: .init(threads: 3, threadNamePrefix: "cfgn-"))
-        let expected: Set<String> = ["cfgn-0", "cfgn-1", "cfgn-2", "cfgn-heartbeat"]
-        #expect(waitUntil { Set(procThreads(prefix: "cfgn-").map(\.name)) == expected })
-        withExtendedLifetime(pool) {}
-    }
+        @Test("worker threads are named after threadNamePrefix")
+        func threadNames() throws {
+            let pool = try ThreadPool(configuration: .init(threads: 3, threadNamePrefix: "cfgn-"))
+            let expected: Set<String> = ["cfgn-0", "cfgn-1", "cfgn-2", "cfgn-heartbeat"]
+            #expect(waitUntil { Set(procThreads(prefix: "cfgn-").map(\.name)) == expected })
+            withExtendedLifetime(pool) {}
+        }
     #endif
 }

@@ -136,8 +136,11 @@ struct JoinNTests {
         // Three closures of one result type type-check (no overload ambiguity).
         let same = pool.join({ 1 }, { 2 }, { 3 })
         #expect(same == (1, 2, 3))
-        let five = pool.install { pool.join({ fibJoin(pool, 10) }, { fibJoin(pool, 11) }, { fibJoin(pool, 12) },
-                                            { fibJoin(pool, 13) }, { fibJoin(pool, 14) }) }
+        let five = pool.install {
+            pool.join(
+                { fibJoin(pool, 10) }, { fibJoin(pool, 11) }, { fibJoin(pool, 12) },
+                { fibJoin(pool, 13) }, { fibJoin(pool, 14) })
+        }
         #expect([five.0, five.1, five.2, five.3, five.4] == (10...14).map(fibSequential))
         let eight = pool.join({ 0 }, { fibJoin(pool, 16) }, { 2 }, { fibJoin(pool, 15) }, { 4 }, { "5" }, { 6 }, { fibJoin(pool, 17) })
         #expect(eight.0 == 0 && eight.1 == fibSequential(16) && eight.2 == 2 && eight.3 == fibSequential(15))
@@ -150,7 +153,9 @@ struct JoinNTests {
         let pool = try ThreadPool(threads: 2)
         for _ in 0..<200 {
             let runs = OnceTracker(count: 8)
-            let work: @Sendable (Int) -> Int = { i in runs.mark(i); return fibJoin(pool, 12) + i }
+            let work: @Sendable (Int) -> Int = { i in
+                runs.mark(i); return fibJoin(pool, 12) + i
+            }
             switch ways {
             case 3:
                 let r = pool.join({ work(0) }, { work(1) }, { work(2) })
@@ -171,9 +176,10 @@ struct JoinNTests {
     func offered() throws {
         let pool = try ThreadPool(threads: 2)
         let lastRan = Flag()
-        let (firstSawLast, _, _) = pool.join({
-            repeatUntil({ lastRan.isSet }, step: { pumpJoins(pool) })
-        }, { 1 }, { lastRan.set() })
+        let (firstSawLast, _, _) = pool.join(
+            {
+                repeatUntil({ lastRan.isSet }, step: { pumpJoins(pool) })
+            }, { 1 }, { lastRan.set() })
         #expect(firstSawLast)
         pool.shutdown()
     }
@@ -183,16 +189,26 @@ struct JoinNTests {
         let pool = try ThreadPool(threads: 3)
         let finished = Counter()
         #expect(throws: TestError.boom(2)) {
-            _ = try pool.join({ () throws(TestError) -> Int in finished.add(); return 0 },
-                              { () throws(TestError) -> Int in finished.add(); return 1 },
-                              { () throws(TestError) -> Int in finished.add(); throw .boom(2) },
-                              { () throws(TestError) -> Int in finished.add(); throw .boom(3) })
+            _ = try pool.join(
+                { () throws(TestError) -> Int in
+                    finished.add(); return 0
+                },
+                { () throws(TestError) -> Int in
+                    finished.add(); return 1
+                },
+                { () throws(TestError) -> Int in
+                    finished.add(); throw .boom(2)
+                },
+                { () throws(TestError) -> Int in
+                    finished.add(); throw .boom(3)
+                })
         }
         #expect(finished.value == 4)
         #expect(throws: TestError.left) {
-            _ = try pool.join({ () throws(TestError) -> Int in throw .left },
-                              { () throws(TestError) -> Int in throw .right },
-                              { () throws(TestError) -> Int in 2 })
+            _ = try pool.join(
+                { () throws(TestError) -> Int in throw .left },
+                { () throws(TestError) -> Int in throw .right },
+                { () throws(TestError) -> Int in 2 })
         }
         pool.shutdown()
     }

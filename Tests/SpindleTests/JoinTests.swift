@@ -154,14 +154,16 @@ struct JoinTests {
         let pool = try ThreadPool(threads: 2)
         let bRan = Flag()
         let bIndex = Atomic<Int>(-2)
-        let (aSawB, _) = pool.join({
-            // Only a worker can run `b` while `a` runs; the nested joins give the heartbeat a
-            // join point at which to promote `b`.
-            repeatUntil({ bRan.isSet }, step: { pumpJoins(pool) })
-        }, {
-            bIndex.store(pool.currentThreadIndex ?? -1, ordering: .sequentiallyConsistent)
-            bRan.set()
-        })
+        let (aSawB, _) = pool.join(
+            {
+                // Only a worker can run `b` while `a` runs; the nested joins give the heartbeat a
+                // join point at which to promote `b`.
+                repeatUntil({ bRan.isSet }, step: { pumpJoins(pool) })
+            },
+            {
+                bIndex.store(pool.currentThreadIndex ?? -1, ordering: .sequentiallyConsistent)
+                bRan.set()
+            })
         #expect(aSawB)
         let index = bIndex.load(ordering: .sequentiallyConsistent)
         #expect((0..<2).contains(index), "b ran on thread index \(index), expected a worker")
@@ -174,14 +176,16 @@ struct JoinTests {
         let pool = try ThreadPool(threads: 3)
         let rightFinished = Flag()
         do throws(TestError) {
-            _ = try pool.join({ () throws(TestError) -> Int in
-                _ = fibJoin(pool, 12)
-                throw .left
-            }, { @Sendable () throws(TestError) -> Int in
-                let r = fibJoin(pool, 15)
-                rightFinished.set()
-                return r
-            })
+            _ = try pool.join(
+                { () throws(TestError) -> Int in
+                    _ = fibJoin(pool, 12)
+                    throw .left
+                },
+                { @Sendable () throws(TestError) -> Int in
+                    let r = fibJoin(pool, 15)
+                    rightFinished.set()
+                    return r
+                })
             Issue.record("join did not throw")
         } catch {
             #expect(error == .left)
@@ -195,14 +199,16 @@ struct JoinTests {
         let pool = try ThreadPool(threads: 3)
         let leftFinished = Flag()
         do throws(TestError) {
-            _ = try pool.join({ () throws(TestError) -> Int in
-                let r = fibJoin(pool, 15)
-                leftFinished.set()
-                return r
-            }, { @Sendable () throws(TestError) -> Int in
-                _ = fibJoin(pool, 12)
-                throw .right
-            })
+            _ = try pool.join(
+                { () throws(TestError) -> Int in
+                    let r = fibJoin(pool, 15)
+                    leftFinished.set()
+                    return r
+                },
+                { @Sendable () throws(TestError) -> Int in
+                    _ = fibJoin(pool, 12)
+                    throw .right
+                })
             Issue.record("join did not throw")
         } catch {
             #expect(error == .right)
@@ -216,15 +222,17 @@ struct JoinTests {
         let pool = try ThreadPool(threads: 3)
         let finished = Counter()
         do throws(TestError) {
-            _ = try pool.join({ () throws(TestError) -> Int in
-                _ = fibJoin(pool, 14)
-                finished.add()
-                throw .left
-            }, { @Sendable () throws(TestError) -> Int in
-                _ = fibJoin(pool, 14)
-                finished.add()
-                throw .right
-            })
+            _ = try pool.join(
+                { () throws(TestError) -> Int in
+                    _ = fibJoin(pool, 14)
+                    finished.add()
+                    throw .left
+                },
+                { @Sendable () throws(TestError) -> Int in
+                    _ = fibJoin(pool, 14)
+                    finished.add()
+                    throw .right
+                })
             Issue.record("join did not throw")
         } catch {
             #expect(error == .left)
@@ -241,18 +249,20 @@ struct JoinTests {
         let gate = TestSemaphore()
         defer { gate.signal() }  // never leave the worker blocked
         do throws(TestError) {
-            _ = try pool.join({ () throws(TestError) -> Int in
-                let stolen = repeatUntil({ rightStarted.isSet }, step: { pumpJoins(pool) })
-                gate.signal()  // only now may the second closure go on and finish
-                if stolen { throw .left }
-                return 0
-            }, { @Sendable () throws(TestError) -> Int in
-                rightStarted.set()
-                gate.wait()
-                _ = fibJoin(pool, 12)
-                rightFinished.set()
-                return 1
-            })
+            _ = try pool.join(
+                { () throws(TestError) -> Int in
+                    let stolen = repeatUntil({ rightStarted.isSet }, step: { pumpJoins(pool) })
+                    gate.signal()  // only now may the second closure go on and finish
+                    if stolen { throw .left }
+                    return 0
+                },
+                { @Sendable () throws(TestError) -> Int in
+                    rightStarted.set()
+                    gate.wait()
+                    _ = fibJoin(pool, 12)
+                    rightFinished.set()
+                    return 1
+                })
             Issue.record("join did not throw (the second closure was never stolen)")
         } catch {
             #expect(error == .left)
@@ -267,15 +277,17 @@ struct JoinTests {
         let rightStarted = Flag()
         let leftFinished = Flag()
         do throws(TestError) {
-            _ = try pool.join({ () throws(TestError) -> Int in
-                _ = repeatUntil({ rightStarted.isSet }, step: { pumpJoins(pool) })
-                leftFinished.set()
-                return 0
-            }, { @Sendable () throws(TestError) -> Int in
-                rightStarted.set()
-                _ = fibJoin(pool, 12)
-                throw .right
-            })
+            _ = try pool.join(
+                { () throws(TestError) -> Int in
+                    _ = repeatUntil({ rightStarted.isSet }, step: { pumpJoins(pool) })
+                    leftFinished.set()
+                    return 0
+                },
+                { @Sendable () throws(TestError) -> Int in
+                    rightStarted.set()
+                    _ = fibJoin(pool, 12)
+                    throw .right
+                })
             Issue.record("join did not throw")
         } catch {
             #expect(error == .right)
@@ -302,11 +314,13 @@ struct JoinTests {
     func freeJoinFallsBackToShared() {
         let shared = ThreadPool.shared
         #expect(shared.threadCount >= 1)
-        let (inShared, value) = Spindle.join({
-            Participant.current(in: shared.registryID) != nil
-        }, {
-            fibFreeJoin(15)
-        })
+        let (inShared, value) = Spindle.join(
+            {
+                Participant.current(in: shared.registryID) != nil
+            },
+            {
+                fibFreeJoin(15)
+            })
         #expect(inShared, "the caller did not take part in ThreadPool.shared")
         #expect(value == fibSequential(15))
         #expect(ThreadPool.currentThreadIndex == nil)
@@ -316,11 +330,13 @@ struct JoinTests {
     func freeJoinOnWorkerUsesItsPool() throws {
         let pool = try ThreadPool(threads: 2)
         let results = pool.broadcast { _ in
-            let (inPool, value) = Spindle.join({
-                Participant.current(in: pool.registryID) != nil
-            }, {
-                fibFreeJoin(14)
-            })
+            let (inPool, value) = Spindle.join(
+                {
+                    Participant.current(in: pool.registryID) != nil
+                },
+                {
+                    fibFreeJoin(14)
+                })
             return inPool && value == fibSequential(14)
         }
         #expect(results == [true, true])

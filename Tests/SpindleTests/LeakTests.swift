@@ -37,7 +37,11 @@ func exerciseEveryFeature(gracefully: Bool) async {
         pool.scope { s in for _ in 0..<5_000 { s.spawn { blackHoleTest(1) } } }
         _ = pool.broadcast { $0.index }
         for i in 0..<200 { try? pool.spawn { blackHoleTest(i) } }
-        let handles = (0..<100).compactMap { i in try? pool.submit { () throws -> Int in if i % 7 == 0 { throw TestError.left }; return i } }
+        let handles = (0..<100).compactMap { i in
+            try? pool.submit { () throws -> Int in
+                if i % 7 == 0 { throw TestError.left }; return i
+            }
+        }
         for (i, h) in handles.enumerated() where i % 5 == 0 { h.cancel() }
         for h in handles { _ = try? h.wait() }
         _ = try await pool.run { 42 }

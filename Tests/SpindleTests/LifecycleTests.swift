@@ -3,9 +3,9 @@ import Testing
 @testable import Spindle
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Creates a pool, queues `count` background jobs and drops the pool (its last reference).
@@ -145,8 +145,9 @@ struct LifecycleTests {
         #expect(counter.value == 100)
         #expect(pool.install { fibJoin(pool, 12) } == fibSequential(12))
         do throws(TestError) {
-            _ = try pool.join({ () throws(TestError) -> Int in 1 },
-                              { @Sendable () throws(TestError) -> Int in throw .right })
+            _ = try pool.join(
+                { () throws(TestError) -> Int in 1 },
+                { @Sendable () throws(TestError) -> Int in throw .right })
             Issue.record("join did not throw")
         } catch {
             #expect(error == .right)
@@ -154,15 +155,15 @@ struct LifecycleTests {
     }
 
     #if os(Linux)
-    @Test("worker threads exit after shutdown()")
-    func threadsExitAfterShutdown() throws {
-        let prefix = "exitt-"
-        let pool = try ThreadPool(configuration: .init(threads: 2, threadNamePrefix: prefix))
-        #expect(fibJoin(pool, 12) == fibSequential(12))
-        #expect(waitUntil { procThreads(prefix: prefix).count == 3 })
-        pool.shutdown()
-        #expect(waitUntil { procThreads(prefix: prefix).isEmpty }, "\(procThreads(prefix: prefix).map(\.name))")
-    }
+        @Test("worker threads exit after shutdown()")
+        func threadsExitAfterShutdown() throws {
+            let prefix = "exitt-"
+            let pool = try ThreadPool(configuration: .init(threads: 2, threadNamePrefix: prefix))
+            #expect(fibJoin(pool, 12) == fibSequential(12))
+            #expect(waitUntil { procThreads(prefix: prefix).count == 3 })
+            pool.shutdown()
+            #expect(waitUntil { procThreads(prefix: prefix).isEmpty }, "\(procThreads(prefix: prefix).map(\.name))")
+        }
     #endif
 }
 
@@ -173,15 +174,17 @@ extension LifecycleTests {
         let finished = completes(within: 60, "a join whose stolen closure shuts the pool down") {
             let started = Flag()
             let (a, b) = pool.install {
-                pool.join({ () -> Int in
-                    // Keep making join points until a worker took the second closure.
-                    while !started.isSet { _ = pool.join({ 0 }, { 0 }) }
-                    return 1
-                }, { () -> Int in
-                    started.set()
-                    pool.shutdown()
-                    return 2
-                })
+                pool.join(
+                    { () -> Int in
+                        // Keep making join points until a worker took the second closure.
+                        while !started.isSet { _ = pool.join({ 0 }, { 0 }) }
+                        return 1
+                    },
+                    { () -> Int in
+                        started.set()
+                        pool.shutdown()
+                        return 2
+                    })
             }
             #expect(a == 1 && b == 2)
         }
@@ -235,75 +238,76 @@ extension LifecycleTests {
 }
 
 #if os(Linux)
-@Suite("idle pool", .serialized)
-struct IdlePoolTests {
-    @Test("an idle pool parks: every worker and the heartbeat wait without a timeout")
-    func idlePoolParks() throws {
-        // A short prefix: Linux truncates thread names to 15 characters ("idlt-heartbeat" fits).
-        let prefix = "idlt-"
-        let pool = try ThreadPool(configuration: .init(threads: 2, threadNamePrefix: prefix))
-        // Keep the threads busy first, so that they must go back to sleep.
-        #expect(fibJoin(pool, 18) == fibSequential(18))
-        #expect(pool.broadcast { $0.index } == [0, 1])
-        #expect(try pool.submit { 1 }.wait() == 1)
-        let names = Set(procThreads(prefix: prefix).map(\.name))
-        #expect(names == ["idlt-0", "idlt-1", "idlt-heartbeat"], "threads found: \(names.sorted())")
-        // A thread blocked without a timeout uses no CPU until woken, and only published work
-        // or a hungry participant wakes these: so an idle pool costs nothing. (Waits for the
-        // state, not for a time.)
-        let registry = pool.registry
-        let parked = waitUntil { registry.sleep.sleepingCount == 2 && registry.heartbeat.isWaitingUntimed }
-        #expect(parked, "sleeping workers: \(registry.sleep.sleepingCount), heartbeat untimed: \(registry.heartbeat.isWaitingUntimed)")
-        pool.shutdown()
-    }
-}
-
-// MARK: - /proc helpers
-
-/// One thread of this process, from `/proc/self/task/<tid>/{comm,stat}`.
-struct ProcThread {
-    let tid: Int
-    let name: String
-    /// utime + stime, in clock ticks.
-    let cpuTicks: Int
-}
-
-func readProcFile(_ path: String) -> String? {
-    let fd = open(path, O_RDONLY)
-    guard fd >= 0 else { return nil }
-    defer { close(fd) }
-    var bytes: [UInt8] = []
-    var chunk = [UInt8](repeating: 0, count: 4_096)
-    while true {
-        let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-        if n <= 0 { break }
-        bytes.append(contentsOf: chunk[0..<n])
-    }
-    return String(decoding: bytes, as: UTF8.self)
-}
-
-/// The threads of this process whose name starts with `prefix`.
-func procThreads(prefix: String) -> [ProcThread] {
-    guard let directory = opendir("/proc/self/task") else { return [] }
-    defer { closedir(directory) }
-    var result: [ProcThread] = []
-    while let entry = readdir(directory) {
-        let entryName = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-            String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+    @Suite("idle pool", .serialized)
+    struct IdlePoolTests {
+        @Test("an idle pool parks: every worker and the heartbeat wait without a timeout")
+        func idlePoolParks() throws {
+            // A short prefix: Linux truncates thread names to 15 characters ("idlt-heartbeat" fits).
+            let prefix = "idlt-"
+            let pool = try ThreadPool(configuration: .init(threads: 2, threadNamePrefix: prefix))
+            // Keep the threads busy first, so that they must go back to sleep.
+            #expect(fibJoin(pool, 18) == fibSequential(18))
+            #expect(pool.broadcast { $0.index } == [0, 1])
+            #expect(try pool.submit { 1 }.wait() == 1)
+            let names = Set(procThreads(prefix: prefix).map(\.name))
+            #expect(names == ["idlt-0", "idlt-1", "idlt-heartbeat"], "threads found: \(names.sorted())")
+            // A thread blocked without a timeout uses no CPU until woken, and only published work
+            // or a hungry participant wakes these: so an idle pool costs nothing. (Waits for the
+            // state, not for a time.)
+            let registry = pool.registry
+            let parked = waitUntil { registry.sleep.sleepingCount == 2 && registry.heartbeat.isWaitingUntimed }
+            #expect(parked, "sleeping workers: \(registry.sleep.sleepingCount), heartbeat untimed: \(registry.heartbeat.isWaitingUntimed)")
+            pool.shutdown()
         }
-        guard let tid = Int(entryName) else { continue }  // skips "." and ".."
-        // A thread may exit between the listing and the reads: skip it then.
-        guard let comm = readProcFile("/proc/self/task/\(tid)/comm"),
-              let stat = readProcFile("/proc/self/task/\(tid)/stat") else { continue }
-        let name = comm.hasSuffix("\n") ? String(comm.dropLast()) : comm
-        guard name.hasPrefix(prefix) else { continue }
-        // The name in `stat` is parenthesised and may hold spaces: parse after the last ")".
-        guard let paren = stat.lastIndex(of: ")") else { continue }
-        let fields = stat[stat.index(after: paren)...].split(separator: " ")
-        // fields[0] is field 3 (state); utime is field 14, stime field 15.
-        guard fields.count > 12, let utime = Int(fields[11]), let stime = Int(fields[12]) else { continue }
-        result.append(ProcThread(tid: tid, name: name, cpuTicks: utime + stime))
     }
-    return result
-}
+
+    // MARK: - /proc helpers
+
+    /// One thread of this process, from `/proc/self/task/<tid>/{comm,stat}`.
+    struct ProcThread {
+        let tid: Int
+        let name: String
+        /// utime + stime, in clock ticks.
+        let cpuTicks: Int
+    }
+
+    func readProcFile(_ path: String) -> String? {
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 4_096)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n <= 0 { break }
+            bytes.append(contentsOf: chunk[0..<n])
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// The threads of this process whose name starts with `prefix`.
+    func procThreads(prefix: String) -> [ProcThread] {
+        guard let directory = opendir("/proc/self/task") else { return [] }
+        defer { closedir(directory) }
+        var result: [ProcThread] = []
+        while let entry = readdir(directory) {
+            let entryName = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            guard let tid = Int(entryName) else { continue }  // skips "." and ".."
+            // A thread may exit between the listing and the reads: skip it then.
+            guard let comm = readProcFile("/proc/self/task/\(tid)/comm"),
+                let stat = readProcFile("/proc/self/task/\(tid)/stat")
+            else { continue }
+            let name = comm.hasSuffix("\n") ? String(comm.dropLast()) : comm
+            guard name.hasPrefix(prefix) else { continue }
+            // The name in `stat` is parenthesised and may hold spaces: parse after the last ")".
+            guard let paren = stat.lastIndex(of: ")") else { continue }
+            let fields = stat[stat.index(after: paren)...].split(separator: " ")
+            // fields[0] is field 3 (state); utime is field 14, stime field 15.
+            guard fields.count > 12, let utime = Int(fields[11]), let stime = Int(fields[12]) else { continue }
+            result.append(ProcThread(tid: tid, name: name, cpuTicks: utime + stime))
+        }
+        return result
+    }
 #endif

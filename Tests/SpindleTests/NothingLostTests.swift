@@ -6,9 +6,9 @@ import Testing
 @testable import Spindle
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 @Suite("nothing lost")
@@ -30,7 +30,11 @@ struct NothingLostTests {
         // Count the comparisons of a whole sort; the last ~12% are the merge phase.
         let calls = Counter()
         var probe = Self.shuffled(n, seed: 7)
-        probe.parallelSort(on: pool, by: { @Sendable (a: Int, b: Int) -> Bool in calls.add(); return a < b })
+        probe.parallelSort(
+            on: pool,
+            by: { @Sendable (a: Int, b: Int) -> Bool in
+                calls.add(); return a < b
+            })
         #expect(probe == Array(0..<n))
         let total = calls.value
         for fraction in [0.0, 0.3, 0.6, 0.88, 0.93, 0.97, 0.995] {
@@ -38,10 +42,12 @@ struct NothingLostTests {
             let seen = Counter()
             var data = Self.shuffled(n, seed: 7)
             do throws(TestError) {
-                try data.parallelSort(on: pool, by: { @Sendable (a: Int, b: Int) throws(TestError) -> Bool in
-                    if seen.add() == throwAt { throw .boom(throwAt) }
-                    return a < b
-                })
+                try data.parallelSort(
+                    on: pool,
+                    by: { @Sendable (a: Int, b: Int) throws(TestError) -> Bool in
+                        if seen.add() == throwAt { throw .boom(throwAt) }
+                        return a < b
+                    })
                 Issue.record("the sort did not throw at comparison \(throwAt) of about \(total)")
             } catch {
                 #expect(error == .boom(throwAt))
@@ -257,30 +263,30 @@ struct NothingLostTests {
     func threadNames() {
         #expect(workerThreadName(prefix: "spindle-", index: 3) == "spindle-3")
         #if os(Linux)
-        #expect(workerThreadName(prefix: "spindle-shared-", index: 12) == "spindle-share12")
-        #expect(workerThreadName(prefix: "a-very-long-prefix-", index: 1234) == "a-very-long1234")
-        #expect(workerThreadName(prefix: "ünïcödé-prefix-", index: 7).utf8.count <= 15)
+            #expect(workerThreadName(prefix: "spindle-shared-", index: 12) == "spindle-share12")
+            #expect(workerThreadName(prefix: "a-very-long-prefix-", index: 1234) == "a-very-long1234")
+            #expect(workerThreadName(prefix: "ünïcödé-prefix-", index: 7).utf8.count <= 15)
         #endif
     }
 
     #if os(Linux)
-    @Test("the shared pool's threads are named with distinct indices")
-    func sharedThreadNames() {
-        // A part on every worker: each has started and named itself (names are set before the
-        // thread runs anything).
-        _ = ThreadPool.shared.broadcast { $0.index }
-        let width = ThreadPool.shared.threadCount
-        let names = Set(procThreads(prefix: "spindle-sh-").map(\.name)).subtracting(["spindle-sh-hb"])
-        #expect(names == Set((0..<width).map { "spindle-sh-\($0)" }), "\(names)")
-    }
+        @Test("the shared pool's threads are named with distinct indices")
+        func sharedThreadNames() {
+            // A part on every worker: each has started and named itself (names are set before the
+            // thread runs anything).
+            _ = ThreadPool.shared.broadcast { $0.index }
+            let width = ThreadPool.shared.threadCount
+            let names = Set(procThreads(prefix: "spindle-sh-").map(\.name)).subtracting(["spindle-sh-hb"])
+            #expect(names == Set((0..<width).map { "spindle-sh-\($0)" }), "\(names)")
+        }
 
-    @Test("a pool whose prefix is too long still names every thread distinctly")
-    func longPrefixNames() throws {
-        let pool = try ThreadPool(configuration: .init(threads: 3, threadNamePrefix: "verylongprefix-"))
-        _ = pool.broadcast { $0.index }
-        let names = Set(procThreads(prefix: "verylongprefix").map(\.name))
-        #expect(names.subtracting(["verylongprefhb"]) == ["verylongprefix0", "verylongprefix1", "verylongprefix2"])
-        pool.shutdown()
-    }
+        @Test("a pool whose prefix is too long still names every thread distinctly")
+        func longPrefixNames() throws {
+            let pool = try ThreadPool(configuration: .init(threads: 3, threadNamePrefix: "verylongprefix-"))
+            _ = pool.broadcast { $0.index }
+            let names = Set(procThreads(prefix: "verylongprefix").map(\.name))
+            #expect(names.subtracting(["verylongprefhb"]) == ["verylongprefix0", "verylongprefix1", "verylongprefix2"])
+            pool.shutdown()
+        }
     #endif
 }

@@ -27,8 +27,9 @@ struct ParallelIterationTests {
 
     init() throws { pool = try ThreadPool(threads: 3) }
 
-    @Test("terminals and adaptors match their sequential twins",
-          arguments: [0, 1, 7, 1_001, largeCount], allStrategies)
+    @Test(
+        "terminals and adaptors match their sequential twins",
+        arguments: [0, 1, 7, 1_001, largeCount], allStrategies)
     func matchesSequential(count: Int, strategy: SplitStrategy) {
         let data = testData(count)
         let p = data.parallel(on: pool).split(strategy)
@@ -59,9 +60,11 @@ struct ParallelIterationTests {
         #expect(p.zip(shifted.parallel).map { $0 &- $1 }.collect() == zip(data, shifted).map { $0 &- $1 })
         #expect(p.zip((0..<(count / 2)).parallel).count() == count / 2)
         // min/max keep the first of equal elements, as the standard library does.
-        #expect(p.enumerated().min(by: { $0.element < $1.element })?.offset
+        #expect(
+            p.enumerated().min(by: { $0.element < $1.element })?.offset
                 == data.enumerated().min(by: { $0.element < $1.element })?.offset)
-        #expect(p.enumerated().max(by: { $0.element < $1.element })?.offset
+        #expect(
+            p.enumerated().max(by: { $0.element < $1.element })?.offset
                 == data.enumerated().max(by: { $0.element < $1.element })?.offset)
     }
 
@@ -110,13 +113,19 @@ struct ParallelIterationTests {
         let visits = try single.spawnBroadcast { _ -> [Int] in
             let p = (0..<n).parallel(on: single).split(strategy)
             let visited = Counter()
-            _ = p.contains(where: { visited.add(); return $0 == 10 })
+            _ = p.contains(where: {
+                visited.add(); return $0 == 10
+            })
             let afterContains = visited.value
             visited.store(0)
-            _ = p.first(where: { visited.add(); return $0 == 500 })
+            _ = p.first(where: {
+                visited.add(); return $0 == 500
+            })
             let afterFirst = visited.value
             visited.store(0)
-            _ = p.allSatisfy { visited.add(); return $0 != 20 }
+            _ = p.allSatisfy {
+                visited.add(); return $0 != 20
+            }
             let afterAllSatisfy = visited.value
             visited.store(0)
             try? p.forEach { (i: Int) throws(TestError) in
@@ -190,8 +199,8 @@ struct ParallelIterationTests {
         let data = testData(200_000)
         let expected = data.reduce(0, +)
         #expect(data.parallel(on: pool).sum() == expected)
-        #expect(pool.install { data.parallel.sum() } == expected)           // the current worker's pool
-        #expect(data.parallel.sum() == expected)                             // ThreadPool.shared
+        #expect(pool.install { data.parallel.sum() } == expected)  // the current worker's pool
+        #expect(data.parallel.sum() == expected)  // ThreadPool.shared
         // A loop inside a loop, and inside a join: pending joins and splits meet.
         let nested = (0..<64).parallel(on: pool).map { i in
             data[(i * 1_000)..<(i * 1_000 + 3_000)].parallel(on: pool).sum()

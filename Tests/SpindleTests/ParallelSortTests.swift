@@ -33,13 +33,15 @@ struct ParallelSortTests {
         var pairs = (0..<200_000).map { i in (key: Int.random(in: 0..<50, using: &rng), order: i) }
         pairs.parallelSort(on: pool, by: { $0.key < $1.key })
         for i in 1..<pairs.count {
-            #expect(pairs[i - 1].key < pairs[i].key
+            #expect(
+                pairs[i - 1].key < pairs[i].key
                     || (pairs[i - 1].key == pairs[i].key && pairs[i - 1].order < pairs[i].order))
             if pairs[i - 1].key > pairs[i].key { break }
         }
-        #expect(zip(pairs, pairs.dropFirst()).allSatisfy { a, b in
-            a.key < b.key || (a.key == b.key && a.order < b.order)
-        })
+        #expect(
+            zip(pairs, pairs.dropFirst()).allSatisfy { a, b in
+                a.key < b.key || (a.key == b.key && a.order < b.order)
+            })
     }
 
     @Test("sorts reference-counted elements, descending, and slices in place")

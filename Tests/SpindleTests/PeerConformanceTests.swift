@@ -8,9 +8,9 @@ import Testing
 @testable import Spindle
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 @Suite("peer conformance")
@@ -22,8 +22,11 @@ struct PeerConformanceTests {
         let pool = try ThreadPool(threads: 2)
         let ranB = Flag()
         do throws(TestError) {
-            _ = try pool.join({ () throws(TestError) -> Int in throw .left },
-                              { @Sendable () throws(TestError) -> Int in ranB.set(); return 2 })
+            _ = try pool.join(
+                { () throws(TestError) -> Int in throw .left },
+                { @Sendable () throws(TestError) -> Int in
+                    ranB.set(); return 2
+                })
             Issue.record("join did not throw")
         } catch {
             #expect(error == .left)
@@ -49,8 +52,9 @@ struct PeerConformanceTests {
     @Test("rayon join::join_across_pools (mixed): a join on pool A whose halves join on pool B")
     func joinAcrossPools() throws {
         let a = try ThreadPool(threads: 2), b = try ThreadPool(threads: 2)
-        let (x, y) = a.join({ b.join({ fibJoin(b, 15) }, { fibJoin(a, 14) }) },
-                            { a.join({ fibJoin(a, 13) }, { fibJoin(b, 12) }) })
+        let (x, y) = a.join(
+            { b.join({ fibJoin(b, 15) }, { fibJoin(a, 14) }) },
+            { a.join({ fibJoin(a, 13) }, { fibJoin(b, 12) }) })
         #expect(x.0 == fibSequential(15) && x.1 == fibSequential(14))
         #expect(y.0 == fibSequential(13) && y.1 == fibSequential(12))
         a.shutdown(); b.shutdown()
@@ -290,23 +294,25 @@ struct PeerConformanceTests {
         let takeB = TestSemaphore(), finishB = TestSemaphore()
         let finished = completes(within: 60, "an outside join that waits for a stolen half") {
             callerThread.withLock { $0 = pthread_self() }
-            _ = pool.join({ () -> Int in
-                takeB.wait()  // a worker has started b
-                // Queue background work while this caller will soon be waiting for b.
-                for _ in 0..<20 {
-                    try? pool.spawn {
-                        if let caller = callerThread.snapshot, pthread_equal(caller, pthread_self()) != 0 {
-                            backgroundOnCaller.add()
+            _ = pool.join(
+                { () -> Int in
+                    takeB.wait()  // a worker has started b
+                    // Queue background work while this caller will soon be waiting for b.
+                    for _ in 0..<20 {
+                        try? pool.spawn {
+                            if let caller = callerThread.snapshot, pthread_equal(caller, pthread_self()) != 0 {
+                                backgroundOnCaller.add()
+                            }
                         }
                     }
-                }
-                finishB.signal()
-                return 1
-            }, { @Sendable () -> Int in
-                takeB.signal()
-                finishB.wait()
-                return 2
-            })
+                    finishB.signal()
+                    return 1
+                },
+                { @Sendable () -> Int in
+                    takeB.signal()
+                    finishB.wait()
+                    return 2
+                })
         }
         #expect(finished)
         pool.shutdown()

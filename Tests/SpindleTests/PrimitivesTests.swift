@@ -327,7 +327,7 @@ struct PrimitivesTests {
         #expect(woken.value == 4)
         #expect(event.isSet)
         event.wait()  // already set: returns at once
-        event.set()   // setting twice is harmless
+        event.set()  // setting twice is harmless
         #expect(event.isSet)
     }
 

@@ -279,7 +279,9 @@ extension TaskTests {
     func asyncValueCancellation() async throws {
         let blocked = try BlockedPool()
         let ran = Flag()
-        let handle = try blocked.pool.submit { ran.set(); return 1 }
+        let handle = try blocked.pool.submit {
+            ran.set(); return 1
+        }
         let awaiting = Task(executorPreference: asyncDriver) { try await handle.value }
         awaiting.cancel()
         await #expect(throws: CancellationError.self) { try await awaiting.value }

@@ -7,9 +7,9 @@ import Testing
 @testable import Spindle
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 // MARK: - Errors
@@ -198,31 +198,31 @@ private final class ThreadBody {
 }
 
 #if canImport(Darwin)
-private func testThreadEntry(_ raw: UnsafeMutableRawPointer) -> UnsafeMutableRawPointer? {
-    Unmanaged<ThreadBody>.fromOpaque(raw).takeRetainedValue().body()
-    return nil
-}
+    private func testThreadEntry(_ raw: UnsafeMutableRawPointer) -> UnsafeMutableRawPointer? {
+        Unmanaged<ThreadBody>.fromOpaque(raw).takeRetainedValue().body()
+        return nil
+    }
 #else
-private func testThreadEntry(_ raw: UnsafeMutableRawPointer?) -> UnsafeMutableRawPointer? {
-    Unmanaged<ThreadBody>.fromOpaque(raw!).takeRetainedValue().body()
-    return nil
-}
+    private func testThreadEntry(_ raw: UnsafeMutableRawPointer?) -> UnsafeMutableRawPointer? {
+        Unmanaged<ThreadBody>.fromOpaque(raw!).takeRetainedValue().body()
+        return nil
+    }
 #endif
 
 /// A plain pthread that is not part of any pool (an "outside" thread).
 struct TestThread: @unchecked Sendable {  // a pthread handle, joined or detached once
     #if canImport(Darwin)
-    private let handle: pthread_t?
+        private let handle: pthread_t?
     #else
-    private let handle: pthread_t
+        private let handle: pthread_t
     #endif
 
     static func start(_ body: @escaping @Sendable () -> Void) -> TestThread {
         let context = Unmanaged.passRetained(ThreadBody(body)).toOpaque()
         #if canImport(Darwin)
-        var handle: pthread_t?
+            var handle: pthread_t?
         #else
-        var handle = pthread_t()
+            var handle = pthread_t()
         #endif
         let rc = pthread_create(&handle, nil, testThreadEntry, context)
         precondition(rc == 0, "pthread_create failed: \(rc)")
@@ -231,17 +231,17 @@ struct TestThread: @unchecked Sendable {  // a pthread handle, joined or detache
 
     func join() {
         #if canImport(Darwin)
-        pthread_join(handle!, nil)
+            pthread_join(handle!, nil)
         #else
-        pthread_join(handle, nil)
+            pthread_join(handle, nil)
         #endif
     }
 
     func detach() {
         #if canImport(Darwin)
-        pthread_detach(handle!)
+            pthread_detach(handle!)
         #else
-        pthread_detach(handle)
+            pthread_detach(handle)
         #endif
     }
 }

@@ -145,9 +145,11 @@ extension ThreadPool {
                 return try withUnsafeMutablePointer(to: &context) { (contextPointer) throws(E) -> (A, B) in
                     let resultA: Result<A, E> = withUnsafeTemporaryAllocation(of: StackJob.self, capacity: 1) { buffer in
                         let job = buffer.baseAddress.unsafelyUnwrapped
-                        job.initialize(to: StackJob(context: UnsafeMutableRawPointer(contextPointer),
-                                                    runner: _JoinContext<B, E>.self,
-                                                    family: me.pointee.family, ownerParker: me.pointee.parker, depth: depth))
+                        job.initialize(
+                            to: StackJob(
+                                context: UnsafeMutableRawPointer(contextPointer),
+                                runner: _JoinContext<B, E>.self,
+                                family: me.pointee.family, ownerParker: me.pointee.parker, depth: depth))
                         if joinsWindow {
                             me.pointee.enterOfferWindow(job)
                         } else {

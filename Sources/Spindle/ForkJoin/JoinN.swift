@@ -72,16 +72,18 @@ extension ThreadPool {
         // releasing exchange on its job's `done` (read acquiring when the owner takes the job
         // back) publishes the write.
         let ra: Result<A, E> = withUnsafeMutablePointer(to: &slots) { results in
-            withoutActuallyEscaping({ (k: Int) in
-                switch k {
-                case 0: results.pointee.0 = Result(catching: b)
-                default: results.pointee.1 = Result(catching: c)
-                }
-            }, do: { runBranch in
-                withUnsafePointer(to: runBranch) { run in
-                    ThreadPool._offerBranches(on: me, depth: depth, count: 2, run: run, a)
-                }
-            })
+            withoutActuallyEscaping(
+                { (k: Int) in
+                    switch k {
+                    case 0: results.pointee.0 = Result(catching: b)
+                    default: results.pointee.1 = Result(catching: c)
+                    }
+                },
+                do: { runBranch in
+                    withUnsafePointer(to: runBranch) { run in
+                        ThreadPool._offerBranches(on: me, depth: depth, count: 2, run: run, a)
+                    }
+                })
         }
         return (try ra.get(), try slots.0.unsafelyUnwrapped.get(), try slots.1.unsafelyUnwrapped.get())
     }
@@ -143,17 +145,19 @@ extension ThreadPool {
         // releasing exchange on its job's `done` (read acquiring when the owner takes the job
         // back) publishes the write.
         let ra: Result<A, E> = withUnsafeMutablePointer(to: &slots) { results in
-            withoutActuallyEscaping({ (k: Int) in
-                switch k {
-                case 0: results.pointee.0 = Result(catching: b)
-                case 1: results.pointee.1 = Result(catching: c)
-                default: results.pointee.2 = Result(catching: d)
-                }
-            }, do: { runBranch in
-                withUnsafePointer(to: runBranch) { run in
-                    ThreadPool._offerBranches(on: me, depth: depth, count: 3, run: run, a)
-                }
-            })
+            withoutActuallyEscaping(
+                { (k: Int) in
+                    switch k {
+                    case 0: results.pointee.0 = Result(catching: b)
+                    case 1: results.pointee.1 = Result(catching: c)
+                    default: results.pointee.2 = Result(catching: d)
+                    }
+                },
+                do: { runBranch in
+                    withUnsafePointer(to: runBranch) { run in
+                        ThreadPool._offerBranches(on: me, depth: depth, count: 3, run: run, a)
+                    }
+                })
         }
         return (try ra.get(), try slots.0.unsafelyUnwrapped.get(), try slots.1.unsafelyUnwrapped.get(), try slots.2.unsafelyUnwrapped.get())
     }
@@ -219,20 +223,25 @@ extension ThreadPool {
         // releasing exchange on its job's `done` (read acquiring when the owner takes the job
         // back) publishes the write.
         let ra: Result<A, E> = withUnsafeMutablePointer(to: &slots) { results in
-            withoutActuallyEscaping({ (k: Int) in
-                switch k {
-                case 0: results.pointee.0 = Result(catching: b)
-                case 1: results.pointee.1 = Result(catching: c)
-                case 2: results.pointee.2 = Result(catching: d)
-                default: results.pointee.3 = Result(catching: e)
-                }
-            }, do: { runBranch in
-                withUnsafePointer(to: runBranch) { run in
-                    ThreadPool._offerBranches(on: me, depth: depth, count: 4, run: run, a)
-                }
-            })
+            withoutActuallyEscaping(
+                { (k: Int) in
+                    switch k {
+                    case 0: results.pointee.0 = Result(catching: b)
+                    case 1: results.pointee.1 = Result(catching: c)
+                    case 2: results.pointee.2 = Result(catching: d)
+                    default: results.pointee.3 = Result(catching: e)
+                    }
+                },
+                do: { runBranch in
+                    withUnsafePointer(to: runBranch) { run in
+                        ThreadPool._offerBranches(on: me, depth: depth, count: 4, run: run, a)
+                    }
+                })
         }
-        return (try ra.get(), try slots.0.unsafelyUnwrapped.get(), try slots.1.unsafelyUnwrapped.get(), try slots.2.unsafelyUnwrapped.get(), try slots.3.unsafelyUnwrapped.get())
+        return (
+            try ra.get(), try slots.0.unsafelyUnwrapped.get(), try slots.1.unsafelyUnwrapped.get(), try slots.2.unsafelyUnwrapped.get(),
+            try slots.3.unsafelyUnwrapped.get()
+        )
     }
 
     /// Runs 6 closures, potentially in parallel, and returns all results; as the binary
@@ -300,21 +309,26 @@ extension ThreadPool {
         // releasing exchange on its job's `done` (read acquiring when the owner takes the job
         // back) publishes the write.
         let ra: Result<A, E> = withUnsafeMutablePointer(to: &slots) { results in
-            withoutActuallyEscaping({ (k: Int) in
-                switch k {
-                case 0: results.pointee.0 = Result(catching: b)
-                case 1: results.pointee.1 = Result(catching: c)
-                case 2: results.pointee.2 = Result(catching: d)
-                case 3: results.pointee.3 = Result(catching: e)
-                default: results.pointee.4 = Result(catching: f)
-                }
-            }, do: { runBranch in
-                withUnsafePointer(to: runBranch) { run in
-                    ThreadPool._offerBranches(on: me, depth: depth, count: 5, run: run, a)
-                }
-            })
+            withoutActuallyEscaping(
+                { (k: Int) in
+                    switch k {
+                    case 0: results.pointee.0 = Result(catching: b)
+                    case 1: results.pointee.1 = Result(catching: c)
+                    case 2: results.pointee.2 = Result(catching: d)
+                    case 3: results.pointee.3 = Result(catching: e)
+                    default: results.pointee.4 = Result(catching: f)
+                    }
+                },
+                do: { runBranch in
+                    withUnsafePointer(to: runBranch) { run in
+                        ThreadPool._offerBranches(on: me, depth: depth, count: 5, run: run, a)
+                    }
+                })
         }
-        return (try ra.get(), try slots.0.unsafelyUnwrapped.get(), try slots.1.unsafelyUnwrapped.get(), try slots.2.unsafelyUnwrapped.get(), try slots.3.unsafelyUnwrapped.get(), try slots.4.unsafelyUnwrapped.get())
+        return (
+            try ra.get(), try slots.0.unsafelyUnwrapped.get(), try slots.1.unsafelyUnwrapped.get(), try slots.2.unsafelyUnwrapped.get(),
+            try slots.3.unsafelyUnwrapped.get(), try slots.4.unsafelyUnwrapped.get()
+        )
     }
 
     /// Runs 7 closures, potentially in parallel, and returns all results; as the binary
@@ -381,27 +395,34 @@ extension ThreadPool {
             me.pointee.joinDepth = depth
             return (try ra.get(), try rb.get(), try rc.get(), try rd.get(), try re.get(), try rf.get(), try rg.get())
         }
-        var slots: (Result<B, E>?, Result<C, E>?, Result<D, E>?, Result<F, E>?, Result<G, E>?, Result<H, E>?) = (nil, nil, nil, nil, nil, nil)
+        var slots: (Result<B, E>?, Result<C, E>?, Result<D, E>?, Result<F, E>?, Result<G, E>?, Result<H, E>?) = (
+            nil, nil, nil, nil, nil, nil
+        )
         // Each branch writes only its own slot (through a pointer, so nothing is boxed); a thief's
         // releasing exchange on its job's `done` (read acquiring when the owner takes the job
         // back) publishes the write.
         let ra: Result<A, E> = withUnsafeMutablePointer(to: &slots) { results in
-            withoutActuallyEscaping({ (k: Int) in
-                switch k {
-                case 0: results.pointee.0 = Result(catching: b)
-                case 1: results.pointee.1 = Result(catching: c)
-                case 2: results.pointee.2 = Result(catching: d)
-                case 3: results.pointee.3 = Result(catching: e)
-                case 4: results.pointee.4 = Result(catching: f)
-                default: results.pointee.5 = Result(catching: g)
-                }
-            }, do: { runBranch in
-                withUnsafePointer(to: runBranch) { run in
-                    ThreadPool._offerBranches(on: me, depth: depth, count: 6, run: run, a)
-                }
-            })
+            withoutActuallyEscaping(
+                { (k: Int) in
+                    switch k {
+                    case 0: results.pointee.0 = Result(catching: b)
+                    case 1: results.pointee.1 = Result(catching: c)
+                    case 2: results.pointee.2 = Result(catching: d)
+                    case 3: results.pointee.3 = Result(catching: e)
+                    case 4: results.pointee.4 = Result(catching: f)
+                    default: results.pointee.5 = Result(catching: g)
+                    }
+                },
+                do: { runBranch in
+                    withUnsafePointer(to: runBranch) { run in
+                        ThreadPool._offerBranches(on: me, depth: depth, count: 6, run: run, a)
+                    }
+                })
         }
-        return (try ra.get(), try slots.0.unsafelyUnwrapped.get(), try slots.1.unsafelyUnwrapped.get(), try slots.2.unsafelyUnwrapped.get(), try slots.3.unsafelyUnwrapped.get(), try slots.4.unsafelyUnwrapped.get(), try slots.5.unsafelyUnwrapped.get())
+        return (
+            try ra.get(), try slots.0.unsafelyUnwrapped.get(), try slots.1.unsafelyUnwrapped.get(), try slots.2.unsafelyUnwrapped.get(),
+            try slots.3.unsafelyUnwrapped.get(), try slots.4.unsafelyUnwrapped.get(), try slots.5.unsafelyUnwrapped.get()
+        )
     }
 
     /// Runs 8 closures, potentially in parallel, and returns all results; as the binary
@@ -472,28 +493,36 @@ extension ThreadPool {
             me.pointee.joinDepth = depth
             return (try ra.get(), try rb.get(), try rc.get(), try rd.get(), try re.get(), try rf.get(), try rg.get(), try rh.get())
         }
-        var slots: (Result<B, E>?, Result<C, E>?, Result<D, E>?, Result<F, E>?, Result<G, E>?, Result<H, E>?, Result<I, E>?) = (nil, nil, nil, nil, nil, nil, nil)
+        var slots: (Result<B, E>?, Result<C, E>?, Result<D, E>?, Result<F, E>?, Result<G, E>?, Result<H, E>?, Result<I, E>?) = (
+            nil, nil, nil, nil, nil, nil, nil
+        )
         // Each branch writes only its own slot (through a pointer, so nothing is boxed); a thief's
         // releasing exchange on its job's `done` (read acquiring when the owner takes the job
         // back) publishes the write.
         let ra: Result<A, E> = withUnsafeMutablePointer(to: &slots) { results in
-            withoutActuallyEscaping({ (k: Int) in
-                switch k {
-                case 0: results.pointee.0 = Result(catching: b)
-                case 1: results.pointee.1 = Result(catching: c)
-                case 2: results.pointee.2 = Result(catching: d)
-                case 3: results.pointee.3 = Result(catching: e)
-                case 4: results.pointee.4 = Result(catching: f)
-                case 5: results.pointee.5 = Result(catching: g)
-                default: results.pointee.6 = Result(catching: h)
-                }
-            }, do: { runBranch in
-                withUnsafePointer(to: runBranch) { run in
-                    ThreadPool._offerBranches(on: me, depth: depth, count: 7, run: run, a)
-                }
-            })
+            withoutActuallyEscaping(
+                { (k: Int) in
+                    switch k {
+                    case 0: results.pointee.0 = Result(catching: b)
+                    case 1: results.pointee.1 = Result(catching: c)
+                    case 2: results.pointee.2 = Result(catching: d)
+                    case 3: results.pointee.3 = Result(catching: e)
+                    case 4: results.pointee.4 = Result(catching: f)
+                    case 5: results.pointee.5 = Result(catching: g)
+                    default: results.pointee.6 = Result(catching: h)
+                    }
+                },
+                do: { runBranch in
+                    withUnsafePointer(to: runBranch) { run in
+                        ThreadPool._offerBranches(on: me, depth: depth, count: 7, run: run, a)
+                    }
+                })
         }
-        return (try ra.get(), try slots.0.unsafelyUnwrapped.get(), try slots.1.unsafelyUnwrapped.get(), try slots.2.unsafelyUnwrapped.get(), try slots.3.unsafelyUnwrapped.get(), try slots.4.unsafelyUnwrapped.get(), try slots.5.unsafelyUnwrapped.get(), try slots.6.unsafelyUnwrapped.get())
+        return (
+            try ra.get(), try slots.0.unsafelyUnwrapped.get(), try slots.1.unsafelyUnwrapped.get(), try slots.2.unsafelyUnwrapped.get(),
+            try slots.3.unsafelyUnwrapped.get(), try slots.4.unsafelyUnwrapped.get(), try slots.5.unsafelyUnwrapped.get(),
+            try slots.6.unsafelyUnwrapped.get()
+        )
     }
 
     /// Offers branches `0..<count` as stack jobs, runs `a`, then runs or collects every branch.
@@ -509,9 +538,11 @@ extension ThreadPool {
                 let jobBase = jobs.baseAddress.unsafelyUnwrapped
                 for k in 0..<count {
                     (contextBase + k).initialize(to: _JoinBranchContext(run: run, index: k))
-                    (jobBase + k).initialize(to: StackJob(context: UnsafeMutableRawPointer(contextBase + k),
-                                                          runner: _JoinBranchContext.self,
-                                                          family: me.pointee.family, ownerParker: me.pointee.parker, depth: depth))
+                    (jobBase + k).initialize(
+                        to: StackJob(
+                            context: UnsafeMutableRawPointer(contextBase + k),
+                            runner: _JoinBranchContext.self,
+                            family: me.pointee.family, ownerParker: me.pointee.parker, depth: depth))
                     me.pointee.enterOfferWindow(jobBase + k)
                 }
                 _publishJobs(jobBase, count: count, on: me)

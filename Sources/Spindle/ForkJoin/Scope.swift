@@ -16,7 +16,7 @@ import Synchronization
 /// Spawned work is foreground work: it runs before any background task. A spawned closure may
 /// spawn more work into the same scope. `Failure` is the error spawned closures may throw
 /// (`Never` when none do).
-public final class Scope<Failure: Error>: @unchecked Sendable {  // state: a count latch (atomic), `firstError` under `errorLock`, owner-only credits
+public final class Scope<Failure: Error>: @unchecked Sendable {  // a latch (atomic), `firstError` under `errorLock`, owner-only credits
     let registry: Registry
     let family: Int
     @usableFromInline let latch: CountLatch
@@ -64,9 +64,10 @@ public final class Scope<Failure: Error>: @unchecked Sendable {  // state: a cou
         if let me = Participant.current(in: _registryID) {
             _admitSpawn(from: me)
             // A throwing closure gets a wrapper that records its error.
-            _pushRecord(work: { [self] in
-                do throws(Failure) { try work() } catch { self.record(error) }
-            }, on: me)
+            _pushRecord(
+                work: { [self] in
+                    do throws(Failure) { try work() } catch { self.record(error) }
+                }, on: me)
         } else {
             _admitSpawn(from: nil)
             _pushHeapJob(ScopeJob(scope: self, work: work))
@@ -93,8 +94,9 @@ public final class Scope<Failure: Error>: @unchecked Sendable {  // state: a cou
 
     @usableFromInline
     func _checkOpen() {
-        precondition(!isFinished.load(ordering: .relaxed),
-                     "Scope.spawn called after its scope returned")  // a diagnostic, orders nothing
+        precondition(
+            !isFinished.load(ordering: .relaxed),
+            "Scope.spawn called after its scope returned")  // a diagnostic, orders nothing
     }
 
     @usableFromInline
@@ -105,8 +107,10 @@ public final class Scope<Failure: Error>: @unchecked Sendable {  // state: a cou
     func _pushRecord(work: @escaping @Sendable () -> Void, on me: UnsafeMutablePointer<Participant>) {
         let (slot, slab) = me.pointee.nextSpawnSlot()
         let record = slot.bindMemory(to: SpawnRecord.self, capacity: 1)
-        record.initialize(to: SpawnRecord(work: work, latch: Unmanaged.passUnretained(latch),
-                                          family: _family, slab: slab))
+        record.initialize(
+            to: SpawnRecord(
+                work: work, latch: Unmanaged.passUnretained(latch),
+                family: _family, slab: slab))
         _pushRecord(JobRef(spawnRecord: slot), on: me)
     }
 
@@ -209,8 +213,10 @@ extension ThreadPool {
         try _withParticipant { (me) throws(E) in try runScope(on: me, body) }
     }
 
-    private func runScope<R, E: Error>(on me: UnsafeMutablePointer<Participant>,
-                                       _ body: (Scope<E>) throws(E) -> R) throws(E) -> R {
+    private func runScope<R, E: Error>(
+        on me: UnsafeMutablePointer<Participant>,
+        _ body: (Scope<E>) throws(E) -> R
+    ) throws(E) -> R {
         let scope = Scope<E>(registry: registry, family: me.pointee.family, owner: me)
         let result = Result(catching: { () throws(E) -> R in try body(scope) })
         scope.endBody()  // the owner's token and unused credits

@@ -133,8 +133,10 @@ final class BroadcastSpawnJob<T: Sendable>: HeapJob, @unchecked Sendable {  // i
     let state: BroadcastState<T>
     let registry: Registry
 
-    init(index: Int, count: Int, body: @escaping @Sendable (BroadcastContext) throws -> T,
-         state: BroadcastState<T>, registry: Registry) {
+    init(
+        index: Int, count: Int, body: @escaping @Sendable (BroadcastContext) throws -> T,
+        state: BroadcastState<T>, registry: Registry
+    ) {
         self.index = index
         self.count = count
         self.body = body

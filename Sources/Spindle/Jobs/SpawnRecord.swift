@@ -23,8 +23,10 @@ struct SpawnRecord {
     @usableFromInline var slab: UnsafeMutablePointer<SpawnSlab>
 
     @inlinable
-    init(work: @escaping @Sendable () -> Void, latch: Unmanaged<CountLatch>, family: Int,
-         slab: UnsafeMutablePointer<SpawnSlab>) {
+    init(
+        work: @escaping @Sendable () -> Void, latch: Unmanaged<CountLatch>, family: Int,
+        slab: UnsafeMutablePointer<SpawnSlab>
+    ) {
         self.work = work
         self.latch = latch
         self.family = family
@@ -61,8 +63,9 @@ struct SpawnSlab: ~Copyable {
     @usableFromInline
     static func allocate() -> UnsafeMutablePointer<SpawnSlab> {
         // Unsafe allocation: a raw slab of records; freed by whoever releases its last record.
-        let raw = UnsafeMutableRawPointer.allocate(byteCount: headerSize + capacity * slotSize,
-                                                   alignment: cacheLineAlignment)
+        let raw = UnsafeMutableRawPointer.allocate(
+            byteCount: headerSize + capacity * slotSize,
+            alignment: cacheLineAlignment)
         let slab = raw.bindMemory(to: SpawnSlab.self, capacity: 1)
         slab.initialize(to: SpawnSlab(live: Atomic(capacity + 1)))
         LiveObjects.created(.spawnSlab)

@@ -38,8 +38,10 @@ struct StackJob: ~Copyable {
     @usableFromInline let thief: Atomic<Int>
 
     @inlinable
-    init(context: UnsafeMutableRawPointer, runner: any _StackJobRunner.Type,
-         family: Int, ownerParker: Parker, depth: Int) {
+    init(
+        context: UnsafeMutableRawPointer, runner: any _StackJobRunner.Type,
+        family: Int, ownerParker: Parker, depth: Int
+    ) {
         self.depth = depth
         self.context = context
         self.runner = runner

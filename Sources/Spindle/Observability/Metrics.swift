@@ -85,8 +85,9 @@ extension ThreadPool {
                     if Task.isCancelled { break }
                     var snapshot = registry.takeMetrics()
                     let now = monotonicNanoseconds()
-                    snapshot.applyUtilization(over: .nanoseconds(now - previousTime),
-                                              busy: snapshot.busyTime - previous.busyTime)
+                    snapshot.applyUtilization(
+                        over: .nanoseconds(now - previousTime),
+                        busy: snapshot.busyTime - previous.busyTime)
                     previous = snapshot
                     previousTime = now
                     continuation.yield(snapshot)

@@ -16,7 +16,6 @@ public struct ParallelMap<Base: ParallelSequence, Element: Sendable>: ParallelSe
         self.transform = transform
     }
 
-
     @inlinable
     public func _drive<Sink: _ParallelSink>(_ positions: Range<Int>, into sink: inout Sink) -> Bool
     where Sink.Input == Element {
@@ -49,7 +48,6 @@ public struct ParallelFilter<Base: ParallelSequence>: ParallelSequence, _Paralle
         self.isIncluded = isIncluded
     }
 
-
     @inlinable
     public func _drive<Sink: _ParallelSink>(_ positions: Range<Int>, into sink: inout Sink) -> Bool
     where Sink.Input == Element {
@@ -74,7 +72,6 @@ public struct ParallelCompactMap<Base: ParallelSequence, Element: Sendable>: Par
         self.transform = transform
     }
 
-
     @inlinable
     public func _drive<Sink: _ParallelSink>(_ positions: Range<Int>, into sink: inout Sink) -> Bool
     where Sink.Input == Element {
@@ -95,7 +92,6 @@ public struct ParallelEnumerated<Base: IndexedParallelSequence>: IndexedParallel
 
     @inlinable
     init(base: Base) { self._base = base }
-
 
     @inlinable
     public func _element(at position: Int) -> Element {

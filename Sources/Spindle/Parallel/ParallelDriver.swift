@@ -14,10 +14,12 @@ struct _FoldRun<Partial: Sendable>: Sendable {
     @usableFromInline let combine: @Sendable (Partial, Partial) -> Partial
 
     @inlinable
-    init(control: _ParallelControl,
-         identity: @escaping @Sendable () -> Partial,
-         fold: @escaping @Sendable (inout Partial, Range<Int>) -> Void,
-         combine: @escaping @Sendable (Partial, Partial) -> Partial) {
+    init(
+        control: _ParallelControl,
+        identity: @escaping @Sendable () -> Partial,
+        fold: @escaping @Sendable (inout Partial, Range<Int>) -> Void,
+        combine: @escaping @Sendable (Partial, Partial) -> Partial
+    ) {
         self.control = control
         self.identity = identity
         self.fold = fold
@@ -64,14 +66,17 @@ struct _FoldRun<Partial: Sendable>: Sendable {
                 if ThreadPool._answerHeartbeat(on: me) && hi - lo >= 2 {
                     let mid = lo + (hi - lo) / 2
                     let current = lo
-                    let (_, right) = ThreadPool._joinPublished(on: me, {
-                        foldAdaptively(current, mid, &partial, on: me)
-                    }, { [self] in
-                        var right = identity()
-                        // On a thief, or inline on this thread: whoever runs it is a participant.
-                        foldAdaptively(mid, hi, &right, on: Participant.current.unsafelyUnwrapped)
-                        return right
-                    })
+                    let (_, right) = ThreadPool._joinPublished(
+                        on: me,
+                        {
+                            foldAdaptively(current, mid, &partial, on: me)
+                        },
+                        { [self] in
+                            var right = identity()
+                            // On a thief, or inline on this thread: whoever runs it is a participant.
+                            foldAdaptively(mid, hi, &right, on: Participant.current.unsafelyUnwrapped)
+                            return right
+                        })
                     partial = combine(partial, right)
                     return
                 }
@@ -93,11 +98,14 @@ struct _FoldRun<Partial: Sendable>: Sendable {
         }
         let leftPieces = pieces / 2
         let mid = lo + (hi - lo) * leftPieces / pieces
-        let (left, right) = ThreadPool._joinPublished(on: me, {
-            foldEvenly(lo, mid, pieces: leftPieces, on: me)
-        }, { [self] in
-            foldEvenly(mid, hi, pieces: pieces - leftPieces, on: Participant.current.unsafelyUnwrapped)
-        })
+        let (left, right) = ThreadPool._joinPublished(
+            on: me,
+            {
+                foldEvenly(lo, mid, pieces: leftPieces, on: me)
+            },
+            { [self] in
+                foldEvenly(mid, hi, pieces: pieces - leftPieces, on: Participant.current.unsafelyUnwrapped)
+            })
         return combine(left, right)
     }
 
@@ -110,11 +118,14 @@ struct _FoldRun<Partial: Sendable>: Sendable {
             return partial
         }
         let mid = lo + (hi - lo) / 2
-        let (left, right) = ThreadPool._join(on: me, {
-            foldInChunks(lo, mid, size: size, on: me)
-        }, { [self] in
-            foldInChunks(mid, hi, size: size, on: Participant.current.unsafelyUnwrapped)
-        })
+        let (left, right) = ThreadPool._join(
+            on: me,
+            {
+                foldInChunks(lo, mid, size: size, on: me)
+            },
+            { [self] in
+                foldInChunks(mid, hi, size: size, on: Participant.current.unsafelyUnwrapped)
+            })
         return combine(left, right)
     }
 

@@ -205,8 +205,9 @@ func sortRange<Order: _SortOrder>(
         return
     }
     let mid = lo + (hi - lo) / 2
-    _ = try pool.join({ () throws(Order.Failure) in try sortRange(b, lo, mid, intoScratch: !intoScratch, on: pool, order: order) },
-                      { () throws(Order.Failure) in try sortRange(b, mid, hi, intoScratch: !intoScratch, on: pool, order: order) })
+    _ = try pool.join(
+        { () throws(Order.Failure) in try sortRange(b, lo, mid, intoScratch: !intoScratch, on: pool, order: order) },
+        { () throws(Order.Failure) in try sortRange(b, mid, hi, intoScratch: !intoScratch, on: pool, order: order) })
     let (source, target) = intoScratch ? (b.data, b.scratch) : (b.scratch, b.data)
     try merge(source, lo, mid, mid, hi, into: target, at: lo, on: pool, order: order)
 }
@@ -237,8 +238,9 @@ func merge<Order: _SortOrder>(
         }
         let bm = lo
         let dm = d + (am - a0) + (bm - b0)
-        _ = try pool.join({ () throws(Order.Failure) in try merge(buffers.data, a0, am, b0, bm, into: buffers.scratch, at: d, on: pool, order: order) },
-                          { () throws(Order.Failure) in try merge(buffers.data, am, a1, bm, b1, into: buffers.scratch, at: dm, on: pool, order: order) })
+        _ = try pool.join(
+            { () throws(Order.Failure) in try merge(buffers.data, a0, am, b0, bm, into: buffers.scratch, at: d, on: pool, order: order) },
+            { () throws(Order.Failure) in try merge(buffers.data, am, a1, bm, b1, into: buffers.scratch, at: dm, on: pool, order: order) })
     } else {
         // Split the right run; elements of the left run equal to the pivot go before it (stable).
         let bm = b0 + (b1 - b0) / 2
@@ -250,8 +252,9 @@ func merge<Order: _SortOrder>(
         }
         let am = lo
         let dm = d + (am - a0) + (bm - b0)
-        _ = try pool.join({ () throws(Order.Failure) in try merge(buffers.data, a0, am, b0, bm, into: buffers.scratch, at: d, on: pool, order: order) },
-                          { () throws(Order.Failure) in try merge(buffers.data, am, a1, bm, b1, into: buffers.scratch, at: dm, on: pool, order: order) })
+        _ = try pool.join(
+            { () throws(Order.Failure) in try merge(buffers.data, a0, am, b0, bm, into: buffers.scratch, at: d, on: pool, order: order) },
+            { () throws(Order.Failure) in try merge(buffers.data, am, a1, bm, b1, into: buffers.scratch, at: dm, on: pool, order: order) })
     }
 }
 

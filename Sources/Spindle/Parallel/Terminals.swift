@@ -43,10 +43,12 @@ extension ParallelSequence {
     public func forEach<E: Error>(_ body: @Sendable (Element) throws(E) -> Void) throws(E) {
         let control = _ParallelControl()
         withoutActuallyEscaping(body) { body in
-            _runFold(control: control, identity: {}, fold: { _, positions in
-                var sink = _ForEachSink(body: body, control: control)
-                _ = self._drive(positions, into: &sink)
-            }, combine: { _, _ in })
+            _runFold(
+                control: control, identity: {},
+                fold: { _, positions in
+                    var sink = _ForEachSink(body: body, control: control)
+                    _ = self._drive(positions, into: &sink)
+                }, combine: { _, _ in })
         }
         try control.rethrow(as: E.self)
     }
@@ -74,11 +76,13 @@ extension ParallelSequence {
                     return a
                 }
             }
-            return _runFold(control: control, identity: { identity }, fold: { partial, positions in
-                var sink = _ReduceSink(running: partial, combine: combine, control: control)
-                _ = self._drive(positions, into: &sink)
-                partial = sink.running
-            }, combine: safeCombine)
+            return _runFold(
+                control: control, identity: { identity },
+                fold: { partial, positions in
+                    var sink = _ReduceSink(running: partial, combine: combine, control: control)
+                    _ = self._drive(positions, into: &sink)
+                    partial = sink.running
+                }, combine: safeCombine)
         }
         try control.rethrow(as: E.self)
         return result
@@ -93,11 +97,13 @@ extension ParallelSequence {
     public func count<E: Error>(where predicate: @Sendable (Element) throws(E) -> Bool) throws(E) -> Int {
         let control = _ParallelControl()
         let result: Int = withoutActuallyEscaping(predicate) { predicate in
-            _runFold(control: control, identity: { 0 }, fold: { partial, positions in
-                var sink = _CountSink(count: partial, predicate: predicate, control: control)
-                _ = self._drive(positions, into: &sink)
-                partial = sink.count
-            }, combine: { $0 &+ $1 })
+            _runFold(
+                control: control, identity: { 0 },
+                fold: { partial, positions in
+                    var sink = _CountSink(count: partial, predicate: predicate, control: control)
+                    _ = self._drive(positions, into: &sink)
+                    partial = sink.count
+                }, combine: { $0 &+ $1 })
         }
         try control.rethrow(as: E.self)
         return result
@@ -122,14 +128,16 @@ extension ParallelSequence {
     public func contains<E: Error>(where predicate: @Sendable (Element) throws(E) -> Bool) throws(E) -> Bool {
         let control = _ParallelControl()
         let found: Bool = withoutActuallyEscaping(predicate) { predicate in
-            _runFold(control: control, identity: { false }, fold: { partial, positions in
-                var sink = _ContainsSink(predicate: predicate, control: control)
-                _ = self._drive(positions, into: &sink)
-                if sink.hit {
-                    partial = true
-                    control.stop()  // the answer is known: every other range may stop
-                }
-            }, combine: { $0 || $1 })
+            _runFold(
+                control: control, identity: { false },
+                fold: { partial, positions in
+                    var sink = _ContainsSink(predicate: predicate, control: control)
+                    _ = self._drive(positions, into: &sink)
+                    if sink.hit {
+                        partial = true
+                        control.stop()  // the answer is known: every other range may stop
+                    }
+                }, combine: { $0 || $1 })
         }
         try control.rethrow(as: E.self)
         return found
@@ -155,12 +163,14 @@ extension ParallelSequence {
     public func first<E: Error>(where predicate: @Sendable (Element) throws(E) -> Bool) throws(E) -> Element? {
         let control = _ParallelControl()
         let found: (position: Int, element: Element)? = withoutActuallyEscaping(predicate) { predicate in
-            _runFold(control: control, identity: { nil }, fold: { partial, positions in
-                if partial != nil { return }  // this range already has its first hit
-                var sink = _FirstSink(predicate: predicate, control: control)
-                _ = self._drive(positions, into: &sink)
-                partial = sink.found
-            }, combine: { left, right in left ?? right })
+            _runFold(
+                control: control, identity: { nil },
+                fold: { partial, positions in
+                    if partial != nil { return }  // this range already has its first hit
+                    var sink = _FirstSink(predicate: predicate, control: control)
+                    _ = self._drive(positions, into: &sink)
+                    partial = sink.found
+                }, combine: { left, right in left ?? right })
         }
         try control.rethrow(as: E.self)
         return found?.element
@@ -205,11 +215,13 @@ extension ParallelSequence {
                     return left
                 }
             }
-            return _runFold(control: control, identity: { nil }, fold: { partial, positions in
-                var sink = _ExtremeSink(best: partial, less: less, keepsRightWhen: keepsRightWhen, control: control)
-                _ = self._drive(positions, into: &sink)
-                partial = sink.best
-            }, combine: pick)
+            return _runFold(
+                control: control, identity: { nil },
+                fold: { partial, positions in
+                    var sink = _ExtremeSink(best: partial, less: less, keepsRightWhen: keepsRightWhen, control: control)
+                    _ = self._drive(positions, into: &sink)
+                    partial = sink.best
+                }, combine: pick)
         }
         try control.rethrow(as: E.self)
         return result
@@ -223,20 +235,22 @@ extension ParallelSequence {
     @inlinable
     public func collect() -> [Element] {
         let control = _ParallelControl()
-        let segments: _Segments<Element> = _runFold(control: control, identity: { _Segments() }, fold: { partial, positions in
-            var piece: [Element] = []
-            withUnsafeMutablePointer(to: &piece) { target in
-                var sink = _AppendSink(target: target)
-                _ = self._drive(positions, into: &sink)
-            }
-            if piece.isEmpty { return }
-            // Batches of one range arrive in order: extend its last piece rather than add one.
-            if partial.pieces.isEmpty {
-                partial.pieces.append(piece)
-            } else {
-                partial.pieces[partial.pieces.count - 1].append(contentsOf: piece)
-            }
-        }, combine: _Segments.concatenate)
+        let segments: _Segments<Element> = _runFold(
+            control: control, identity: { _Segments() },
+            fold: { partial, positions in
+                var piece: [Element] = []
+                withUnsafeMutablePointer(to: &piece) { target in
+                    var sink = _AppendSink(target: target)
+                    _ = self._drive(positions, into: &sink)
+                }
+                if piece.isEmpty { return }
+                // Batches of one range arrive in order: extend its last piece rather than add one.
+                if partial.pieces.isEmpty {
+                    partial.pieces.append(piece)
+                } else {
+                    partial.pieces[partial.pieces.count - 1].append(contentsOf: piece)
+                }
+            }, combine: _Segments.concatenate)
         if segments.pieces.count == 1 { return segments.pieces[0] }
         var result: [Element] = []
         result.reserveCapacity(segments.pieces.reduce(0) { $0 + $1.count })
@@ -254,11 +268,13 @@ extension ParallelSequence where Element: AdditiveArithmetic {
     @inlinable
     public func sum() -> Element {
         let control = _ParallelControl()
-        return _runFold(control: control, identity: { .zero }, fold: { partial, positions in
-            var sink = _SumSink(total: partial)
-            _ = self._drive(positions, into: &sink)
-            partial = sink.total
-        }, combine: { $0 + $1 })
+        return _runFold(
+            control: control, identity: { .zero },
+            fold: { partial, positions in
+                var sink = _SumSink(total: partial)
+                _ = self._drive(positions, into: &sink)
+                partial = sink.total
+            }, combine: { $0 + $1 })
     }
 }
 
@@ -301,10 +317,12 @@ extension IndexedParallelSequence {
             }
             let target = _SharedBuffer(base)
             let control = _ParallelControl()
-            _runFold(control: control, identity: {}, fold: { _, positions in
-                var sink = _WriteSink(base: target.base)
-                _ = self._drive(positions, into: &sink)
-            }, combine: { _, _ in })
+            _runFold(
+                control: control, identity: {},
+                fold: { _, positions in
+                    var sink = _WriteSink(base: target.base)
+                    _ = self._drive(positions, into: &sink)
+                }, combine: { _, _ in })
             initializedCount = count
         }
     }
@@ -448,9 +466,11 @@ struct _ExtremeSink<Input, E: Error>: _ParallelSink {
     @usableFromInline let control: _ParallelControl
 
     @inlinable
-    init(best: Input?, less: @escaping @Sendable (Input, Input) throws(E) -> Bool,
-         keepsRightWhen: @escaping @Sendable ((Input, Input) throws(E) -> Bool, Input, Input) throws(E) -> Bool,
-         control: _ParallelControl) {
+    init(
+        best: Input?, less: @escaping @Sendable (Input, Input) throws(E) -> Bool,
+        keepsRightWhen: @escaping @Sendable ((Input, Input) throws(E) -> Bool, Input, Input) throws(E) -> Bool,
+        control: _ParallelControl
+    ) {
         self.best = best
         self.less = less
         self.keepsRightWhen = keepsRightWhen

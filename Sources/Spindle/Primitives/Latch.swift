@@ -80,8 +80,11 @@ final class OneShotEvent: @unchecked Sendable {  // all state is behind the atom
         while true {
             let v = word.atomic.pointee.load(ordering: .acquiring)  // pairs with `set()`
             if v == 1 { return true }
-            if v == 0 && !word.atomic.pointee.compareExchange(
-                expected: 0, desired: 2, ordering: .acquiring).exchanged {
+            if v == 0
+                && !word.atomic.pointee.compareExchange(
+                    expected: 0, desired: 2, ordering: .acquiring
+                ).exchanged
+            {
                 continue
             }
             word.wait(whileEqualTo: 2, timeoutNanoseconds: timeoutNanoseconds)

@@ -9,23 +9,23 @@ import Synchronization
 /// other test runs.
 enum LiveObjects {
     #if DEBUG
-    /// Heap jobs (spawn, submit, run, broadcast parts, foreground jobs handed in from outside).
-    static let heapJobs = Atomic<Int>(0)
-    /// Shared states of submitted tasks (what `TaskHandle`s point to).
-    static let taskStates = Atomic<Int>(0)
-    /// Worker and heartbeat threads that have not returned from their entry function.
-    static let threads = Atomic<Int>(0)
-    /// Registries (one per pool) not yet deinitialised.
-    static let registries = Atomic<Int>(0)
-    /// Scope spawn slabs not yet freed.
-    static let spawnSlabs = Atomic<Int>(0)
+        /// Heap jobs (spawn, submit, run, broadcast parts, foreground jobs handed in from outside).
+        static let heapJobs = Atomic<Int>(0)
+        /// Shared states of submitted tasks (what `TaskHandle`s point to).
+        static let taskStates = Atomic<Int>(0)
+        /// Worker and heartbeat threads that have not returned from their entry function.
+        static let threads = Atomic<Int>(0)
+        /// Registries (one per pool) not yet deinitialised.
+        static let registries = Atomic<Int>(0)
+        /// Scope spawn slabs not yet freed.
+        static let spawnSlabs = Atomic<Int>(0)
     #endif
 
     /// Counts one more live object of a kind (no-op in release builds).
     @inline(__always)
     static func created(_ kind: Kind) {
         #if DEBUG
-        add(1, to: kind)
+            add(1, to: kind)
         #endif
     }
 
@@ -33,7 +33,7 @@ enum LiveObjects {
     @inline(__always)
     static func destroyed(_ kind: Kind) {
         #if DEBUG
-        add(-1, to: kind)
+            add(-1, to: kind)
         #endif
     }
 
@@ -42,26 +42,28 @@ enum LiveObjects {
     }
 
     #if DEBUG
-    private static func add(_ delta: Int, to kind: Kind) {
-        // Relaxed: counts, read only after the threads involved were joined.
-        switch kind {
-        case .heapJob: heapJobs.wrappingAdd(delta, ordering: .relaxed)
-        case .taskState: taskStates.wrappingAdd(delta, ordering: .relaxed)
-        case .thread: threads.wrappingAdd(delta, ordering: .relaxed)
-        case .registry: registries.wrappingAdd(delta, ordering: .relaxed)
-        case .spawnSlab: spawnSlabs.wrappingAdd(delta, ordering: .relaxed)
+        private static func add(_ delta: Int, to kind: Kind) {
+            // Relaxed: counts, read only after the threads involved were joined.
+            switch kind {
+            case .heapJob: heapJobs.wrappingAdd(delta, ordering: .relaxed)
+            case .taskState: taskStates.wrappingAdd(delta, ordering: .relaxed)
+            case .thread: threads.wrappingAdd(delta, ordering: .relaxed)
+            case .registry: registries.wrappingAdd(delta, ordering: .relaxed)
+            case .spawnSlab: spawnSlabs.wrappingAdd(delta, ordering: .relaxed)
+            }
         }
-    }
     #endif
 
     #if DEBUG
-    /// Every count, for a test's before/after comparison.
-    static var snapshot: [String: Int] {
-        ["heapJobs": heapJobs.load(ordering: .sequentiallyConsistent),
-         "taskStates": taskStates.load(ordering: .sequentiallyConsistent),
-         "threads": threads.load(ordering: .sequentiallyConsistent),
-         "registries": registries.load(ordering: .sequentiallyConsistent),
-         "spawnSlabs": spawnSlabs.load(ordering: .sequentiallyConsistent)]
-    }
+        /// Every count, for a test's before/after comparison.
+        static var snapshot: [String: Int] {
+            [
+                "heapJobs": heapJobs.load(ordering: .sequentiallyConsistent),
+                "taskStates": taskStates.load(ordering: .sequentiallyConsistent),
+                "threads": threads.load(ordering: .sequentiallyConsistent),
+                "registries": registries.load(ordering: .sequentiallyConsistent),
+                "spawnSlabs": spawnSlabs.load(ordering: .sequentiallyConsistent),
+            ]
+        }
     #endif
 }

@@ -22,7 +22,8 @@ final class FutexLock: @unchecked Sendable {  // all state is behind the atomic 
     private func lockSlow() {
         for _ in 0..<64 {
             if word.atomic.pointee.load(ordering: .relaxed) == 0,
-               word.atomic.pointee.compareExchange(expected: 0, desired: 1, ordering: .acquiring).exchanged {
+                word.atomic.pointee.compareExchange(expected: 0, desired: 1, ordering: .acquiring).exchanged
+            {
                 return
             }
             spindle_cpu_relax()

@@ -65,23 +65,23 @@ final class WorkStealingDeque<Element: WordRepresentable>: @unchecked Sendable {
 
     /// Owner only.
     func push(_ job: Element) {
-        let b = bottom.load(ordering: .relaxed)          // owner's own variable
-        var r = ring.load(ordering: .relaxed)            // owner is the only writer of `ring`
+        let b = bottom.load(ordering: .relaxed)  // owner's own variable
+        var r = ring.load(ordering: .relaxed)  // owner is the only writer of `ring`
         if b - cachedTop > r.pointee.mask {
-            cachedTop = top.load(ordering: .acquiring)   // pairs with thieves' CAS on `top`
+            cachedTop = top.load(ordering: .acquiring)  // pairs with thieves' CAS on `top`
             if b - cachedTop > r.pointee.mask {
                 r = grow(r, top: cachedTop, bottom: b)
             }
         }
         r.pointee.slots[b & r.pointee.mask].store(job.word, ordering: .relaxed)  // published by the next line
-        bottom.store(b + 1, ordering: .releasing)        // pairs with the acquiring load in `steal`
+        bottom.store(b + 1, ordering: .releasing)  // pairs with the acquiring load in `steal`
     }
 
     /// Owner only: the most recently pushed job, or nil.
     func pop() -> Element? {
         let b = bottom.load(ordering: .relaxed) - 1
         let r = ring.load(ordering: .relaxed)
-        bottom.store(b, ordering: .releasing)             // as below; ordered by the fence anyway
+        bottom.store(b, ordering: .releasing)  // as below; ordered by the fence anyway
         atomicMemoryFence(ordering: .sequentiallyConsistent)  // pairs with the fence in `steal`
         let t = top.load(ordering: .relaxed)
         guard t <= b else {
@@ -93,9 +93,11 @@ final class WorkStealingDeque<Element: WordRepresentable>: @unchecked Sendable {
         let bits = r.pointee.slots[b & r.pointee.mask].load(ordering: .relaxed)
         if t == b {
             // Last item: race the thieves for it with the same CAS they use.
-            let won = top.compareExchange(expected: t, desired: t + 1,
-                                          successOrdering: .sequentiallyConsistent,
-                                          failureOrdering: .relaxed).exchanged
+            let won = top.compareExchange(
+                expected: t, desired: t + 1,
+                successOrdering: .sequentiallyConsistent,
+                failureOrdering: .relaxed
+            ).exchanged
             bottom.store(b + 1, ordering: .releasing)  // as above
             return won ? Element(word: bits) : nil
         }
@@ -104,16 +106,20 @@ final class WorkStealingDeque<Element: WordRepresentable>: @unchecked Sendable {
 
     /// Any thread: the oldest job, or nil when empty or when another thread won the race.
     func steal() -> Element? {
-        let t = top.load(ordering: .acquiring)           // pairs with other thieves' CAS
+        let t = top.load(ordering: .acquiring)  // pairs with other thieves' CAS
         atomicMemoryFence(ordering: .sequentiallyConsistent)  // pairs with the fence in `pop`
-        let b = bottom.load(ordering: .acquiring)        // pairs with the releasing store in `push`
+        let b = bottom.load(ordering: .acquiring)  // pairs with the releasing store in `push`
         guard t < b else { return nil }
-        let r = ring.load(ordering: .acquiring)          // pairs with the releasing store in `grow`
+        let r = ring.load(ordering: .acquiring)  // pairs with the releasing store in `grow`
         let bits = r.pointee.slots[t & r.pointee.mask].load(ordering: .relaxed)
         // Sequentially consistent success: totally ordered with `pop`'s CAS for the last item.
-        guard top.compareExchange(expected: t, desired: t + 1,
-                                  successOrdering: .sequentiallyConsistent,
-                                  failureOrdering: .relaxed).exchanged else { return nil }
+        guard
+            top.compareExchange(
+                expected: t, desired: t + 1,
+                successOrdering: .sequentiallyConsistent,
+                failureOrdering: .relaxed
+            ).exchanged
+        else { return nil }
         return Element(word: bits)
     }
 
@@ -134,7 +140,7 @@ final class WorkStealingDeque<Element: WordRepresentable>: @unchecked Sendable {
             new.pointee.slots[i & new.pointee.mask].store(v, ordering: .relaxed)
         }
         rings.append(new)
-        ring.store(new, ordering: .releasing)            // pairs with the acquiring load in `steal`
+        ring.store(new, ordering: .releasing)  // pairs with the acquiring load in `steal`
         return new
     }
 }

@@ -2,9 +2,9 @@ import CSpindle
 import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Finding and running work: what an idle worker looks for, what a blocked participant may run
@@ -102,7 +102,8 @@ extension Registry {
     /// worker's inbox (as that worker); says whether it did.
     func serveHomeInbox(of me: UnsafeMutablePointer<Participant>) -> Bool {
         guard let home = me.pointee.homeWorker,
-              let job = home.pointee.inbox.pop() ?? home.pointee.backgroundInbox.pop() else { return false }
+            let job = home.pointee.inbox.pop() ?? home.pointee.backgroundInbox.pop()
+        else { return false }
         spindle_set_current_participant(UnsafeMutableRawPointer(home))
         home.pointee.registry.takeUnretainedValue().execute(job, on: home)
         spindle_set_current_participant(UnsafeMutableRawPointer(me))

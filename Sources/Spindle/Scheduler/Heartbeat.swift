@@ -2,9 +2,9 @@ import CSpindle
 import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// The heartbeat: a thread that, every interval, sets the heartbeat flag of every participant.
@@ -52,8 +52,9 @@ final class Heartbeat: @unchecked Sendable {  // all state is atomic or immutabl
     func start(registry: Registry) {
         started = true
         let context = Unmanaged.passRetained(HeartbeatContext(heartbeat: self, registry: registry))
-        spawnDetachedThread(name: Self.threadName(prefix: registry.configuration.threadNamePrefix),
-                            context: context.toOpaque(), entry: heartbeatThreadEntry)
+        spawnDetachedThread(
+            name: Self.threadName(prefix: registry.configuration.threadNamePrefix),
+            context: context.toOpaque(), entry: heartbeatThreadEntry)
     }
 
     func participantBecameActive() {
@@ -105,7 +106,8 @@ final class Heartbeat: @unchecked Sendable {  // all state is atomic or immutabl
             // store to `stopped` comes before its releasing bump, which this acquiring load read.
             if stopped.load(ordering: .acquiring) { break }
             if active.load(ordering: .sequentiallyConsistent) == 0
-                || hungry.load(ordering: .sequentiallyConsistent) == 0 {
+                || hungry.load(ordering: .sequentiallyConsistent) == 0
+            {
                 waitsUntimed.store(true, ordering: .relaxed)
                 wakeWord.wait(whileEqualTo: ticket)
                 waitsUntimed.store(false, ordering: .relaxed)

@@ -6,29 +6,35 @@ import Synchronization
 extension Registry {
     /// Waits until a promoted and stolen join job is done, helping with related work meanwhile.
     func waitForStolenJob(_ job: UnsafeMutablePointer<StackJob>, on me: UnsafeMutablePointer<Participant>) {
-        helpUntil(on: me,
-                  hint: { job.pointee.thief.load(ordering: .relaxed) },  // a hint only
-                  isDone: { job.pointee.done.load(ordering: .acquiring) == 1 },  // pairs with the thief's releasing exchange
-                  park: {
-                      // Park until the thief finishes, or a heartbeat later to look for related work again.
-                      let ticket = me.pointee.parker.prepare()
-                      let current = job.pointee.done.load(ordering: .acquiring)  // pairs with the thief's exchange
-                      if current == 1 { return true }
-                      if current == 0 && !job.pointee.done.compareExchange(
-                          expected: 0, desired: 2, ordering: .acquiringAndReleasing).exchanged {
-                          return false
-                      }
-                      me.pointee.parker.park(ticket: ticket, timeoutNanoseconds: heartbeat.intervalNanoseconds)
-                      return false
-                  })
+        helpUntil(
+            on: me,
+            hint: { job.pointee.thief.load(ordering: .relaxed) },  // a hint only
+            isDone: { job.pointee.done.load(ordering: .acquiring) == 1 },  // pairs with the thief's releasing exchange
+            park: {
+                // Park until the thief finishes, or a heartbeat later to look for related work again.
+                let ticket = me.pointee.parker.prepare()
+                let current = job.pointee.done.load(ordering: .acquiring)  // pairs with the thief's exchange
+                if current == 1 { return true }
+                if current == 0
+                    && !job.pointee.done.compareExchange(
+                        expected: 0, desired: 2, ordering: .acquiringAndReleasing
+                    ).exchanged
+                {
+                    return false
+                }
+                me.pointee.parker.park(ticket: ticket, timeoutNanoseconds: heartbeat.intervalNanoseconds)
+                return false
+            })
     }
 
     /// Waits for a count latch (scope, broadcast), helping with related work meanwhile.
     func wait(for latch: CountLatch, on me: UnsafeMutablePointer<Participant>) {
-        helpUntil(on: me, hint: { -1 }, isDone: { latch.isReleased }, park: {
-            latch.parkOwner(timeoutNanoseconds: heartbeat.intervalNanoseconds)
-            return false
-        })
+        helpUntil(
+            on: me, hint: { -1 }, isDone: { latch.isReleased },
+            park: {
+                latch.parkOwner(timeoutNanoseconds: heartbeat.intervalNanoseconds)
+                return false
+            })
     }
 
     /// The loop of a blocked participant: until `isDone`, run what only this thread can run (its
@@ -36,8 +42,10 @@ extension Registry {
     /// spin, then `park` (which returns whether it saw the wait end, and parks at most a heartbeat
     /// so that related work is looked for again). While it finds nothing it counts as hungry, so
     /// the heartbeat and promotion requests serve it.
-    private func helpUntil(on me: UnsafeMutablePointer<Participant>, hint: () -> Int,
-                           isDone: () -> Bool, park: () -> Bool) {
+    private func helpUntil(
+        on me: UnsafeMutablePointer<Participant>, hint: () -> Int,
+        isDone: () -> Bool, park: () -> Bool
+    ) {
         var idleRounds = 0
         let spinLimit = configuration.spinBeforeSleep
         var isHungry = false

@@ -81,15 +81,16 @@ struct PoolLifecycle {
 
     func assertInvariants(activeWorkers: Int) {
         #if DEBUG
-        let live = slots.count { $0.state != .vacant }
-        assert(live == liveWorkers, "liveWorkers \(liveWorkers) but \(live) slots are in use")
-        if phase == .running {
-            for i in slots.indices {
-                assert((slots[i].state == .running) == (i < activeWorkers),
-                       "slot \(i) is \(slots[i].state) with \(activeWorkers) active workers")
+            let live = slots.count { $0.state != .vacant }
+            assert(live == liveWorkers, "liveWorkers \(liveWorkers) but \(live) slots are in use")
+            if phase == .running {
+                for i in slots.indices {
+                    assert(
+                        (slots[i].state == .running) == (i < activeWorkers),
+                        "slot \(i) is \(slots[i].state) with \(activeWorkers) active workers")
+                }
             }
-        }
-        if phase == .finished { assert(liveWorkers == 0, "finished with \(liveWorkers) live workers") }
+            if phase == .finished { assert(liveWorkers == 0, "finished with \(liveWorkers) live workers") }
         #endif
     }
 }

@@ -1,9 +1,9 @@
 import CSpindle
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Outside callers: a thread that is not a worker joins a pool for the duration of one call, in

@@ -2,9 +2,9 @@ import CSpindle
 import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Everything a pool is made of: its participants (workers first, then outside callers), the
@@ -83,8 +83,9 @@ final class Registry: @unchecked Sendable {  // mutable state is atomic or guard
 
     init(configuration: ThreadPool.Configuration) {
         self.configuration = configuration
-        maxWorkers = Swift.min(Self.slotCapacity / 2,
-                               Swift.max(4 * configuration.threads, 4 * ThreadPool.usableCoreCount))
+        maxWorkers = Swift.min(
+            Self.slotCapacity / 2,
+            Swift.max(4 * configuration.threads, 4 * ThreadPool.usableCoreCount))
         // Unsafe allocation: a fixed table of participant pointers read by thieves; freed in deinit.
         slots = .allocate(capacity: Self.slotCapacity)
         slots.initialize(repeating: nil, count: Self.slotCapacity)
@@ -113,7 +114,6 @@ final class Registry: @unchecked Sendable {  // mutable state is atomic or guard
     func participant(at index: Int) -> UnsafeMutablePointer<Participant> {
         slots[index].unsafelyUnwrapped
     }
-
 
     /// When promotions were last requested (monotonic nanoseconds); a hint shared by all
     /// (`requestPromotionsFromSpinner`).

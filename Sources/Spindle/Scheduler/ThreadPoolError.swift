@@ -74,8 +74,10 @@ public struct ThreadPoolError: Error, Hashable, Sendable, CustomStringConvertibl
     /// The system's error number (`errno`) when a thread could not be started.
     public let systemErrorNumber: Int32?
 
-    init(_ code: Code, rejectedValue: Int? = nil, limit: Int? = nil, duration: Duration? = nil,
-         systemErrorNumber: Int32? = nil) {
+    init(
+        _ code: Code, rejectedValue: Int? = nil, limit: Int? = nil, duration: Duration? = nil,
+        systemErrorNumber: Int32? = nil
+    ) {
         self.code = code
         self.rejectedValue = rejectedValue
         self.limit = limit

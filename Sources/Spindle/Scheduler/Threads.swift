@@ -1,9 +1,9 @@
 import CSpindle
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// What a new thread runs: a plain function and a retained context pointer.
@@ -21,54 +21,58 @@ private final class ThreadStart {
 // Thread entry points live here, nonisolated, never in a `main.swift` (where a closure would be
 // inferred `@MainActor`).
 #if canImport(Darwin)
-private func threadTrampoline(_ raw: UnsafeMutableRawPointer) -> UnsafeMutableRawPointer? {
-    let start = Unmanaged<ThreadStart>.fromOpaque(raw).takeRetainedValue()
-    spindle_set_thread_name(start.name)
-    LiveObjects.created(.thread)
-    defer { LiveObjects.destroyed(.thread) }
-    start.body(start.context)
-    return nil
-}
+    private func threadTrampoline(_ raw: UnsafeMutableRawPointer) -> UnsafeMutableRawPointer? {
+        let start = Unmanaged<ThreadStart>.fromOpaque(raw).takeRetainedValue()
+        spindle_set_thread_name(start.name)
+        LiveObjects.created(.thread)
+        defer { LiveObjects.destroyed(.thread) }
+        start.body(start.context)
+        return nil
+    }
 #else
-private func threadTrampoline(_ raw: UnsafeMutableRawPointer?) -> UnsafeMutableRawPointer? {
-    let start = Unmanaged<ThreadStart>.fromOpaque(raw.unsafelyUnwrapped).takeRetainedValue()
-    spindle_set_thread_name(start.name)
-    LiveObjects.created(.thread)
-    defer { LiveObjects.destroyed(.thread) }
-    start.body(start.context)
-    return nil
-}
+    private func threadTrampoline(_ raw: UnsafeMutableRawPointer?) -> UnsafeMutableRawPointer? {
+        let start = Unmanaged<ThreadStart>.fromOpaque(raw.unsafelyUnwrapped).takeRetainedValue()
+        spindle_set_thread_name(start.name)
+        LiveObjects.created(.thread)
+        defer { LiveObjects.destroyed(.thread) }
+        start.body(start.context)
+        return nil
+    }
 #endif
 
 /// Starts a thread; returns its handle or the error number.
-private func startThread(name: String, stackSize: Int?, context: UnsafeMutableRawPointer,
-                         body: @escaping (UnsafeMutableRawPointer) -> Void) -> Result<pthread_t, ThreadPoolError> {
+private func startThread(
+    name: String, stackSize: Int?, context: UnsafeMutableRawPointer,
+    body: @escaping (UnsafeMutableRawPointer) -> Void
+) -> Result<pthread_t, ThreadPoolError> {
     var attributes = pthread_attr_t()
     pthread_attr_init(&attributes)
     defer { pthread_attr_destroy(&attributes) }
     if let stackSize { pthread_attr_setstacksize(&attributes, stackSize) }
     let start = Unmanaged.passRetained(ThreadStart(body: body, context: context, name: name)).toOpaque()
     #if canImport(Darwin)
-    var handle: pthread_t?
-    let result = pthread_create(&handle, &attributes, threadTrampoline, start)
+        var handle: pthread_t?
+        let result = pthread_create(&handle, &attributes, threadTrampoline, start)
     #else
-    var handle = pthread_t()
-    let result = pthread_create(&handle, &attributes, threadTrampoline, start)
+        var handle = pthread_t()
+        let result = pthread_create(&handle, &attributes, threadTrampoline, start)
     #endif
     guard result == 0 else {
         Unmanaged<ThreadStart>.fromOpaque(start).release()
         return .failure(.threadCreationFailed(errno: result))
     }
     #if canImport(Darwin)
-    return .success(handle!)
+        return .success(handle!)
     #else
-    return .success(handle)
+        return .success(handle)
     #endif
 }
 
 /// Starts a thread nobody joins (the heartbeat, which signals its own end).
-func spawnDetachedThread(name: String, context: UnsafeMutableRawPointer,
-                         entry: @escaping (UnsafeMutableRawPointer) -> Void) {
+func spawnDetachedThread(
+    name: String, context: UnsafeMutableRawPointer,
+    entry: @escaping (UnsafeMutableRawPointer) -> Void
+) {
     switch startThread(name: name, stackSize: nil, context: context, body: entry) {
     case .success(let handle): pthread_detach(handle)
     case .failure(let error): fatalError("Spindle could not start its heartbeat thread: \(error)")
@@ -83,8 +87,10 @@ struct WorkerThread: @unchecked Sendable {  // pthread_t is a plain handle, join
     static func start(registry: Registry, index: Int) throws(ThreadPoolError) -> WorkerThread {
         let context = Unmanaged.passRetained(WorkerContext(registry: registry, index: index)).toOpaque()
         let name = workerThreadName(prefix: registry.configuration.threadNamePrefix, index: index)
-        switch startThread(name: name, stackSize: registry.configuration.stackSize,
-                           context: context, body: workerThreadEntry) {
+        switch startThread(
+            name: name, stackSize: registry.configuration.stackSize,
+            context: context, body: workerThreadEntry)
+        {
         case .success(let handle):
             return WorkerThread(index: index, handle: handle)
         case .failure(let error):
@@ -102,9 +108,9 @@ struct WorkerThread: @unchecked Sendable {  // pthread_t is a plain handle, join
 
 /// The longest thread name the platform keeps, in bytes (Linux: 16 with the terminating zero).
 #if os(Linux)
-let threadNameLimit = 15
+    let threadNameLimit = 15
 #else
-let threadNameLimit = 63
+    let threadNameLimit = 63
 #endif
 
 /// `prefix` followed by `index`, the prefix shortened (at a character boundary) so that the

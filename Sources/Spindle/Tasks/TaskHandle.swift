@@ -7,7 +7,7 @@ import Synchronization
 /// task's `maxPending` place at once (whoever wins that transition). The outcome is written
 /// under `lock` before `event.set()`; synchronous waiters read it after the event (its
 /// release/acquire), asynchronous ones are resumed with it.
-final class TaskState<T: Sendable>: @unchecked Sendable {  // `outcome` and `awaiters` are guarded by `lock`; `state` is atomic; `place` has one owner at a time (see there)
+final class TaskState<T: Sendable>: @unchecked Sendable {  // `outcome`, `awaiters` under `lock`; `state` atomic; `place`: see there
     static var pending: UInt8 { 0 }
     static var running: UInt8 { 1 }
     static var finished: UInt8 { 2 }
@@ -221,4 +221,3 @@ final class SubmittedJob<T: Sendable>: HeapJob, @unchecked Sendable {  // immuta
     override func cancelBeforeStart() -> Bool { task.cancel() }
 
 }
-
