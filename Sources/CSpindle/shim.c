@@ -17,11 +17,10 @@
 #include <sys/syscall.h>
 #elif defined(__APPLE__)
 #include <sys/sysctl.h>
-// libc++ uses these for std::atomic::wait on Apple platforms; declared here as libc++ does.
-extern int __ulock_wait(uint32_t operation, void *addr, uint64_t value, uint32_t timeout_us);
-extern int __ulock_wake(uint32_t operation, void *addr, uint64_t wake_value);
-#define SPINDLE_UL_COMPARE_AND_WAIT 1
-#define SPINDLE_ULF_WAKE_ALL 0x00000100
+// The public wait-on-address API (macOS 14.4, iOS/tvOS 17.4, watchOS 10.4, visionOS 1.1), below
+// every platform minimum in Package.swift.
+#include <os/clock.h>
+#include <os/os_sync_wait_on_address.h>
 #endif
 
 __thread void *spindle_tls_participant = NULL;
@@ -38,9 +37,18 @@ int spindle_futex_wait(uint32_t *address, uint32_t expected, int64_t timeout_ns)
     long r = syscall(SYS_futex, address, FUTEX_WAIT_PRIVATE, expected, tsp, NULL, 0);
     return r == 0 || errno == EAGAIN ? 0 : -1;
 #elif defined(__APPLE__)
-    uint32_t us = timeout_ns < 0 ? 0 : (uint32_t)(timeout_ns / 1000 > 0 ? timeout_ns / 1000 : 1);
-    int r = __ulock_wait(SPINDLE_UL_COMPARE_AND_WAIT, address, expected, us);
-    return r >= 0 ? 0 : -1;
+    // Returns at once when *address != expected, else when woken, timed out or interrupted.
+    // Callers re-check their condition after every return, as with a futex.
+    int r;
+    if (timeout_ns < 0) {
+        r = os_sync_wait_on_address(address, expected, sizeof(uint32_t), OS_SYNC_WAIT_ON_ADDRESS_NONE);
+    } else {
+        // The timeout is relative, in nanoseconds of the given clock.
+        uint64_t ns = timeout_ns > 0 ? (uint64_t)timeout_ns : 1;
+        r = os_sync_wait_on_address_with_timeout(address, expected, sizeof(uint32_t), OS_SYNC_WAIT_ON_ADDRESS_NONE,
+                                                 OS_CLOCK_MACH_ABSOLUTE_TIME, ns);
+    }
+    return r >= 0 ? 0 : -1;  // as on Linux: -1 after a timeout or an interruption
 #else
     (void)address; (void)expected; (void)timeout_ns;
     sched_yield();
@@ -53,7 +61,12 @@ int spindle_futex_wake(uint32_t *address, int32_t count) {
     long r = syscall(SYS_futex, address, FUTEX_WAKE_PRIVATE, count, NULL, NULL, 0);
     return r < 0 ? 0 : (int)r;
 #elif defined(__APPLE__)
-    __ulock_wake(SPINDLE_UL_COMPARE_AND_WAIT | (count > 1 ? SPINDLE_ULF_WAKE_ALL : 0), address, 0);
+    // -1 with errno ENOENT when nobody waits: not an error here.
+    if (count > 1) {
+        os_sync_wake_by_address_all(address, sizeof(uint32_t), OS_SYNC_WAKE_BY_ADDRESS_NONE);
+    } else {
+        os_sync_wake_by_address_any(address, sizeof(uint32_t), OS_SYNC_WAKE_BY_ADDRESS_NONE);
+    }
     return 0;
 #else
     (void)address; (void)count;
