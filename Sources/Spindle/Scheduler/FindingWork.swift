@@ -12,6 +12,7 @@ import Synchronization
 extension Registry {
     /// Runs a job taken from a queue on participant `me`.
     func execute(_ job: JobRef, on me: UnsafeMutablePointer<Participant>) {
+        Participant.assertOwned(me)
         let savedFamily = me.pointee.family
         // The job's outermost joins sit just below this participant's offered ones, so that they
         // can be offered too while the offer window has room.
@@ -60,6 +61,7 @@ extension Registry {
     /// What an idle worker looks for, in priority order: its own deque, its inbox, other
     /// participants' deques and the foreground injector, then background work.
     func findWork(for me: UnsafeMutablePointer<Participant>) -> JobRef? {
+        Participant.assertOwned(me)
         if let job = me.pointee.deque.pop() { return job }
         if let job = me.pointee.inbox.pop() { return job }
         if let job = stealForeground(for: me) { return job }
@@ -113,6 +115,7 @@ extension Registry {
     /// Work a blocked participant may run: only jobs of its own family. Jobs of other families
     /// met on the way are handed to the foreground injector, where idle workers take them.
     func findRelatedWork(for me: UnsafeMutablePointer<Participant>, hint: Int) -> JobRef? {
+        Participant.assertOwned(me)
         if let job = me.pointee.deque.pop() { return job }
         if me.pointee.isWorker, let job = me.pointee.inbox.pop() { return job }
         // A broadcast spawn's part can run nowhere else: a blocked worker runs it rather than

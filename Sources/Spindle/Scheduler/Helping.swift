@@ -46,6 +46,7 @@ extension Registry {
         on me: UnsafeMutablePointer<Participant>, hint: () -> Int,
         isDone: () -> Bool, park: () -> Bool
     ) {
+        Participant.assertOwned(me)
         var idleRounds = 0
         let spinLimit = configuration.spinBeforeSleep
         var isHungry = false

@@ -163,6 +163,16 @@ struct Participant: ~Copyable {
         return nil
     }
 
+    /// Debug builds: stops the program when `me` is not the current thread's participant. Owner-
+    /// only state (the deque's bottom end, the offer window, the join depth, the spawn slab, the
+    /// counters) may be touched only by the thread whose participant it is; every entry point that
+    /// takes `me` for such state asserts it.
+    @inlinable
+    @inline(__always)
+    static func assertOwned(_ me: UnsafeMutablePointer<Participant>, _ function: StaticString = #function) {
+        assert(current == me, "\(function): owner-only participant state touched from another thread")
+    }
+
     /// Whether a heartbeat (or a hungry thread) asked this participant to promote work since it
     /// last answered. Relaxed: the flag carries no data.
     @inlinable

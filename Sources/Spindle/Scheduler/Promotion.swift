@@ -37,6 +37,7 @@ extension Registry {
     /// offered jobs thieves have started from the offer window, so that the next joins below the
     /// ones this thread still runs itself are offered too.
     func answerHeartbeat(on me: UnsafeMutablePointer<Participant>) {
+        Participant.assertOwned(me)
         me.pointee.heartbeat.store(false, ordering: .relaxed)  // no data attached to the flag
         if !me.pointee.slideOfferWindow() {
             me.pointee.updateOfferDepthLimit()  // undo the beat's `Int.max`
@@ -45,6 +46,7 @@ extension Registry {
 
     /// Makes a join job stealable: pushes it onto the owner's deque and wakes a sleeper.
     func publishJob(_ job: UnsafeMutablePointer<StackJob>, on me: UnsafeMutablePointer<Participant>) {
+        Participant.assertOwned(me)
         me.pointee.deque.push(JobRef(stack: job))
         me.pointee.bump(me.pointee.promotions)
         me.pointee.trace(.promotion)
@@ -56,6 +58,7 @@ extension Registry {
 
     /// Publishes `count` consecutive jobs (an N-way join's branches), oldest first.
     func publishJobs(_ jobs: UnsafeMutablePointer<StackJob>, count: Int, on me: UnsafeMutablePointer<Participant>) {
+        Participant.assertOwned(me)
         for k in 0..<count { me.pointee.deque.push(JobRef(stack: jobs + k)) }
         me.pointee.bump(me.pointee.promotions)
         me.pointee.trace(.promotion)
@@ -65,6 +68,7 @@ extension Registry {
     /// Back at a published job: takes it back if no thief did (returns true: run it inline), else
     /// waits for the thief (returns false: the result is in place).
     func takeBackJob(_ job: UnsafeMutablePointer<StackJob>, on me: UnsafeMutablePointer<Participant>) -> Bool {
+        Participant.assertOwned(me)
         if let top = me.pointee.deque.pop() {
             if top == JobRef(stack: job) { return true }
             // Another job of this participant (a spawn of an enclosing scope, say): put it back
@@ -78,6 +82,7 @@ extension Registry {
 
     /// Pushes a scope spawn record onto the current participant's deque.
     func pushSpawnRecord(_ job: JobRef, on me: UnsafeMutablePointer<Participant>) {
+        Participant.assertOwned(me)
         me.pointee.deque.push(job)
         sleep.notifyWorkAvailable()
     }

@@ -1,0 +1,134 @@
+#!/usr/bin/env python3
+"""Type-checks every Swift code sample in Spindle's documentation against the built library.
+
+Samples are the ```swift blocks of the DocC articles (Sources/Spindle/Spindle.docc/*.md), of the
+README, and of the `///` doc comments in Sources/ (Spindle and its bridges). Each becomes the body
+of its own `async throws` function in one module, type-checked with `swiftc -typecheck` against
+the debug build's modules (run `swift build --enable-all-traits` first); samples whose top level
+declares an extension, a protocol or `@main` are placed at file scope as they are. The
+placeholders samples use (`work(_:)`, `render(_:)`, `Image`, …) are declared in
+scripts/doc-samples/Prelude.swift.
+
+A block whose first line is `// Package.swift` (a manifest excerpt) or `// not compiled: <why>`
+is skipped.
+
+Usage: python3 scripts/check-doc-samples.py [--keep DIR]   (--keep: leave the generated files there)
+"""
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+
+ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+FILE_SCOPE = re.compile(r"^(extension |protocol |@main|public extension )", re.M)
+
+
+def article_samples(path):
+    lines = open(path).read().split("\n")
+    i = 0
+    while i < len(lines):
+        if lines[i].strip() == "```swift":
+            start = i + 1
+            j = start
+            while j < len(lines) and lines[j].strip() != "```":
+                j += 1
+            yield start + 1, lines[start:j]
+            i = j
+        i += 1
+
+
+def comment_samples(path):
+    lines = open(path).read().split("\n")
+    i = 0
+    while i < len(lines):
+        stripped = lines[i].strip()
+        if stripped == "/// ```swift":
+            indent = lines[i].index("///")
+            start = i + 1
+            j = start
+            body = []
+            while j < len(lines) and lines[j].strip() != "/// ```":
+                text = lines[j].strip()
+                body.append(text[4:] if text.startswith("/// ") else text[3:])
+                j += 1
+            yield start + 1, body
+            i = j
+        i += 1
+
+
+def samples():
+    docc = os.path.join(ROOT, "Sources", "Spindle", "Spindle.docc")
+    for name in sorted(os.listdir(docc)):
+        if name.endswith(".md"):
+            path = os.path.join(docc, name)
+            for line, body in article_samples(path):
+                yield os.path.relpath(path, ROOT), line, body
+    for line, body in article_samples(os.path.join(ROOT, "README.md")):
+        yield "README.md", line, body
+    for target in ("Spindle", "SpindleMetrics", "SpindleServiceLifecycle"):
+        for dirpath, _, names in os.walk(os.path.join(ROOT, "Sources", target)):
+            for name in sorted(names):
+                if name.endswith(".swift"):
+                    path = os.path.join(dirpath, name)
+                    for line, body in comment_samples(path):
+                        yield os.path.relpath(path, ROOT), line, body
+
+
+def main():
+    keep = sys.argv[sys.argv.index("--keep") + 1] if "--keep" in sys.argv else None
+    out = keep or tempfile.mkdtemp(prefix="spindle-doc-samples-")
+    os.makedirs(out, exist_ok=True)
+    files, origin, skipped = [], {}, 0
+    for n, (source, line, body) in enumerate(samples()):
+        first = next((l.strip() for l in body if l.strip()), "")
+        if first.startswith("// Package.swift") or first.startswith("// not compiled:"):
+            skipped += 1
+            continue
+        imports = [l for l in body if re.match(r"^\s*(@preconcurrency |@_spi\([A-Za-z]+\) )?import ", l)]
+        code = [l for l in body if l not in imports]
+        name = f"Sample{n:03d}.swift"
+        header = ["import Spindle", "import Foundation"] + [l.strip() for l in imports]
+        header.append(f"// {source}:{line}")
+        if FILE_SCOPE.search("\n".join(code)):
+            text = header + code
+            offset = len(header)
+        else:
+            text = header + [f"func sample{n:03d}() async throws {{"] + ["    " + l for l in code] + ["}"]
+            offset = len(header) + 1
+        with open(os.path.join(out, name), "w") as f:
+            f.write("\n".join(text) + "\n")
+        files.append(name)
+        origin[name] = (source, line, offset)
+    shutil.copy(os.path.join(ROOT, "scripts", "doc-samples", "Prelude.swift"), os.path.join(out, "Prelude.swift"))
+    build = os.path.join(ROOT, ".build", "debug")
+    command = ["swiftc", "-typecheck", "-continue-building-after-errors", "-j", "2", "-swift-version", "6", "-module-name", "DocSamples", "-parse-as-library",
+               "-I", os.path.join(build, "Modules"),
+               "-Xcc", "-fmodule-map-file=" + os.path.join(build, "CSpindle.build", "module.modulemap"),
+               "-Xcc", "-I" + os.path.join(ROOT, "Sources", "CSpindle", "include"),
+               "Prelude.swift"] + files
+    result = subprocess.run(command, cwd=out, capture_output=True, text=True)
+    report = result.stdout + result.stderr
+    # Point each diagnostic at the documentation line it came from.
+    def relocate(match):
+        name, line = match.group(1), int(match.group(2))
+        if name not in origin:
+            return match.group(0)
+        source, start, offset = origin[name]
+        return f"{source}:{start + line - 1 - offset}"
+    report = re.sub(r"(?:[^\s:]*/)?(Sample\d{3}\.swift):(\d+)", relocate, report)
+    errors = [l for l in report.split("\n") if ": error:" in l or ": warning:" in l]
+    for l in errors:
+        print(l)
+    if not keep:
+        shutil.rmtree(out)
+    if result.returncode != 0 or errors:
+        print(f"{len(errors)} diagnostic(s) in {len(files)} documentation samples ({skipped} skipped)")
+        return 1
+    print(f"{len(files)} documentation samples type-check ({skipped} skipped: manifest excerpts, marked ones)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
