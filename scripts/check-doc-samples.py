@@ -10,7 +10,8 @@ placeholders samples use (`work(_:)`, `render(_:)`, `Image`, …) are declared i
 scripts/doc-samples/Prelude.swift.
 
 A block whose first line is `// Package.swift` (a manifest excerpt) or `// not compiled: <why>`
-is skipped.
+is skipped; one whose first line is `// (continues the example above)` is checked together with
+the sample before it in the same file.
 
 Usage: python3 scripts/check-doc-samples.py [--keep DIR]   (--keep: leave the generated files there)
 """
@@ -23,6 +24,43 @@ import tempfile
 
 ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 FILE_SCOPE = re.compile(r"^(extension |protocol |@main|public extension )", re.M)
+# Declarations a sample writes at its top level, which stay at file scope (as in the reader's own
+# file): a nested function would capture differently, and a nested type could not be extended.
+HOISTED = re.compile(r"^(?:@[A-Za-z]+(?:\([^)]*\))? )*(?:(?:final |private |fileprivate |public |nonisolated )*(?:func|struct|class|enum|actor|typealias) )")
+
+
+def split_declarations(code):
+    """Splits a sample into its top-level declarations (column 0, through the closing brace at
+    column 0 or the end of a one-line declaration) and the rest."""
+    declarations, rest, i = [], [], 0
+    while i < len(code):
+        line = code[i]
+        attribute_line = re.fullmatch(r"(?:@[A-Za-z]+(?:\([^)]*\))? ?)+", line.strip()) and not line.startswith(" ")
+        if attribute_line and i + 1 < len(code) and HOISTED.match(code[i + 1]):
+            code = code[:i] + [line.strip() + " " + code[i + 1]] + code[i + 2:]
+            line = code[i]
+        if HOISTED.match(line):
+            # File-private, so that two samples' `fib` do not collide in the one module.
+            attributes = re.match(r"^((?:@[A-Za-z]+(?:\([^)]*\))? )*)", line).group(1)
+            block = [attributes + "fileprivate " + line[len(attributes):]]
+            depth = line.count("{") - line.count("}")
+            i += 1
+            while depth > 0 and i < len(code):
+                block.append(code[i])
+                depth += code[i].count("{") - code[i].count("}")
+                i += 1
+            declarations += block
+        else:
+            rest.append(line)
+            i += 1
+    return declarations, rest
+
+
+# The bridges' samples see their own modules, as their readers' files would.
+BRIDGE_IMPORTS = {
+    "SpindleMetrics": ["import SpindleMetrics", "import CoreMetrics", "import MetricsTestKit"],
+    "SpindleServiceLifecycle": ["import SpindleServiceLifecycle", "import ServiceLifecycle", "import Logging"],
+}
 
 
 def article_samples(path):
@@ -76,12 +114,27 @@ def samples():
                         yield os.path.relpath(path, ROOT), line, body
 
 
+def merged_samples():
+    """`samples()`, with each continuation appended to the sample it continues."""
+    pending = None
+    for source, line, body in samples():
+        first = next((l.strip() for l in body if l.strip()), "")
+        if first == "// (continues the example above)" and pending and pending[0] == source:
+            pending = (source, pending[1], pending[2] + body)
+            continue
+        if pending:
+            yield pending
+        pending = (source, line, body)
+    if pending:
+        yield pending
+
+
 def main():
     keep = sys.argv[sys.argv.index("--keep") + 1] if "--keep" in sys.argv else None
     out = keep or tempfile.mkdtemp(prefix="spindle-doc-samples-")
     os.makedirs(out, exist_ok=True)
     files, origin, skipped = [], {}, 0
-    for n, (source, line, body) in enumerate(samples()):
+    for n, (source, line, body) in enumerate(merged_samples()):
         first = next((l.strip() for l in body if l.strip()), "")
         if first.startswith("// Package.swift") or first.startswith("// not compiled:"):
             skipped += 1
@@ -89,14 +142,18 @@ def main():
         imports = [l for l in body if re.match(r"^\s*(@preconcurrency |@_spi\([A-Za-z]+\) )?import ", l)]
         code = [l for l in body if l not in imports]
         name = f"Sample{n:03d}.swift"
-        header = ["import Spindle", "import Foundation"] + [l.strip() for l in imports]
+        header = ["import Spindle", "import Foundation", "import Synchronization"] + BRIDGE_IMPORTS.get(source.split("/")[1] if source.count("/") else "", [])
+        header += [l.strip() for l in imports]
         header.append(f"// {source}:{line}")
         if FILE_SCOPE.search("\n".join(code)):
             text = header + code
             offset = len(header)
         else:
-            text = header + [f"func sample{n:03d}() async throws {{"] + ["    " + l for l in code] + ["}"]
-            offset = len(header) + 1
+            declarations, rest = split_declarations(code)
+            # Line numbers: declarations keep theirs relative to each other; diagnostics in the
+            # rest are reported against the sample's start (close enough to find the line).
+            text = header + declarations + [f"func sample{n:03d}() async throws {{"] + ["    " + l for l in rest] + ["}"]
+            offset = len(header) + (0 if declarations else 1)
         with open(os.path.join(out, name), "w") as f:
             f.write("\n".join(text) + "\n")
         files.append(name)
@@ -118,7 +175,9 @@ def main():
         source, start, offset = origin[name]
         return f"{source}:{start + line - 1 - offset}"
     report = re.sub(r"(?:[^\s:]*/)?(Sample\d{3}\.swift):(\d+)", relocate, report)
-    errors = [l for l in report.split("\n") if ": error:" in l or ": warning:" in l]
+    # Samples leave values unused (`let hits = …` shows what a call returns): not reported.
+    errors = sorted(set(l for l in report.split("\n")
+                        if (": error:" in l or ": warning:" in l) and "[#no-usage]" not in l))
     for l in errors:
         print(l)
     if not keep:

@@ -7,7 +7,7 @@ extension ThreadPool {
     /// switch.
     ///
     /// ```swift
-    /// let total = pool.install { Spindle.join({ sum(left) }, { sum(right) }) }
+    /// let total = pool.install { Spindle.join({ sum(firstHalf) }, { sum(secondHalf) }) }
     /// ```
     public func install<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R {
         try _withParticipant { (_) throws(E) in try body() }

@@ -69,7 +69,7 @@ extension ThreadPool {
     ///
     /// ```swift
     /// for await m in pool.metrics(every: .seconds(10)) {
-    ///     log("spindle utilisation \(m.utilization), queued \(m.queuedBackgroundJobs)")
+    ///     print("spindle utilisation \(m.utilization), queued \(m.queuedBackgroundJobs)")
     /// }
     /// ```
     /// - Precondition: `interval` is positive.

@@ -11,8 +11,8 @@
 ///     shedLoad()                           // any `maxPending` bound
 /// } catch ThreadPoolError.shutDown {
 ///     return                               // exactly this error
-/// } catch let error as ThreadPoolError {
-///     print(error.code, error.limit ?? 0)  // everything else Spindle reports
+/// } catch {
+///     print(error.code, error.limit ?? 0)  // `spawn` throws only ThreadPoolError (typed)
 /// }
 /// ```
 ///

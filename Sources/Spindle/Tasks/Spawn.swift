@@ -32,7 +32,7 @@ extension ThreadPool {
     ///
     /// ```swift
     /// for request in requests {
-    ///     try await pool.spawnAwaitingCapacity { handle(request) }   // backpressure, no `.saturated`
+    ///     try await pool.spawnAwaitingCapacity { serve(request) }   // backpressure, no `.saturated`
     /// }
     /// ```
     /// - Throws: `ThreadPoolError.shutDown` if the pool is or gets shut down before the task is
