@@ -13,7 +13,10 @@ A block whose first line is `// Package.swift` (a manifest excerpt) or `// not c
 is skipped; one whose first line is `// (continues the example above)` is checked together with
 the sample before it in the same file.
 
-Usage: python3 scripts/check-doc-samples.py [--keep DIR]   (--keep: leave the generated files there)
+Usage: python3 scripts/check-doc-samples.py [--scratch-path PATH] [--keep DIR]
+  --scratch-path: the build folder whose debug modules to check against (default .build; CI uses
+                  its thread-sanitizer build, which has every trait on: type-checking only)
+  --keep: leave the generated files in DIR
 """
 import os
 import re
@@ -159,7 +162,8 @@ def main():
         files.append(name)
         origin[name] = (source, line, offset)
     shutil.copy(os.path.join(ROOT, "scripts", "doc-samples", "Prelude.swift"), os.path.join(out, "Prelude.swift"))
-    build = os.path.join(ROOT, ".build", "debug")
+    scratch = sys.argv[sys.argv.index("--scratch-path") + 1] if "--scratch-path" in sys.argv else ".build"
+    build = os.path.join(ROOT, scratch, "debug")
     command = ["swiftc", "-typecheck", "-continue-building-after-errors", "-j", "2", "-swift-version", "6", "-module-name", "DocSamples", "-parse-as-library",
                "-I", os.path.join(build, "Modules"),
                "-Xcc", "-fmodule-map-file=" + os.path.join(build, "CSpindle.build", "module.modulemap"),
