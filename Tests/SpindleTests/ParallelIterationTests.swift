@@ -164,7 +164,7 @@ struct ParallelIterationTests {
 
         #expect(throws: TestError.left) {
             _ = try p.reduce(0) { (a: Int, b: Int) throws(TestError) -> Int in
-                if b == 77_777 { throw TestError.left }
+                if b == n / 2 + 7 { throw TestError.left }
                 return a &+ b
             }
         }

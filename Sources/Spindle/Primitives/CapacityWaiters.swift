@@ -16,9 +16,8 @@ final class CapacityWaiters: @unchecked Sendable {  // everything but `count` is
     private let lock = FutexLock()
     /// Waiting continuations by id.
     private var waiters: [Int: CheckedContinuation<Bool, any Error>] = [:]
-    /// Ids in registration order (oldest at `head`); ids no longer in `waiters` are skipped.
-    private var order: [Int] = []
-    private var head = 0
+    /// Ids in registration order; ids no longer in `waiters` are skipped.
+    private var order = FIFOQueue<Int>()
     /// Ids cancelled before they registered.
     private var cancelledEarly: Set<Int> = []
     private var nextID = 0
@@ -66,15 +65,9 @@ final class CapacityWaiters: @unchecked Sendable {  // everything but `count` is
         // Sequentially consistent: after the giver's decrement of the taken count (see above).
         guard count.load(ordering: .sequentiallyConsistent) > 0 else { return }
         let continuation = lock.withLock { () -> CheckedContinuation<Bool, any Error>? in
-            while head < order.count {
-                let id = order[head]
-                head += 1
-                if let waiter = waiters.removeValue(forKey: id) {
-                    compactOrder()
-                    return waiter
-                }
+            while let id = order.removeFirst() {
+                if let waiter = waiters.removeValue(forKey: id) { return waiter }
             }
-            compactOrder()
             return nil
         }
         guard let continuation else { return }
@@ -107,21 +100,9 @@ final class CapacityWaiters: @unchecked Sendable {  // everything but `count` is
             let all = Array(waiters.values)
             waiters.removeAll()
             order.removeAll()
-            head = 0
             return all
         }
         count.wrappingSubtract(all.count, ordering: .sequentiallyConsistent)
         for continuation in all { continuation.resume(throwing: error) }
-    }
-
-    /// Under `lock`: drops the consumed prefix of `order` once it is most of the array.
-    private func compactOrder() {
-        if head == order.count {
-            order.removeAll(keepingCapacity: true)
-            head = 0
-        } else if head > 64 && head * 2 > order.count {
-            order.removeFirst(head)
-            head = 0
-        }
     }
 }

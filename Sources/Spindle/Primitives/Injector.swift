@@ -7,26 +7,22 @@ import Synchronization
 /// threads that are not participants, jobs a blocked participant gave back, broadcast inboxes.
 final class Injector<Element>: @unchecked Sendable {  // `items` is only touched under `lock`
     private let lock = FutexLock()
-    private var items: [Element] = []
-    private var head = 0
+    private var items = FIFOQueue<Element>()
     /// Count of queued items; written under the lock, read without it as a hint.
     private let queued = Atomic<Int>(0)
 
     func push(_ job: Element) {
         lock.withLock {
             items.append(job)
-            queued.store(items.count - head, ordering: .releasing)  // hint only; the lock orders data
+            queued.store(items.count, ordering: .releasing)  // hint only; the lock orders data
         }
     }
 
     func pop() -> Element? {
         if queued.load(ordering: .relaxed) == 0 { return nil }
         return lock.withLock { () -> Element? in
-            guard head < items.count else { return nil }
-            let job = items[head]
-            head += 1
-            compactIfNeeded()
-            queued.store(items.count - head, ordering: .relaxed)
+            let job = items.removeFirst()
+            queued.store(items.count, ordering: .relaxed)  // hint only
             return job
         }
     }
@@ -35,31 +31,13 @@ final class Injector<Element>: @unchecked Sendable {  // `items` is only touched
     func pop(where matches: (Element) -> Bool) -> Element? {
         if queued.load(ordering: .relaxed) == 0 { return nil }
         return lock.withLock { () -> Element? in
-            var i = head
-            while i < items.count {
-                if matches(items[i]) {
-                    let job = items[i]
-                    items.remove(at: i)
-                    queued.store(items.count - head, ordering: .relaxed)
-                    return job
-                }
-                i += 1
-            }
-            return nil
+            let job = items.removeFirst(where: matches)
+            queued.store(items.count, ordering: .relaxed)  // hint only
+            return job
         }
     }
 
     var count: Int { queued.load(ordering: .relaxed) }
 
     var isEmpty: Bool { queued.load(ordering: .relaxed) == 0 }
-
-    private func compactIfNeeded() {
-        if head == items.count {
-            items.removeAll(keepingCapacity: true)
-            head = 0
-        } else if head > 1024 && head * 2 > items.count {
-            items.removeFirst(head)
-            head = 0
-        }
-    }
 }

@@ -29,6 +29,16 @@ enum Worker {
         var idleRounds = 0
         var isHungry = false
         defer { if isHungry { registry.heartbeat.participantWasFed() } }  // runs before the one above
+        /// Runs a job this worker found, ending its hungry spell first.
+        func run(_ job: JobRef) {
+            if isHungry {
+                isHungry = false
+                registry.heartbeat.participantWasFed()
+                me.pointee.becameBusy(at: monotonicNanoseconds())
+            }
+            registry.execute(job, on: me)
+            idleRounds = 0
+        }
         while true {
             // Acquiring: pairs with `resize`'s releasing store; the slot's state, read under the
             // lifecycle lock, decides (a grow may have cancelled the retirement).
@@ -40,13 +50,7 @@ enum Worker {
             // a search that starts after seeing the flag and finds nothing means this worker is done.
             let closed = registry.isShutDown
             if let job = registry.findWork(for: me) {
-                if isHungry {
-                    isHungry = false
-                    registry.heartbeat.participantWasFed()
-                    me.pointee.becameBusy(at: monotonicNanoseconds())
-                }
-                registry.execute(job, on: me)
-                idleRounds = 0
+                run(job)
                 continue
             }
             if closed { return .shutDown }
@@ -66,11 +70,7 @@ enum Worker {
             let closedBeforeSleep = registry.isShutDown
             if let job = registry.findWork(for: me) {
                 registry.sleep.cancelSleep(me)
-                isHungry = false
-                registry.heartbeat.participantWasFed()
-                me.pointee.becameBusy(at: monotonicNanoseconds())
-                registry.execute(job, on: me)
-                idleRounds = 0
+                run(job)
                 continue
             }
             if closedBeforeSleep {
