@@ -151,7 +151,7 @@ struct JoinNTests {
     @Test("every closure runs exactly once, even when the join is offered and stolen", arguments: [3, 5, 8])
     func exactlyOnce(ways: Int) throws {
         let pool = try ThreadPool(threads: 2)
-        for _ in 0..<200 {
+        for _ in 0..<(isSanitizerRun ? 40 : 200) {
             let runs = OnceTracker(count: 8)
             let work: @Sendable (Int) -> Int = { i in
                 runs.mark(i); return fibJoin(pool, 12) + i

@@ -70,7 +70,7 @@ struct ParallelIterationTests {
 
     @Test("ranges and collections without contiguous storage", arguments: allStrategies)
     func rangesAndOtherCollections(strategy: SplitStrategy) {
-        let n = 100_003
+        let n = isSanitizerRun ? 20_003 : 100_003
         #expect((0..<n).parallel(on: pool).split(strategy).sum() == (0..<n).reduce(0, +))
         #expect((1...n).parallel(on: pool).split(strategy).map { $0 % 7 }.collect() == (1...n).map { $0 % 7 })
         let strided = Strided(storage: testData(5_001))
@@ -241,7 +241,8 @@ struct ParallelIterationTests {
         #expect(spread)
     }
 
-    @Test("parallelUpdateEach updates every element once, in place", arguments: [0, 1, 7, 100_000], allStrategies)
+    @Test(
+        "parallelUpdateEach updates every element once, in place", arguments: [0, 1, 7, isSanitizerRun ? 20_000 : 100_000], allStrategies)
     func updateEach(count: Int, strategy: SplitStrategy) {
         var values = testData(count)
         let expected = values.map { $0 &* 2 &+ 1 }
