@@ -25,7 +25,7 @@ struct NothingLostTests {
     func sortThrowKeepsPermutation() throws {
         // Several pieces of the sequential sort (65,536 at most), then parallel merges; smaller
         // under the sanitizers, where each comparison is slow.
-        let n = isSanitizerRun ? 140_000 : 200_000
+        let n = isSanitizerRun ? 100_000 : 200_000
         let pool = try ThreadPool(threads: 2)
         // Count the comparisons of a whole sort; the last ~12% are the merge phase.
         let calls = Counter()
