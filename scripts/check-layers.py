@@ -4,8 +4,9 @@ in its own folder or in the folders below it.
 
 Layers, bottom up: Primitives, Jobs, Scheduler, ForkJoin, Tasks, Parallel, Async, Observability.
 
-What counts as a use: a mention of a type (class, struct, enum, protocol, actor, typealias) or of
-a top-level function declared in a higher folder, and a call of a member that a higher folder adds
+What counts as a use: a mention of a type (class, struct, enum, protocol, actor, typealias) or a
+call of a top-level function or constant (not after a dot, not shadowed in the file) declared in
+a higher folder, and a call of a member that a higher folder adds
 to a type in an extension (when that member name is declared nowhere else). Comments and string
 literals are ignored. Prints each violation as `file:line: <name> from <folder>`; exits 1 if any.
 
@@ -66,8 +67,9 @@ def files():
 
 
 def declarations(sources):
-    """(types, extension members): name -> set of folders declaring it."""
-    types, members = {}, {}
+    """(types, extension members, top-level functions and constants): name -> set of folders
+    declaring it."""
+    types, members, globals_ = {}, {}, {}
     for layer, _, text in sources:
         for m in TYPE_DECL.finditer(text):
             types.setdefault(m.group(1), set()).add(layer)
@@ -79,18 +81,18 @@ def declarations(sources):
                 for m in FUNC_DECL.finditer(line):
                     members.setdefault(m.group(1), set()).add(layer)
             elif depth == 0:
+                # Top-level functions and constants, used without a dot.
                 for m in FUNC_DECL.finditer(line):
-                    if line.lstrip().startswith(("func", "public func", "@inlinable", "@usableFromInline")) or "func " in line:
-                        members.setdefault(m.group(1), set()).add(layer)
+                    globals_.setdefault(m.group(1), set()).add(layer)
             depth += line.count("{") - line.count("}")
             if ext_depth is not None and depth <= ext_depth:
                 ext_depth = None
-    return types, members
+    return types, members, globals_
 
 
 def main():
     sources = list(files())
-    types, members = declarations(sources)
+    types, members, globals_ = declarations(sources)
     # Every member name declared anywhere (also inside type bodies): only extension members
     # whose name is unique to one folder are attributed.
     everywhere = {}
@@ -106,12 +108,18 @@ def main():
         # A file's own generic parameters shadow types of the same name elsewhere.
         local = {p.strip().split(":")[0].split()[-1].lstrip("~") for clause in GENERIC_CLAUSE.findall(text)
                  for p in clause.split(",") if p.strip() and p.strip().split(":")[0].split()}
+        declared_here = {m.group(1) for m in FUNC_DECL.finditer(text)}
         for number, line in enumerate(text.split("\n"), 1):
             for m in IDENT.finditer(line):
                 name = m.group(0)
                 if name in local:
                     continue
                 owners = types.get(name)
+                before = line[:m.start()].rstrip()
+                after = line[m.end():].lstrip()
+                if owners is None and name in globals_ and not before.endswith(".") and not after.startswith(":") \
+                        and name not in declared_here:
+                    owners = globals_[name]
                 if owners is None and name in members and name not in STANDARD_MEMBERS and len(everywhere.get(name, ())) == 1:
                     before = line[:m.start()].rstrip()
                     if before.endswith("."):
