@@ -188,6 +188,8 @@ def main():
         shutil.rmtree(out)
     if result.returncode != 0 or errors:
         print(f"{len(errors)} diagnostic(s) in {len(files)} documentation samples ({skipped} skipped)")
+        if "ThreadPoolMetricsReporter' in scope" in report or "ThreadPoolService' in scope" in report:
+            print("(the bridges' samples need a build with every trait on: swift build --enable-all-traits)")
         return 1
     print(f"{len(files)} documentation samples type-check ({skipped} skipped: manifest excerpts, marked ones)")
     return 0

@@ -8,9 +8,9 @@ extension ThreadPool {
     /// threads: those few (the offer window, four deep) push it onto the caller's deque at once,
     /// which costs a closure-context allocation, a push and a fence; the joins nested below them
     /// cost a comparison and a depth update, with no allocation and no atomic read-modify-write,
-    /// and run `b` inline. When a thief takes an offered job, or a heartbeat finds threads hungry,
-    /// the window moves down to the joins this thread still runs itself. If nobody took `b` by the
-    /// time `a` returns, the caller runs it directly. That makes `join` cheap enough to use at
+    /// and run `b` inline. At a heartbeat, offered jobs that thieves have taken leave the window,
+    /// so the next joins below the ones this thread still runs itself are offered. If nobody took
+    /// `b` by the time `a` returns, the caller runs it directly. That makes `join` cheap enough to use at
     /// every level of a recursion, without a sequential cutoff, while a join of two plain
     /// functions still runs in parallel when a thread is idle.
     ///
