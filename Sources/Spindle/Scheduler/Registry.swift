@@ -45,7 +45,8 @@ final class Registry: @unchecked Sendable {  // mutable state is atomic or guard
     /// Published with a releasing store after a slot pointer is written; read acquiring.
     let slotCount = Atomic<Int>(0)
 
-    /// Outside participants not in use (guarded by `externalLock`).
+    /// Outside participants not in use, guarded by `externalLock` (both used by
+    /// OutsideParticipants.swift only).
     let externalLock = FutexLock()
     var freeExternal: [UnsafeMutablePointer<Participant>] = []
 
