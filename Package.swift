@@ -40,7 +40,8 @@ let package = Package(
             name: "Spindle",
             dependencies: ["CSpindle"],
             exclude: ["Scheduler/README.md"],  // the protocols, for contributors; not a resource
-            swiftSettings: [.swiftLanguageMode(.v6)]
+            // SE-0458: every unsafe construct is marked `unsafe`, with a `// SAFETY:` line.
+            swiftSettings: [.swiftLanguageMode(.v6), .strictMemorySafety()]
         ),
         .target(
             name: "SpindleMetrics",

@@ -33,9 +33,9 @@ def arity(n: int) -> str:
     cases = []
     for k, c in enumerate(closures[1:]):
         label = "default" if k == n - 2 else f"case {k}"
-        cases.append(f"                {label}: results.pointee.{k} = Result(catching: {c})")
+        cases.append(f"                {label}: unsafe results.pointee.{k} = Result(catching: {c})")
     cases = "\n".join(cases)
-    slot_return = "(" + ", ".join(["try ra.get()"] + [f"try slots.{k}.unsafelyUnwrapped.get()" for k in range(n - 1)]) + ")"
+    slot_return = "(" + ", ".join(["try ra.get()"] + [f"try slots.{k}!.get()" for k in range(n - 1)]) + ")"
     return f'''
     /// Runs {ORDINAL[n]} closures, potentially in parallel, and returns all results; as the binary
     /// `join`: the first runs on the calling thread, the others are offered to other threads.
@@ -81,14 +81,16 @@ def arity(n: int) -> str:
         // Each branch writes only its own slot (through a pointer, so nothing is boxed); a thief's
         // releasing exchange on its job's `done` (read acquiring when the owner takes the job
         // back) publishes the write.
-        let ra: Result<A, E> = withUnsafeMutablePointer(to: &slots) {{ results in
+        // SAFETY: `results` and `run` point into this frame, which `_offerBranches` does not
+        // leave before every branch has run (inline or by a thief it waited for).
+        let ra: Result<A, E> = unsafe withUnsafeMutablePointer(to: &slots) {{ results in
             withoutActuallyEscaping({{ (k: Int) in
                 switch k {{
 {cases}
                 }}
             }}, do: {{ runBranch in
-                withUnsafePointer(to: runBranch) {{ run in
-                    ThreadPool._offerBranches(on: me, depth: depth, count: {n - 1}, run: run, a)
+                unsafe withUnsafePointer(to: runBranch) {{ run in
+                    unsafe ThreadPool._offerBranches(on: me, depth: depth, count: {n - 1}, run: run, a)
                 }}
             }})
         }}
@@ -121,40 +123,51 @@ extension ThreadPool {
 
 FOOTER = '''
     /// Offers branches `0..<count` as stack jobs, runs `a`, then runs or collects every branch.
+    ///
+    /// # Safety
+    /// `run` stays valid until this returns, and `run.pointee(k)` may be called once for each
+    /// `k` in `0..<count`, from any thread.
+    @unsafe
     @inlinable
     @inline(__always)  // so that `count` is a constant and the temporary allocations live on the stack
     static func _offerBranches<A, E: Error>(
-        on me: UnsafeMutablePointer<Participant>, depth: Int, count: Int,
+        on me: LivePointer<Participant>, depth: Int, count: Int,
         run: UnsafePointer<(Int) -> Void>, _ a: () throws(E) -> A
     ) -> Result<A, E> {
-        withUnsafeTemporaryAllocation(of: _JoinBranchContext.self, capacity: count) { contexts in
-            withUnsafeTemporaryAllocation(of: StackJob.self, capacity: count) { jobs in
-                let contextBase = contexts.baseAddress.unsafelyUnwrapped
-                let jobBase = jobs.baseAddress.unsafelyUnwrapped
+        // SAFETY: both buffers hold `count` elements, initialised by the first loop and
+        // deinitialised at the end; this frame does not return before every job is done (taken
+        // back, or `_takeBackJob` waited for its thief), so each `LivePointer` outlives its uses.
+        unsafe withUnsafeTemporaryAllocation(of: _JoinBranchContext.self, capacity: count) { contexts in
+            unsafe withUnsafeTemporaryAllocation(of: StackJob.self, capacity: count) { jobs in
+                let contextBase = unsafe contexts.baseAddress.unsafelyUnwrapped
+                let jobBase = unsafe jobs.baseAddress.unsafelyUnwrapped
                 for k in 0..<count {
-                    (contextBase + k).initialize(to: _JoinBranchContext(run: run, index: k))
-                    (jobBase + k).initialize(to: StackJob(context: UnsafeMutableRawPointer(contextBase + k),
-                                                          runner: _JoinBranchContext.self,
-                                                          family: me.pointee.family, ownerParker: me.pointee.parker, depth: depth))
-                    me.pointee.enterOfferWindow(jobBase + k)
+                    unsafe (contextBase + k).initialize(to: _JoinBranchContext(run: run, index: k))
+                    unsafe (jobBase + k).initialize(
+                        to: StackJob(context: UnsafeMutableRawPointer(contextBase + k),
+                                     runner: _JoinBranchContext.self,
+                                     family: me.pointee.family, ownerParker: me.pointee.parker, depth: depth))
+                    me.pointee.enterOfferWindow(unsafe LivePointer(unchecked: jobBase + k))
                 }
-                _publishJobs(jobBase, count: count, on: me)
+                unsafe _publishJobs(LivePointer(unchecked: jobBase), count: count, on: me)
                 me.pointee.joinDepth = depth &+ 1
                 let resultA = Result(catching: a)
                 var k = count
                 while k > 0 {
                     k -= 1
-                    let job = jobBase + k
+                    // SAFETY: `k < count`: job k was initialised above and is deinitialised only
+                    // after this loop.
+                    let job = unsafe LivePointer(unchecked: jobBase + k)
                     me.pointee.leaveOfferWindow(job)
                     if _takeBackJob(job, on: me) {
-                        run.pointee(k)
+                        unsafe run.pointee(k)
                     }
                     // Otherwise a thief ran branch k; its releasing exchange on `done`, read
                     // acquiring in `_takeBackJob`, published the result slot.
                 }
                 me.pointee.joinDepth = depth
-                jobBase.deinitialize(count: count)
-                contextBase.deinitialize(count: count)
+                unsafe jobBase.deinitialize(count: count)
+                unsafe contextBase.deinitialize(count: count)
                 return resultA
             }
         }
@@ -163,6 +176,8 @@ FOOTER = '''
 
 /// What a thief needs to run one branch of an N-way join: the type-erased branch runner in the
 /// joining frame and the branch's index.
+// @unsafe: a pointer into a joining frame; only the join that made it may use it.
+@unsafe
 @frozen
 public struct _JoinBranchContext: _StackJobRunner {
     @usableFromInline let run: UnsafePointer<(Int) -> Void>
@@ -170,14 +185,17 @@ public struct _JoinBranchContext: _StackJobRunner {
 
     @inlinable
     init(run: UnsafePointer<(Int) -> Void>, index: Int) {
-        self.run = run
-        self.index = index
+        // SAFETY: the context lives in the joining frame next to the branch runner it points at.
+        unsafe self.run = run
+        unsafe self.index = index
     }
 
     @inlinable
     public static func run(_ context: UnsafeMutableRawPointer) {
-        let me = context.assumingMemoryBound(to: Self.self)
-        me.pointee.run.pointee(me.pointee.index)
+        // SAFETY: `context` is the branch's context in the joining frame (`_offerBranches`),
+        // which waits for this branch before it returns; `run` is valid as long.
+        let me = unsafe context.assumingMemoryBound(to: Self.self)
+        unsafe me.pointee.run.pointee(me.pointee.index)
     }
 }
 '''

@@ -137,5 +137,5 @@ struct OrderedResults<T> {
     }
 
     /// All results, in input order (every slot is filled once the group has finished).
-    func inOrder() -> [T] { slots.map { $0.unsafelyUnwrapped } }
+    func inOrder() -> [T] { slots.map { $0! } }
 }

@@ -23,10 +23,11 @@ extension ThreadPool {
         let job = RunJob(work: work, registry: registry)
         let registry = self.registry
         return try await withTaskCancellationHandler {
-            try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<T, any Error>) in
+            // SAFETY: the continuation is resumed exactly once: by `install` refusing it here, or by the one thread that moves the job out of `pending` (RunJob).
+            unsafe try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<T, any Error>) in
                 // Cancelled before the continuation existed: the work never runs.
-                guard job.install(continuation) else {
-                    continuation.resume(throwing: CancellationError())
+                guard unsafe job.install(continuation) else {
+                    unsafe continuation.resume(throwing: CancellationError())
                     return
                 }
                 // Admission here, synchronously, when there is room (the usual case); at
@@ -61,6 +62,9 @@ extension ThreadPool {
 /// admission; a cancellation that comes first leaves `finished` behind, and `install` then
 /// refuses it. The `maxPending` place is kept here, under the lock, and ended by the first of:
 /// the claim, the cancellation, or the dequeue of a job cancelled while queued.
+// @safe: the unsafe continuation is resumed exactly once, by whoever moves `outcome` out of
+// `pending` under `lock` (see above).
+@safe
 final class RunJob<T: Sendable>: HeapJob, @unchecked Sendable {  // mutable state is guarded by `lock`
     private enum Outcome { case pending, running, finished }
 
@@ -83,7 +87,8 @@ final class RunJob<T: Sendable>: HeapJob, @unchecked Sendable {  // mutable stat
     func install(_ continuation: UnsafeContinuation<T, any Error>) -> Bool {
         lock.withLock {
             guard outcome == .pending else { return false }
-            self.continuation = continuation
+            // SAFETY: stored under `lock` while `pending`; only the winner of `leavePending` takes it out.
+            unsafe self.continuation = continuation
             return true
         }
     }
@@ -101,48 +106,53 @@ final class RunJob<T: Sendable>: HeapJob, @unchecked Sendable {  // mutable stat
     /// place goes back either way, after the lock (giving it back may resume a waiting submitter).
     private func leavePending(to next: Outcome) -> (won: Bool, UnsafeContinuation<T, any Error>?) {
         var place: PendingPlace? = nil
-        let result = lock.withLock { () -> (won: Bool, UnsafeContinuation<T, any Error>?) in
+        // SAFETY: the continuation leaves the job only here, under `lock`, to the one caller that wins the move out of `pending`.
+        let result = unsafe lock.withLock { () -> (won: Bool, UnsafeContinuation<T, any Error>?) in
             swap(&place, &self.place)
             guard outcome == .pending else { return (false, nil) }
             outcome = next
-            return (true, continuation)
+            return unsafe (true, continuation)
         }
         place?.giveBack()
-        return result
+        return unsafe result
     }
 
     override func execute() {
         // Dequeued: the place is free either way.
-        let (won, continuation) = leavePending(to: .running)
+        // SAFETY: only the winner resumes; it was installed before admission, so it is there.
+        let (won, continuation) = unsafe leavePending(to: .running)
         guard won else { return }  // cancelled while queued
         let result = Result { try work() }
         registry.record(TaskOutcome(result))
         lock.withLock { outcome = .finished }
-        continuation.unsafelyUnwrapped.resume(with: result)  // installed before admission
+        unsafe continuation.unsafelyUnwrapped.resume(with: result)  // installed before admission
     }
 
     /// The awaiting task was cancelled: if the work has not started, it never will.
     func cancel() {
-        let (won, continuation) = leavePending(to: .finished)
+        // SAFETY: only the winner of the move out of `pending` resumes, once.
+        let (won, continuation) = unsafe leavePending(to: .finished)
         guard won else { return }
         registry.record(.cancelled)
         // No continuation yet: `install` will refuse and end the call with the same error.
-        continuation?.resume(throwing: CancellationError())
+        unsafe continuation?.resume(throwing: CancellationError())
     }
 
     /// Taken out of the queue at a graceful shutdown's deadline.
     override func cancelBeforeStart() -> Bool {
-        let (won, continuation) = leavePending(to: .finished)
+        // SAFETY: as in `cancel()`: only the winner resumes, once.
+        let (won, continuation) = unsafe leavePending(to: .finished)
         guard won else { return false }
         registry.record(.cancelled)
-        continuation?.resume(throwing: CancellationError())
+        unsafe continuation?.resume(throwing: CancellationError())
         return true
     }
 
     /// The job could not be queued (shut down, or the waiting admission failed): ends the call.
     func abandon(with error: any Error) {
-        let (won, continuation) = leavePending(to: .finished)  // no place: the job was never queued
+        // SAFETY: as in `cancel()`: only the winner resumes, once.
+        let (won, continuation) = unsafe leavePending(to: .finished)  // no place: the job was never queued
         guard won else { return }
-        continuation?.resume(throwing: error)
+        unsafe continuation?.resume(throwing: error)
     }
 }

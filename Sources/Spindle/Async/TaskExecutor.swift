@@ -22,6 +22,7 @@ extension ThreadPool: TaskExecutor {
 
     /// The pool as an unowned task executor reference (for the concurrency runtime).
     public func asUnownedTaskExecutor() -> UnownedTaskExecutor {
-        UnownedTaskExecutor(ordinary: self)
+        // SAFETY: the pool outlives every job the runtime enqueues on it: `shutdown` runs or cancels them before the workers stop.
+        unsafe UnownedTaskExecutor(ordinary: self)
     }
 }

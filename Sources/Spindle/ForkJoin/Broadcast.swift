@@ -8,20 +8,24 @@ public struct BroadcastContext: Sendable {
 
 /// One worker's part of a broadcast: calls the caller's closure through a pointer into the
 /// caller's frame, valid because the caller waits for every part.
+// @safe: `run` points into the broadcasting frame, which waits on `latch` for every part.
+@safe
 final class BroadcastJob: HeapJob, @unchecked Sendable {  // immutable; `run` points into a frame that outlives the job
     let run: UnsafePointer<(Int) -> Void>
     let index: Int
     let latch: CountLatch
 
     init(run: UnsafePointer<(Int) -> Void>, index: Int, family: Int, latch: CountLatch) {
-        self.run = run
+        // SAFETY: `run` points into the broadcasting frame, which waits on `latch` for every part.
+        unsafe self.run = run
         self.index = index
         self.latch = latch
         super.init(family: family, isBackground: false)
     }
 
     override func execute() {
-        run.pointee(index)
+        // SAFETY: the broadcasting frame is still waiting on `latch`, decremented only after this call.
+        unsafe run.pointee(index)
         latch.decrement()
     }
 }
@@ -44,27 +48,28 @@ extension ThreadPool {
     }
 
     private func runBroadcast<T: Sendable, E: Error>(
-        on me: UnsafeMutablePointer<Participant>,
+        on me: LivePointer<Participant>,
         _ body: @Sendable (BroadcastContext) throws(E) -> T
     ) throws(E) -> [T] {
         // Room for every worker slot; the number of workers is read under the admission lock
         // (a concurrent `resize` changes it under the same lock).
         var results = [Result<T, E>?](repeating: nil, count: registry.maxWorkers)
         var n = 0
-        results.withUnsafeMutableBufferPointer { slots in
+        // SAFETY: `slots` and `run` point into this frame, which waits on the latch for every part; each part writes only its own slot.
+        unsafe results.withUnsafeMutableBufferPointer { slots in
             // Each part writes only its own slot; the latch's decrement publishes it.
             let part: (Int) -> Void = { index in
-                slots[index] = Result { () throws(E) -> T in try body(BroadcastContext(index: index, threadCount: n)) }
+                unsafe slots[index] = Result { () throws(E) -> T in try body(BroadcastContext(index: index, threadCount: n)) }
             }
             withoutActuallyEscaping(part) { escapingPart in
-                withUnsafePointer(to: escapingPart) { run in
+                unsafe withUnsafePointer(to: escapingPart) { run in
                     let latch = CountLatch(ownerParker: me.pointee.parker)
                     let admitted = registry.lifecycleLock.withLock { () -> Bool in
                         n = registry.workerCount  // read before the parts exist; the inbox lock publishes it
                         guard !registry.isShutDown else { return false }
                         for index in 0..<n {
                             latch.increment()
-                            let job = BroadcastJob(run: run, index: index, family: me.pointee.family, latch: latch)
+                            let job = unsafe BroadcastJob(run: run, index: index, family: me.pointee.family, latch: latch)
                             registry.participant(at: index).pointee.inbox.push(JobRef(heap: job))
                         }
                         return true
@@ -78,6 +83,6 @@ extension ThreadPool {
                 }
             }
         }
-        return try results[0..<n].map { (r) throws(E) -> T in try r.unsafelyUnwrapped.get() }
+        return try results[0..<n].map { (r) throws(E) -> T in try r!.get() }
     }
 }

@@ -47,7 +47,7 @@ extension ThreadPool {
     @inlinable
     @inline(__always)
     static func _joinInline<A, B: Sendable, E: Error>(
-        on me: UnsafeMutablePointer<Participant>,
+        on me: LivePointer<Participant>,
         _ a: () throws(E) -> A,
         _ b: @Sendable () throws(E) -> B
     ) throws(E) -> (A, B) {
@@ -82,7 +82,7 @@ extension ThreadPool {
     @inlinable
     @inline(__always)
     static func _join<A, B: Sendable, E: Error>(
-        on me: UnsafeMutablePointer<Participant>,
+        on me: LivePointer<Participant>,
         _ a: () throws(E) -> A,
         _ b: @Sendable () throws(E) -> B
     ) throws(E) -> (A, B) {
@@ -100,7 +100,7 @@ extension ThreadPool {
     @inlinable
     @inline(never)
     static func _joinOffering<A, B: Sendable, E: Error>(
-        on me: UnsafeMutablePointer<Participant>,
+        on me: LivePointer<Participant>,
         _ a: () throws(E) -> A,
         _ b: @Sendable () throws(E) -> B
     ) throws(E) -> (A, B) {
@@ -121,7 +121,7 @@ extension ThreadPool {
     @inlinable
     @inline(never)
     static func _joinPublished<A, B: Sendable>(
-        on me: UnsafeMutablePointer<Participant>,
+        on me: LivePointer<Participant>,
         _ a: () -> A,
         _ b: @Sendable () -> B
     ) -> (A, B) {
@@ -136,7 +136,7 @@ extension ThreadPool {
     @inlinable
     @inline(__always)
     static func _joinForking<A, B: Sendable, E: Error>(
-        on me: UnsafeMutablePointer<Participant>,
+        on me: LivePointer<Participant>,
         depth: Int,
         joinsWindow: Bool,
         _ a: () throws(E) -> A,
@@ -144,12 +144,16 @@ extension ThreadPool {
     ) throws(E) -> (A, B) {
         try withoutActuallyEscaping(b) { (escapingB) throws(E) -> (A, B) in
             // `withUnsafePointer` borrows the closure: a thief reads it through the pointer.
-            try withUnsafePointer(to: escapingB) { (body) throws(E) -> (A, B) in
-                var context = _JoinContext<B, E>(body: body)
-                return try withUnsafeMutablePointer(to: &context) { (contextPointer) throws(E) -> (A, B) in
-                    let resultA: Result<A, E> = withUnsafeTemporaryAllocation(of: StackJob.self, capacity: 1) { buffer in
-                        let job = buffer.baseAddress.unsafelyUnwrapped
-                        job.initialize(
+            // SAFETY: `body`, `context` and the job live in this frame, which does not return before `b` has run here or its thief set `done` (see `_takeBackJob`).
+            unsafe try withUnsafePointer(to: escapingB) { (body) throws(E) -> (A, B) in
+                var context = unsafe _JoinContext<B, E>(body: body)
+                return unsafe try withUnsafeMutablePointer(to: &context) { (contextPointer) throws(E) -> (A, B) in
+                    let resultA: Result<A, E> = unsafe withUnsafeTemporaryAllocation(of: StackJob.self, capacity: 1) { buffer in
+                        // SAFETY: the buffer has room for one job, initialised here and
+                        // deinitialised below; this frame does not leave before the job is done
+                        // (taken back, or `_takeBackJob` waited for the thief's releasing store).
+                        let job = unsafe LivePointer(unchecked: buffer.baseAddress.unsafelyUnwrapped)
+                        unsafe job.base.initialize(
                             to: StackJob(
                                 context: UnsafeMutableRawPointer(contextPointer),
                                 runner: _JoinContext<B, E>.self,
@@ -164,15 +168,15 @@ extension ThreadPool {
                         let resultA = Result(catching: a)
                         me.pointee.leaveOfferWindow(job)
                         if _takeBackJob(job, on: me) {
-                            contextPointer.pointee.result = Result(catching: b)
+                            unsafe contextPointer.pointee.result = Result(catching: b)
                         }
                         me.pointee.joinDepth = depth
                         // Otherwise a thief ran `b`; its releasing exchange on `done`, read
                         // acquiring in `_takeBackJob`, published `context.result`.
-                        job.deinitialize(count: 1)
+                        unsafe job.base.deinitialize(count: 1)
                         return resultA
                     }
-                    return (try resultA.get(), try contextPointer.pointee.result.unsafelyUnwrapped.get())
+                    return unsafe (try resultA.get(), try contextPointer.pointee.result.unsafelyUnwrapped.get())
                 }
             }
         }
@@ -180,15 +184,20 @@ extension ThreadPool {
 
     @usableFromInline
     @inline(never)
-    static func _publishJob(_ job: UnsafeMutablePointer<StackJob>, on me: UnsafeMutablePointer<Participant>) {
-        me.pointee.registry.takeUnretainedValue().publishJob(job, on: me)
+    static func _publishJob(_ job: LivePointer<StackJob>, on me: LivePointer<Participant>) {
+        me.pointee.registry.publishJob(job, on: me)
     }
 
     /// Publishes `count` jobs in order (the first is the oldest: thieves take it first).
+    ///
+    /// # Safety
+    /// As `Registry.publishJobs`: `count` consecutive initialised jobs, each alive until done.
+    @unsafe
     @usableFromInline
     @inline(never)
-    static func _publishJobs(_ jobs: UnsafeMutablePointer<StackJob>, count: Int, on me: UnsafeMutablePointer<Participant>) {
-        me.pointee.registry.takeUnretainedValue().publishJobs(jobs, count: count, on: me)
+    static func _publishJobs(_ jobs: LivePointer<StackJob>, count: Int, on me: LivePointer<Participant>) {
+        // SAFETY: the caller's obligation, passed on unchanged.
+        unsafe me.pointee.registry.publishJobs(jobs, count: count, on: me)
     }
 
     /// Answers a set heartbeat flag; says whether this thread's deque is empty, that is whether
@@ -196,15 +205,15 @@ extension ThreadPool {
     @usableFromInline
     @inline(never)
     @discardableResult
-    static func _answerHeartbeat(on me: UnsafeMutablePointer<Participant>) -> Bool {
-        me.pointee.registry.takeUnretainedValue().answerHeartbeat(on: me)
+    static func _answerHeartbeat(on me: LivePointer<Participant>) -> Bool {
+        me.pointee.registry.answerHeartbeat(on: me)
         return me.pointee.deque.isProbablyEmpty
     }
 
     @usableFromInline
     @inline(never)
-    static func _takeBackJob(_ job: UnsafeMutablePointer<StackJob>, on me: UnsafeMutablePointer<Participant>) -> Bool {
-        me.pointee.registry.takeUnretainedValue().takeBackJob(job, on: me)
+    static func _takeBackJob(_ job: LivePointer<StackJob>, on me: LivePointer<Participant>) -> Bool {
+        me.pointee.registry.takeBackJob(job, on: me)
     }
 }
 

@@ -71,21 +71,23 @@ extension ThreadPool {
         // Each branch writes only its own slot (through a pointer, so nothing is boxed); a thief's
         // releasing exchange on its job's `done` (read acquiring when the owner takes the job
         // back) publishes the write.
-        let ra: Result<A, E> = withUnsafeMutablePointer(to: &slots) { results in
+        // SAFETY: `results` and `run` point into this frame, which `_offerBranches` does not
+        // leave before every branch has run (inline or by a thief it waited for).
+        let ra: Result<A, E> = unsafe withUnsafeMutablePointer(to: &slots) { results in
             withoutActuallyEscaping(
                 { (k: Int) in
                     switch k {
-                    case 0: results.pointee.0 = Result(catching: b)
-                    default: results.pointee.1 = Result(catching: c)
+                    case 0: unsafe results.pointee.0 = Result(catching: b)
+                    default: unsafe results.pointee.1 = Result(catching: c)
                     }
                 },
                 do: { runBranch in
-                    withUnsafePointer(to: runBranch) { run in
-                        ThreadPool._offerBranches(on: me, depth: depth, count: 2, run: run, a)
+                    unsafe withUnsafePointer(to: runBranch) { run in
+                        unsafe ThreadPool._offerBranches(on: me, depth: depth, count: 2, run: run, a)
                     }
                 })
         }
-        return (try ra.get(), try slots.0.unsafelyUnwrapped.get(), try slots.1.unsafelyUnwrapped.get())
+        return (try ra.get(), try slots.0!.get(), try slots.1!.get())
     }
 
     /// Runs 4 closures, potentially in parallel, and returns all results; as the binary
@@ -144,22 +146,24 @@ extension ThreadPool {
         // Each branch writes only its own slot (through a pointer, so nothing is boxed); a thief's
         // releasing exchange on its job's `done` (read acquiring when the owner takes the job
         // back) publishes the write.
-        let ra: Result<A, E> = withUnsafeMutablePointer(to: &slots) { results in
+        // SAFETY: `results` and `run` point into this frame, which `_offerBranches` does not
+        // leave before every branch has run (inline or by a thief it waited for).
+        let ra: Result<A, E> = unsafe withUnsafeMutablePointer(to: &slots) { results in
             withoutActuallyEscaping(
                 { (k: Int) in
                     switch k {
-                    case 0: results.pointee.0 = Result(catching: b)
-                    case 1: results.pointee.1 = Result(catching: c)
-                    default: results.pointee.2 = Result(catching: d)
+                    case 0: unsafe results.pointee.0 = Result(catching: b)
+                    case 1: unsafe results.pointee.1 = Result(catching: c)
+                    default: unsafe results.pointee.2 = Result(catching: d)
                     }
                 },
                 do: { runBranch in
-                    withUnsafePointer(to: runBranch) { run in
-                        ThreadPool._offerBranches(on: me, depth: depth, count: 3, run: run, a)
+                    unsafe withUnsafePointer(to: runBranch) { run in
+                        unsafe ThreadPool._offerBranches(on: me, depth: depth, count: 3, run: run, a)
                     }
                 })
         }
-        return (try ra.get(), try slots.0.unsafelyUnwrapped.get(), try slots.1.unsafelyUnwrapped.get(), try slots.2.unsafelyUnwrapped.get())
+        return (try ra.get(), try slots.0!.get(), try slots.1!.get(), try slots.2!.get())
     }
 
     /// Runs 5 closures, potentially in parallel, and returns all results; as the binary
@@ -222,26 +226,25 @@ extension ThreadPool {
         // Each branch writes only its own slot (through a pointer, so nothing is boxed); a thief's
         // releasing exchange on its job's `done` (read acquiring when the owner takes the job
         // back) publishes the write.
-        let ra: Result<A, E> = withUnsafeMutablePointer(to: &slots) { results in
+        // SAFETY: `results` and `run` point into this frame, which `_offerBranches` does not
+        // leave before every branch has run (inline or by a thief it waited for).
+        let ra: Result<A, E> = unsafe withUnsafeMutablePointer(to: &slots) { results in
             withoutActuallyEscaping(
                 { (k: Int) in
                     switch k {
-                    case 0: results.pointee.0 = Result(catching: b)
-                    case 1: results.pointee.1 = Result(catching: c)
-                    case 2: results.pointee.2 = Result(catching: d)
-                    default: results.pointee.3 = Result(catching: e)
+                    case 0: unsafe results.pointee.0 = Result(catching: b)
+                    case 1: unsafe results.pointee.1 = Result(catching: c)
+                    case 2: unsafe results.pointee.2 = Result(catching: d)
+                    default: unsafe results.pointee.3 = Result(catching: e)
                     }
                 },
                 do: { runBranch in
-                    withUnsafePointer(to: runBranch) { run in
-                        ThreadPool._offerBranches(on: me, depth: depth, count: 4, run: run, a)
+                    unsafe withUnsafePointer(to: runBranch) { run in
+                        unsafe ThreadPool._offerBranches(on: me, depth: depth, count: 4, run: run, a)
                     }
                 })
         }
-        return (
-            try ra.get(), try slots.0.unsafelyUnwrapped.get(), try slots.1.unsafelyUnwrapped.get(), try slots.2.unsafelyUnwrapped.get(),
-            try slots.3.unsafelyUnwrapped.get()
-        )
+        return (try ra.get(), try slots.0!.get(), try slots.1!.get(), try slots.2!.get(), try slots.3!.get())
     }
 
     /// Runs 6 closures, potentially in parallel, and returns all results; as the binary
@@ -308,27 +311,26 @@ extension ThreadPool {
         // Each branch writes only its own slot (through a pointer, so nothing is boxed); a thief's
         // releasing exchange on its job's `done` (read acquiring when the owner takes the job
         // back) publishes the write.
-        let ra: Result<A, E> = withUnsafeMutablePointer(to: &slots) { results in
+        // SAFETY: `results` and `run` point into this frame, which `_offerBranches` does not
+        // leave before every branch has run (inline or by a thief it waited for).
+        let ra: Result<A, E> = unsafe withUnsafeMutablePointer(to: &slots) { results in
             withoutActuallyEscaping(
                 { (k: Int) in
                     switch k {
-                    case 0: results.pointee.0 = Result(catching: b)
-                    case 1: results.pointee.1 = Result(catching: c)
-                    case 2: results.pointee.2 = Result(catching: d)
-                    case 3: results.pointee.3 = Result(catching: e)
-                    default: results.pointee.4 = Result(catching: f)
+                    case 0: unsafe results.pointee.0 = Result(catching: b)
+                    case 1: unsafe results.pointee.1 = Result(catching: c)
+                    case 2: unsafe results.pointee.2 = Result(catching: d)
+                    case 3: unsafe results.pointee.3 = Result(catching: e)
+                    default: unsafe results.pointee.4 = Result(catching: f)
                     }
                 },
                 do: { runBranch in
-                    withUnsafePointer(to: runBranch) { run in
-                        ThreadPool._offerBranches(on: me, depth: depth, count: 5, run: run, a)
+                    unsafe withUnsafePointer(to: runBranch) { run in
+                        unsafe ThreadPool._offerBranches(on: me, depth: depth, count: 5, run: run, a)
                     }
                 })
         }
-        return (
-            try ra.get(), try slots.0.unsafelyUnwrapped.get(), try slots.1.unsafelyUnwrapped.get(), try slots.2.unsafelyUnwrapped.get(),
-            try slots.3.unsafelyUnwrapped.get(), try slots.4.unsafelyUnwrapped.get()
-        )
+        return (try ra.get(), try slots.0!.get(), try slots.1!.get(), try slots.2!.get(), try slots.3!.get(), try slots.4!.get())
     }
 
     /// Runs 7 closures, potentially in parallel, and returns all results; as the binary
@@ -401,27 +403,29 @@ extension ThreadPool {
         // Each branch writes only its own slot (through a pointer, so nothing is boxed); a thief's
         // releasing exchange on its job's `done` (read acquiring when the owner takes the job
         // back) publishes the write.
-        let ra: Result<A, E> = withUnsafeMutablePointer(to: &slots) { results in
+        // SAFETY: `results` and `run` point into this frame, which `_offerBranches` does not
+        // leave before every branch has run (inline or by a thief it waited for).
+        let ra: Result<A, E> = unsafe withUnsafeMutablePointer(to: &slots) { results in
             withoutActuallyEscaping(
                 { (k: Int) in
                     switch k {
-                    case 0: results.pointee.0 = Result(catching: b)
-                    case 1: results.pointee.1 = Result(catching: c)
-                    case 2: results.pointee.2 = Result(catching: d)
-                    case 3: results.pointee.3 = Result(catching: e)
-                    case 4: results.pointee.4 = Result(catching: f)
-                    default: results.pointee.5 = Result(catching: g)
+                    case 0: unsafe results.pointee.0 = Result(catching: b)
+                    case 1: unsafe results.pointee.1 = Result(catching: c)
+                    case 2: unsafe results.pointee.2 = Result(catching: d)
+                    case 3: unsafe results.pointee.3 = Result(catching: e)
+                    case 4: unsafe results.pointee.4 = Result(catching: f)
+                    default: unsafe results.pointee.5 = Result(catching: g)
                     }
                 },
                 do: { runBranch in
-                    withUnsafePointer(to: runBranch) { run in
-                        ThreadPool._offerBranches(on: me, depth: depth, count: 6, run: run, a)
+                    unsafe withUnsafePointer(to: runBranch) { run in
+                        unsafe ThreadPool._offerBranches(on: me, depth: depth, count: 6, run: run, a)
                     }
                 })
         }
         return (
-            try ra.get(), try slots.0.unsafelyUnwrapped.get(), try slots.1.unsafelyUnwrapped.get(), try slots.2.unsafelyUnwrapped.get(),
-            try slots.3.unsafelyUnwrapped.get(), try slots.4.unsafelyUnwrapped.get(), try slots.5.unsafelyUnwrapped.get()
+            try ra.get(), try slots.0!.get(), try slots.1!.get(), try slots.2!.get(), try slots.3!.get(), try slots.4!.get(),
+            try slots.5!.get()
         )
     }
 
@@ -499,69 +503,80 @@ extension ThreadPool {
         // Each branch writes only its own slot (through a pointer, so nothing is boxed); a thief's
         // releasing exchange on its job's `done` (read acquiring when the owner takes the job
         // back) publishes the write.
-        let ra: Result<A, E> = withUnsafeMutablePointer(to: &slots) { results in
+        // SAFETY: `results` and `run` point into this frame, which `_offerBranches` does not
+        // leave before every branch has run (inline or by a thief it waited for).
+        let ra: Result<A, E> = unsafe withUnsafeMutablePointer(to: &slots) { results in
             withoutActuallyEscaping(
                 { (k: Int) in
                     switch k {
-                    case 0: results.pointee.0 = Result(catching: b)
-                    case 1: results.pointee.1 = Result(catching: c)
-                    case 2: results.pointee.2 = Result(catching: d)
-                    case 3: results.pointee.3 = Result(catching: e)
-                    case 4: results.pointee.4 = Result(catching: f)
-                    case 5: results.pointee.5 = Result(catching: g)
-                    default: results.pointee.6 = Result(catching: h)
+                    case 0: unsafe results.pointee.0 = Result(catching: b)
+                    case 1: unsafe results.pointee.1 = Result(catching: c)
+                    case 2: unsafe results.pointee.2 = Result(catching: d)
+                    case 3: unsafe results.pointee.3 = Result(catching: e)
+                    case 4: unsafe results.pointee.4 = Result(catching: f)
+                    case 5: unsafe results.pointee.5 = Result(catching: g)
+                    default: unsafe results.pointee.6 = Result(catching: h)
                     }
                 },
                 do: { runBranch in
-                    withUnsafePointer(to: runBranch) { run in
-                        ThreadPool._offerBranches(on: me, depth: depth, count: 7, run: run, a)
+                    unsafe withUnsafePointer(to: runBranch) { run in
+                        unsafe ThreadPool._offerBranches(on: me, depth: depth, count: 7, run: run, a)
                     }
                 })
         }
         return (
-            try ra.get(), try slots.0.unsafelyUnwrapped.get(), try slots.1.unsafelyUnwrapped.get(), try slots.2.unsafelyUnwrapped.get(),
-            try slots.3.unsafelyUnwrapped.get(), try slots.4.unsafelyUnwrapped.get(), try slots.5.unsafelyUnwrapped.get(),
-            try slots.6.unsafelyUnwrapped.get()
+            try ra.get(), try slots.0!.get(), try slots.1!.get(), try slots.2!.get(), try slots.3!.get(), try slots.4!.get(),
+            try slots.5!.get(), try slots.6!.get()
         )
     }
 
     /// Offers branches `0..<count` as stack jobs, runs `a`, then runs or collects every branch.
+    ///
+    /// # Safety
+    /// `run` stays valid until this returns, and `run.pointee(k)` may be called once for each
+    /// `k` in `0..<count`, from any thread.
+    @unsafe
     @inlinable
     @inline(__always)  // so that `count` is a constant and the temporary allocations live on the stack
     static func _offerBranches<A, E: Error>(
-        on me: UnsafeMutablePointer<Participant>, depth: Int, count: Int,
+        on me: LivePointer<Participant>, depth: Int, count: Int,
         run: UnsafePointer<(Int) -> Void>, _ a: () throws(E) -> A
     ) -> Result<A, E> {
-        withUnsafeTemporaryAllocation(of: _JoinBranchContext.self, capacity: count) { contexts in
-            withUnsafeTemporaryAllocation(of: StackJob.self, capacity: count) { jobs in
-                let contextBase = contexts.baseAddress.unsafelyUnwrapped
-                let jobBase = jobs.baseAddress.unsafelyUnwrapped
+        // SAFETY: both buffers hold `count` elements, initialised by the first loop and
+        // deinitialised at the end; this frame does not return before every job is done (taken
+        // back, or `_takeBackJob` waited for its thief), so each `LivePointer` outlives its uses.
+        unsafe withUnsafeTemporaryAllocation(of: _JoinBranchContext.self, capacity: count) { contexts in
+            unsafe withUnsafeTemporaryAllocation(of: StackJob.self, capacity: count) { jobs in
+                let contextBase = unsafe contexts.baseAddress.unsafelyUnwrapped
+                let jobBase = unsafe jobs.baseAddress.unsafelyUnwrapped
                 for k in 0..<count {
-                    (contextBase + k).initialize(to: _JoinBranchContext(run: run, index: k))
-                    (jobBase + k).initialize(
+                    unsafe (contextBase + k).initialize(to: _JoinBranchContext(run: run, index: k))
+                    unsafe (jobBase + k).initialize(
                         to: StackJob(
                             context: UnsafeMutableRawPointer(contextBase + k),
                             runner: _JoinBranchContext.self,
                             family: me.pointee.family, ownerParker: me.pointee.parker, depth: depth))
-                    me.pointee.enterOfferWindow(jobBase + k)
+                    me.pointee.enterOfferWindow(unsafe LivePointer(unchecked: jobBase + k))
                 }
-                _publishJobs(jobBase, count: count, on: me)
+                unsafe _publishJobs(LivePointer(unchecked: jobBase), count: count, on: me)
                 me.pointee.joinDepth = depth &+ 1
                 let resultA = Result(catching: a)
                 var k = count
                 while k > 0 {
                     k -= 1
-                    let job = jobBase + k
+                    // SAFETY: `k < count`: job k was initialised above and is deinitialised only
+                    // after this loop.
+                    let job = unsafe LivePointer(unchecked: jobBase + k)
                     me.pointee.leaveOfferWindow(job)
                     if _takeBackJob(job, on: me) {
-                        run.pointee(k)
+                        unsafe run.pointee(k)
                     }
                     // Otherwise a thief ran branch k; its releasing exchange on `done`, read
                     // acquiring in `_takeBackJob`, published the result slot.
                 }
                 me.pointee.joinDepth = depth
-                jobBase.deinitialize(count: count)
-                contextBase.deinitialize(count: count)
+                unsafe jobBase.deinitialize(count: count)
+                unsafe contextBase.deinitialize(count: count)
                 return resultA
             }
         }
@@ -570,6 +585,8 @@ extension ThreadPool {
 
 /// What a thief needs to run one branch of an N-way join: the type-erased branch runner in the
 /// joining frame and the branch's index.
+// @unsafe: a pointer into a joining frame; only the join that made it may use it.
+@unsafe
 @frozen
 public struct _JoinBranchContext: _StackJobRunner {
     @usableFromInline let run: UnsafePointer<(Int) -> Void>
@@ -577,13 +594,16 @@ public struct _JoinBranchContext: _StackJobRunner {
 
     @inlinable
     init(run: UnsafePointer<(Int) -> Void>, index: Int) {
-        self.run = run
-        self.index = index
+        // SAFETY: the context lives in the joining frame next to the branch runner it points at.
+        unsafe self.run = run
+        unsafe self.index = index
     }
 
     @inlinable
     public static func run(_ context: UnsafeMutableRawPointer) {
-        let me = context.assumingMemoryBound(to: Self.self)
-        me.pointee.run.pointee(me.pointee.index)
+        // SAFETY: `context` is the branch's context in the joining frame (`_offerBranches`),
+        // which waits for this branch before it returns; `run` is valid as long.
+        let me = unsafe context.assumingMemoryBound(to: Self.self)
+        unsafe me.pointee.run.pointee(me.pointee.index)
     }
 }

@@ -29,12 +29,12 @@ public final class Scope<Failure: Error>: @unchecked Sendable {  // a latch (ato
 
     /// The participant that opened the scope; while it runs the body it takes latch counts in
     /// batches (`ownerCredits`), so its spawns do not each touch the shared latch.
-    @usableFromInline let owner: UnsafeMutablePointer<Participant>
+    @usableFromInline let owner: LivePointer<Participant>
     /// Owner-only while `ownerInBody`.
     @exclusivity(unchecked) @usableFromInline var ownerCredits = 0
     @exclusivity(unchecked) @usableFromInline var ownerInBody = true
 
-    init(registry: Registry, family: Int, owner: UnsafeMutablePointer<Participant>) {
+    init(registry: Registry, family: Int, owner: LivePointer<Participant>) {
         self.registry = registry
         self.family = family
         self.owner = owner
@@ -43,9 +43,10 @@ public final class Scope<Failure: Error>: @unchecked Sendable {  // a latch (ato
 
     /// Ends the owner's body: gives back unused credits and the owner's own token.
     func endBody() {
-        ownerInBody = false
-        latch.decrement(by: ownerCredits + 1)
-        ownerCredits = 0
+        // SAFETY: `ownerInBody`/`ownerCredits` are touched only by the owner while it runs the body (`@exclusivity(unchecked)`: no other thread reads them).
+        unsafe ownerInBody = false
+        unsafe latch.decrement(by: ownerCredits + 1)
+        unsafe ownerCredits = 0
     }
 
     /// Spawns `work` into the scope. It may run on any worker (or on the thread that opened the
@@ -78,14 +79,15 @@ public final class Scope<Failure: Error>: @unchecked Sendable {  // a latch (ato
     /// it holds its own token until `endBody()`, which returns what it did not use, so the count
     /// cannot reach zero early.
     @inlinable
-    func _admitSpawn(from me: UnsafeMutablePointer<Participant>?) {
-        if me == owner && ownerInBody {
-            if ownerCredits == 0 {
+    func _admitSpawn(from me: LivePointer<Participant>?) {
+        // SAFETY: the owner-only fields are read only when `me` is the owner (or after its body, when they no longer change).
+        if unsafe me == owner && ownerInBody {
+            if unsafe ownerCredits == 0 {
                 _checkOpen()
                 latch.increment(by: 64)
-                ownerCredits = 64
+                unsafe ownerCredits = 64
             }
-            ownerCredits &-= 1
+            unsafe ownerCredits &-= 1
         } else {
             _checkOpen()
             latch.increment(by: 1)
@@ -100,22 +102,23 @@ public final class Scope<Failure: Error>: @unchecked Sendable {  // a latch (ato
     }
 
     @usableFromInline
-    var _registryID: UnsafeMutableRawPointer { registry.identity }
+    var _registryID: ObjectIdentifier { registry.identity }
 
     /// Stores `work` in a record of the participant's slab (no allocation) and pushes it.
     @inlinable
-    func _pushRecord(work: @escaping @Sendable () -> Void, on me: UnsafeMutablePointer<Participant>) {
-        let (slot, slab) = me.pointee.nextSpawnSlot()
-        let record = slot.bindMemory(to: SpawnRecord.self, capacity: 1)
-        record.initialize(
+    func _pushRecord(work: @escaping @Sendable () -> Void, on me: LivePointer<Participant>) {
+        // SAFETY: the slot is a fresh, unused slot of the owner's slab (bump allocation), initialised here and consumed once by `SpawnRecord.run`.
+        let (slot, slab) = unsafe me.pointee.nextSpawnSlot()
+        let record = unsafe slot.bindMemory(to: SpawnRecord.self, capacity: 1)
+        unsafe record.initialize(
             to: SpawnRecord(
                 work: work, latch: Unmanaged.passUnretained(latch),
                 family: _family, slab: slab))
-        _pushRecord(JobRef(spawnRecord: slot), on: me)
+        unsafe _pushRecord(JobRef(spawnRecord: slot), on: me)
     }
 
     @usableFromInline
-    func _pushRecord(_ job: JobRef, on me: UnsafeMutablePointer<Participant>) {
+    func _pushRecord(_ job: JobRef, on me: LivePointer<Participant>) {
         registry.pushSpawnRecord(job, on: me)
     }
 
@@ -183,7 +186,7 @@ final class ScopeJob<Failure: Error>: HeapJob, @unchecked Sendable {  // `work` 
             // Taken out of the job, so that the closure and its captures are released at the end
             // of this block, before the decrement lets `scope` return (the job object itself is
             // released later, by the thread that ran it).
-            let body = work.unsafelyUnwrapped
+            let body = work!
             work = nil
             try body()
         } catch {
@@ -214,7 +217,7 @@ extension ThreadPool {
     }
 
     private func runScope<R, E: Error>(
-        on me: UnsafeMutablePointer<Participant>,
+        on me: LivePointer<Participant>,
         _ body: (Scope<E>) throws(E) -> R
     ) throws(E) -> R {
         let scope = Scope<E>(registry: registry, family: me.pointee.family, owner: me)

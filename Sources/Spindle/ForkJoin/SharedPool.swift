@@ -21,7 +21,7 @@ extension ThreadPool {
     /// its call), else `ThreadPool.shared`: where a call without `on:` runs.
     @usableFromInline
     static var currentOrShared: ThreadPool {
-        if let me = Participant.current, let pool = me.pointee.registry.takeUnretainedValue().pool {
+        if let me = Participant.current, let pool = me.pointee.registry.pool {
             return pool
         }
         return .shared

@@ -111,7 +111,7 @@ final class BroadcastState<T: Sendable>: @unchecked Sendable {  // `results`, `r
     var outcome: Result<[T], any Error> { lock.withLock { collected } }
 
     private var collected: Result<[T], any Error> {
-        Result { try results.map { try $0.unsafelyUnwrapped.get() } }
+        Result { try results.map { try $0!.get() } }
     }
 
     func addAwaiter(_ continuation: CheckedContinuation<[T], any Error>) {

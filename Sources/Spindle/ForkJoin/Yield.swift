@@ -22,7 +22,7 @@ extension ThreadPool {
     @discardableResult
     public static func yieldNow() -> YieldOutcome {
         guard let me = Participant.current, me.pointee.isWorker else { return .notOnWorker }
-        let registry = me.pointee.registry.takeUnretainedValue()
+        let registry = me.pointee.registry
         guard let job = registry.findRelatedWork(for: me, hint: -1) else { return .noJobWaiting }
         registry.execute(job, on: me)
         return .ranJob
@@ -41,7 +41,7 @@ extension ThreadPool {
     @discardableResult
     public static func yieldLocal() -> YieldOutcome {
         guard let me = Participant.current, me.pointee.isWorker else { return .notOnWorker }
-        let registry = me.pointee.registry.takeUnretainedValue()
+        let registry = me.pointee.registry
         guard let job = me.pointee.deque.pop() ?? me.pointee.inbox.pop() else { return .noJobWaiting }
         registry.execute(job, on: me)
         return .ranJob

@@ -22,13 +22,16 @@ struct JobRef: Equatable, Sendable, WordRepresentable {
     var word: UInt { bits }
 
     @usableFromInline
-    init(stack job: UnsafeMutablePointer<StackJob>) {
-        bits = UInt(bitPattern: job)
+    init(stack job: LivePointer<StackJob>) {
+        // SAFETY: only the address is kept; `stackJob` re-forms the pointer while the job is alive.
+        bits = unsafe UInt(bitPattern: job.raw)
     }
 
     /// Takes a +1 reference to `job`, handed to whoever executes the `JobRef`.
     init(heap job: HeapJob) {
-        bits = UInt(bitPattern: Unmanaged.passRetained(job).toOpaque()) | 1
+        // SAFETY: the retain is balanced by `takeHeapJob`, called once by whoever runs or
+        // cancels the job (a `JobRef` taken out of a queue is owned).
+        bits = unsafe UInt(bitPattern: Unmanaged.passRetained(job).toOpaque()) | 1
     }
 
     var isHeap: Bool { bits & 3 == 1 }
@@ -37,13 +40,16 @@ struct JobRef: Equatable, Sendable, WordRepresentable {
 
     init(executorJob job: UnownedJob) {
         // UnownedJob is one pointer to a runtime job object (16-byte aligned): its low bits are free.
-        let raw = unsafeBitCast(job, to: UInt.self)
+        // SAFETY: `UnownedJob` is a single pointer-sized reference, bit-cast to its address.
+        let raw = unsafe unsafeBitCast(job, to: UInt.self)
         assert(raw & 3 == 0, "a Swift job pointer with its low bits set")
         bits = raw | 3
     }
 
     var executorJob: UnownedJob {
-        unsafeBitCast(bits & ~3, to: UnownedJob.self)
+        // SAFETY: the bits were made from an `UnownedJob` (tag 3), which the runtime keeps alive
+        // until it is run.
+        unsafe unsafeBitCast(bits & ~3, to: UnownedJob.self)
     }
 
     @inlinable
@@ -51,27 +57,33 @@ struct JobRef: Equatable, Sendable, WordRepresentable {
         bits = UInt(bitPattern: spawnRecord) | 2
     }
 
-    var spawnRecord: UnsafeMutableRawPointer {
-        UnsafeMutableRawPointer(bitPattern: bits & ~3).unsafelyUnwrapped
+    /// The spawn record (tag 2), valid until it has run.
+    var spawnRecordPointer: LivePointer<SpawnRecord> {
+        // SAFETY: tag 2 is only made from a slab slot holding an initialised record
+        // (`Scope._pushRecord`), which stays until `SpawnRecord.run` consumed it.
+        unsafe LivePointer(unchecked: UnsafeMutablePointer(bitPattern: bits & ~3).unsafelyUnwrapped)
     }
 
-    var spawnRecordPointer: UnsafeMutablePointer<SpawnRecord> {
-        spawnRecord.assumingMemoryBound(to: SpawnRecord.self)
-    }
-
-    var stackJob: UnsafeMutablePointer<StackJob> {
-        UnsafeMutablePointer(bitPattern: bits).unsafelyUnwrapped
+    /// The stack job (tag 0), valid until its owner saw it done.
+    var stackJob: LivePointer<StackJob> {
+        // SAFETY: tag 0 is only made from a live stack job (`init(stack:)`), whose joining
+        // frame does not return before the job is done.
+        unsafe LivePointer(unchecked: UnsafeMutablePointer(bitPattern: bits).unsafelyUnwrapped)
     }
 
     /// Borrows the heap job without consuming the queue's reference.
     var heapJobUnretained: HeapJob {
-        Unmanaged<HeapJob>.fromOpaque(UnsafeRawPointer(bitPattern: bits & ~1).unsafelyUnwrapped)
+        // SAFETY: tag 1 holds the +1 reference taken in `init(heap:)`, not consumed while the
+        // caller owns (or, under an injector's lock, holds) this `JobRef`.
+        unsafe Unmanaged<HeapJob>.fromOpaque(UnsafeRawPointer(bitPattern: bits & ~1).unsafelyUnwrapped)
             .takeUnretainedValue()
     }
 
     /// Consumes the reference this `JobRef` holds.
     func takeHeapJob() -> HeapJob {
-        Unmanaged<HeapJob>.fromOpaque(UnsafeRawPointer(bitPattern: bits & ~1).unsafelyUnwrapped)
+        // SAFETY: balances `init(heap:)`'s retain; the owner of a dequeued `JobRef` calls this
+        // once (running or cancelling the job) and drops the `JobRef`.
+        unsafe Unmanaged<HeapJob>.fromOpaque(UnsafeRawPointer(bitPattern: bits & ~1).unsafelyUnwrapped)
             .takeRetainedValue()
     }
 

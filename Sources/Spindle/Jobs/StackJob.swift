@@ -10,6 +10,8 @@ import Synchronization
 /// Lifetime: the joining thread does not leave `join` before `done` is 1, so the memory stays
 /// valid for a thief until the thief's last access, the releasing exchange on `done`.
 /// Protocol and interleavings: Scheduler/README.md §3.
+// @safe: `context` points into the joining frame, alive until `done` is set (see Lifetime).
+@safe
 @usableFromInline
 struct StackJob: ~Copyable {
     /// The joining frame's `_JoinContext` (the closure to run and where its result goes).
@@ -23,8 +25,8 @@ struct StackJob: ~Copyable {
     /// lives as long as its pool: valid after the joining frame is gone).
     @usableFromInline let ownerParker: Parker
     /// Offer-window links (owner-only).
-    @usableFromInline var older: UnsafeMutablePointer<StackJob>?
-    @usableFromInline var newer: UnsafeMutablePointer<StackJob>?
+    @usableFromInline var older: LivePointer<StackJob>?
+    @usableFromInline var newer: LivePointer<StackJob>?
     /// The owner's join depth at this join (owner-only).
     @usableFromInline let depth: Int
     /// Set by the owner when the job is not (or no longer) listed in its offer window
@@ -43,7 +45,8 @@ struct StackJob: ~Copyable {
         family: Int, ownerParker: Parker, depth: Int
     ) {
         self.depth = depth
-        self.context = context
+        // SAFETY: `context` is the joining frame's, alive until `done` is set.
+        unsafe self.context = context
         self.runner = runner
         self.family = family
         self.ownerParker = ownerParker
@@ -55,8 +58,9 @@ struct StackJob: ~Copyable {
     }
 
     /// Runs a stolen job on the current thread and releases its owner.
-    static func execute(_ job: UnsafeMutablePointer<StackJob>) {
-        job.pointee.runner.run(job.pointee.context)
+    static func execute(_ job: LivePointer<StackJob>) {
+        // SAFETY: the owner waits for `done` before leaving its frame, so the context is alive until the exchange below.
+        unsafe job.pointee.runner.run(job.pointee.context)
         let parker = job.pointee.ownerParker  // read before `done`: the frame may vanish after
         // Releasing: publishes the result written by `run`; pairs with the owner's acquiring loads.
         if job.pointee.done.exchange(1, ordering: .releasing) == 2 {
@@ -75,6 +79,8 @@ public protocol _StackJobRunner {
 
 /// What a thief needs to run the second closure of a join: the closure, borrowed through a
 /// pointer into the joining frame, and the place for its result.
+// @unsafe: a pointer into a joining frame; only the join that made it may use it.
+@unsafe
 @frozen
 public struct _JoinContext<B, E: Error>: _StackJobRunner {
     @usableFromInline let body: UnsafePointer<@Sendable () throws(E) -> B>
@@ -82,13 +88,15 @@ public struct _JoinContext<B, E: Error>: _StackJobRunner {
 
     @inlinable
     init(body: UnsafePointer<@Sendable () throws(E) -> B>) {
-        self.body = body
-        result = nil
+        // SAFETY: `body` is the joining frame's closure, borrowed for the join.
+        unsafe self.body = body
+        unsafe result = nil
     }
 
     @inlinable
     public static func run(_ context: UnsafeMutableRawPointer) {
-        let me = context.assumingMemoryBound(to: Self.self)
-        me.pointee.result = Result(catching: me.pointee.body.pointee)
+        // SAFETY: `context` is this type's instance in the joining frame (`_joinForking`), alive until `done` is set.
+        let me = unsafe context.assumingMemoryBound(to: Self.self)
+        unsafe me.pointee.result = Result(catching: me.pointee.body.pointee)
     }
 }

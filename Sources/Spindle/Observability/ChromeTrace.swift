@@ -29,7 +29,8 @@ extension TraceRecorder {
             droppedTotal += buffer.dropped.load(ordering: .relaxed)
             var open: [JobKind] = []
             for i in 0..<n {
-                let event = buffer.events[i]
+                // SAFETY: `i < count`, loaded acquiring: those events were written before their publication and never change.
+                let event = unsafe buffer.events[i]
                 let ts = Self.microseconds(event.nanoseconds - startNanoseconds)
                 switch event.kind {
                 case .jobStart:

@@ -35,7 +35,8 @@ where Base.Element: Sendable {
     where Sink.Input == Element {
         // Contiguous storage (arrays): a buffer loop the optimiser can vectorise.
         let fast = base.withContiguousStorageIfAvailable { buffer -> Bool in
-            for p in positions where !sink.consume(p, buffer[p]) { return false }
+            // SAFETY: positions lie in `0..<count` of the contiguous storage (the range was split from it).
+            for p in positions where unsafe !sink.consume(p, buffer[p]) { return false }
             return true
         }
         if let fast { return fast }

@@ -39,7 +39,7 @@ struct _FoldRun<Partial: Sendable>: Sendable {
 
     /// Runs the whole fold on participant `me` (the calling thread).
     @inlinable
-    func run(count: Int, strategy: SplitStrategy, threads: Int, on me: UnsafeMutablePointer<Participant>) -> Partial {
+    func run(count: Int, strategy: SplitStrategy, threads: Int, on me: LivePointer<Participant>) -> Partial {
         var partial = identity()
         switch strategy.kind {
         case .adaptive:
@@ -56,7 +56,7 @@ struct _FoldRun<Partial: Sendable>: Sendable {
     /// this thread's deque still holds work for thieves (older, larger pieces: taken first), the
     /// rest of the range is split in two and the upper half published for a thief at once.
     @inlinable
-    func foldAdaptively(_ lo: Int, _ hi: Int, _ partial: inout Partial, on me: UnsafeMutablePointer<Participant>) {
+    func foldAdaptively(_ lo: Int, _ hi: Int, _ partial: inout Partial, on me: LivePointer<Participant>) {
         var lo = lo
         var batch = 1
         while lo < hi {
@@ -74,7 +74,8 @@ struct _FoldRun<Partial: Sendable>: Sendable {
                         { [self] in
                             var right = identity()
                             // On a thief, or inline on this thread: whoever runs it is a participant.
-                            foldAdaptively(mid, hi, &right, on: Participant.current.unsafelyUnwrapped)
+                            // SAFETY: whoever runs a join half of this pool is its participant (thief or this thread), so `current` is set.
+                            unsafe foldAdaptively(mid, hi, &right, on: Participant.current.unsafelyUnwrapped)
                             return right
                         })
                     partial = combine(partial, right)
@@ -90,7 +91,7 @@ struct _FoldRun<Partial: Sendable>: Sendable {
 
     /// `pieces` ranges of (almost) equal size, all published at once.
     @inlinable
-    func foldEvenly(_ lo: Int, _ hi: Int, pieces: Int, on me: UnsafeMutablePointer<Participant>) -> Partial {
+    func foldEvenly(_ lo: Int, _ hi: Int, pieces: Int, on me: LivePointer<Participant>) -> Partial {
         if pieces <= 1 {
             var partial = identity()
             foldPiece(lo, hi, &partial)
@@ -104,14 +105,15 @@ struct _FoldRun<Partial: Sendable>: Sendable {
                 foldEvenly(lo, mid, pieces: leftPieces, on: me)
             },
             { [self] in
-                foldEvenly(mid, hi, pieces: pieces - leftPieces, on: Participant.current.unsafelyUnwrapped)
+                // SAFETY: as in `foldAdaptively`: a join half runs on a participant.
+                unsafe foldEvenly(mid, hi, pieces: pieces - leftPieces, on: Participant.current.unsafelyUnwrapped)
             })
         return combine(left, right)
     }
 
     /// Halves down to pieces of at most `size` positions; each halving is an ordinary `join`.
     @inlinable
-    func foldInChunks(_ lo: Int, _ hi: Int, size: Int, on me: UnsafeMutablePointer<Participant>) -> Partial {
+    func foldInChunks(_ lo: Int, _ hi: Int, size: Int, on me: LivePointer<Participant>) -> Partial {
         if hi - lo <= size {
             var partial = identity()
             foldPiece(lo, hi, &partial)
@@ -124,7 +126,8 @@ struct _FoldRun<Partial: Sendable>: Sendable {
                 foldInChunks(lo, mid, size: size, on: me)
             },
             { [self] in
-                foldInChunks(mid, hi, size: size, on: Participant.current.unsafelyUnwrapped)
+                // SAFETY: as in `foldAdaptively`: a join half runs on a participant.
+                unsafe foldInChunks(mid, hi, size: size, on: Participant.current.unsafelyUnwrapped)
             })
         return combine(left, right)
     }

@@ -26,8 +26,10 @@ extension MutableCollection where Self: RandomAccessCollection, Element: Sendabl
         let pool = pool ?? ThreadPool.currentOrShared
         let failure = _SortFailure<E>()
         let sorted: Void? = withoutActuallyEscaping(areInIncreasingOrder) { less in
-            withContiguousMutableStorageIfAvailable { buffer in
-                parallelSortBuffer(buffer, on: pool, order: _ClosureOrder(less: less, failure: failure))
+            // SAFETY: the storage is valid and exclusively ours for the closure, and the sort's
+            // joins all finish inside it.
+            unsafe withContiguousMutableStorageIfAvailable { buffer in
+                unsafe parallelSortBuffer(buffer, on: pool, order: _ClosureOrder(less: less, failure: failure))
             }
         }
         if sorted != nil {
@@ -56,8 +58,9 @@ extension MutableCollection where Self: RandomAccessCollection, Element: Sendabl
         let pool = pool ?? ThreadPool.currentOrShared
         // `<` itself, statically: the pieces are sorted by the standard library's specialised
         // `sort()` and merged with inlined comparisons (a closure would cost a call per comparison).
-        let sorted: Void? = withContiguousMutableStorageIfAvailable { buffer in
-            parallelSortBuffer(buffer, on: pool, order: _NaturalOrder<Element>())
+        // SAFETY: as in `parallelSort(by:)`.
+        let sorted: Void? = unsafe withContiguousMutableStorageIfAvailable { buffer in
+            unsafe parallelSortBuffer(buffer, on: pool, order: _NaturalOrder<Element>())
         }
         if sorted == nil { parallelSort(on: pool, by: { $0 < $1 }) }
     }
@@ -82,8 +85,9 @@ struct _NaturalOrder<Element: Comparable>: _SortOrder {
 
     @inlinable
     func sortPiece(_ piece: UnsafeMutableBufferPointer<Element>) {
-        var piece = piece  // sorting through a copy of the pointer sorts the memory itself
-        piece.sort()
+        // SAFETY: the piece is a valid, initialised range the caller owns for the call.
+        var piece = unsafe piece  // sorting through a copy of the pointer sorts the memory itself
+        unsafe piece.sort()
     }
 }
 
@@ -120,8 +124,9 @@ struct _ClosureOrder<Element, ComparatorFailure: Error>: _SortOrder {
 
     @inlinable
     func sortPiece(_ piece: UnsafeMutableBufferPointer<Element>) {
-        var piece = piece  // sorting through a copy of the pointer sorts the memory itself
-        piece.sort { a, b in less(a, b) }
+        // SAFETY: as in `_NaturalOrder.sortPiece`.
+        var piece = unsafe piece  // sorting through a copy of the pointer sorts the memory itself
+        unsafe piece.sort { a, b in less(a, b) }
     }
 }
 
@@ -154,67 +159,84 @@ final class _SortFailure<Failure: Error>: @unchecked Sendable {  // `error` unde
 
 /// A buffer and its scratch twin, shared by the joins of one sort (disjoint ranges per branch).
 @usableFromInline
+// @unsafe: two raw buffers; users keep to their own index ranges and the buffers' lifetime.
+@unsafe
 struct SortBuffers<Element>: @unchecked Sendable {  // branches touch disjoint index ranges
     @usableFromInline let data: UnsafeMutableBufferPointer<Element>
     @usableFromInline let scratch: UnsafeMutableBufferPointer<Element>
 
     @inlinable
     init(data: UnsafeMutableBufferPointer<Element>, scratch: UnsafeMutableBufferPointer<Element>) {
-        self.data = data
-        self.scratch = scratch
+        // SAFETY: only stores the buffers (see the type).
+        unsafe self.data = data
+        unsafe self.scratch = scratch
     }
 }
 
+/// # Safety
+/// `data` is initialised and stays valid, and nobody else touches it, until this returns.
 @inlinable
 func parallelSortBuffer<Order: _SortOrder>(
     _ data: UnsafeMutableBufferPointer<Order.Element>, on pool: ThreadPool, order: Order
 ) throws(Order.Failure) where Order.Element: Sendable {
     let n = data.count
+    // SAFETY: `data` is the caller's (see # Safety); `scratch` is allocated here for `n`
+    // elements and freed after the sort, whose joins all finish inside `install`.
     if n <= sequentialSortSize {
-        try order.sortPiece(data)
+        unsafe try order.sortPiece(data)
         return
     }
     let scratch = UnsafeMutableBufferPointer<Order.Element>.allocate(capacity: n)
     // Scratch slots must hold valid elements before they are assigned to: copies, except for
     // trivial types, whose assignment is a plain store into any memory.
     let isTrivial = _isPOD(Order.Element.self)
-    if !isTrivial { _ = scratch.initialize(from: data) }
+    if !isTrivial { _ = unsafe scratch.initialize(from: data) }
     defer {
-        if !isTrivial { scratch.deinitialize() }
-        scratch.deallocate()
+        if !isTrivial { unsafe scratch.deinitialize() }
+        unsafe scratch.deallocate()
     }
-    let buffers = SortBuffers(data: data, scratch: scratch)
+    let buffers = unsafe SortBuffers(data: data, scratch: scratch)
     try pool.install { () throws(Order.Failure) in
-        try sortRange(buffers, 0, n, intoScratch: false, on: pool, order: order)
+        unsafe try sortRange(buffers, 0, n, intoScratch: false, on: pool, order: order)
     }
 }
 
 /// Sorts `data[lo..<hi]` and leaves the result in `data` or, when `intoScratch`, in `scratch`.
 /// The halves are sorted into the other buffer and merged into the target, so every level of
 /// the recursion moves each element once (no copying back).
+///
+/// # Safety
+/// `lo..<hi` lies inside both buffers, which stay valid until this returns; no other thread
+/// touches that range meanwhile.
 @inlinable
 func sortRange<Order: _SortOrder>(
     _ b: SortBuffers<Order.Element>, _ lo: Int, _ hi: Int, intoScratch: Bool, on pool: ThreadPool,
     order: Order
 ) throws(Order.Failure) where Order.Element: Sendable {
+    // SAFETY: every access stays in `lo..<hi` (see # Safety); the two halves the join runs in
+    // parallel are disjoint.
     if hi - lo <= sequentialSortSize {
-        try order.sortPiece(UnsafeMutableBufferPointer(rebasing: b.data[lo..<hi]))
+        unsafe try order.sortPiece(UnsafeMutableBufferPointer(rebasing: b.data[lo..<hi]))
         if intoScratch {
-            for i in lo..<hi { b.scratch[i] = b.data[i] }
+            for i in lo..<hi { unsafe b.scratch[i] = b.data[i] }
         }
         return
     }
     let mid = lo + (hi - lo) / 2
     _ = try pool.join(
-        { () throws(Order.Failure) in try sortRange(b, lo, mid, intoScratch: !intoScratch, on: pool, order: order) },
-        { () throws(Order.Failure) in try sortRange(b, mid, hi, intoScratch: !intoScratch, on: pool, order: order) })
-    let (source, target) = intoScratch ? (b.data, b.scratch) : (b.scratch, b.data)
-    try merge(source, lo, mid, mid, hi, into: target, at: lo, on: pool, order: order)
+        { () throws(Order.Failure) in unsafe try sortRange(b, lo, mid, intoScratch: !intoScratch, on: pool, order: order) },
+        { () throws(Order.Failure) in unsafe try sortRange(b, mid, hi, intoScratch: !intoScratch, on: pool, order: order) })
+    let (source, target) = unsafe intoScratch ? (b.data, b.scratch) : (b.scratch, b.data)
+    unsafe try merge(source, lo, mid, mid, hi, into: target, at: lo, on: pool, order: order)
 }
 
 /// Merges `src[a0..<a1]` and `src[b0..<b1]` (both sorted) into `dst` starting at `d`, in
 /// parallel: split the longer run at its middle, find the split point in the other run by binary
 /// search, and merge the two halves independently.
+///
+/// # Safety
+/// The runs lie inside `src`, `dst[d..<d + total]` inside `dst`, both valid until this returns;
+/// no other thread touches those ranges meanwhile.
 @inlinable
 func merge<Order: _SortOrder>(
     _ src: UnsafeMutableBufferPointer<Order.Element>, _ a0: Int, _ a1: Int, _ b0: Int, _ b1: Int,
@@ -222,58 +244,71 @@ func merge<Order: _SortOrder>(
     order: Order
 ) throws(Order.Failure) where Order.Element: Sendable {
     let total = (a1 - a0) + (b1 - b0)
+    // SAFETY: pivots and probes are inside the runs; the halves handed to the join read disjoint
+    // parts of the runs and write disjoint parts of `dst` (split points from the binary search).
     if total <= sequentialMergeSize {
-        try mergeSequentially(src, a0, a1, b0, b1, into: dst, at: d, order: order)
+        unsafe try mergeSequentially(src, a0, a1, b0, b1, into: dst, at: d, order: order)
         return
     }
-    let buffers = SortBuffers(data: src, scratch: dst)
+    let buffers = unsafe SortBuffers(data: src, scratch: dst)
     if a1 - a0 >= b1 - b0 {
         // Split the left run; elements of the right run equal to the pivot go after it (stable).
         let am = a0 + (a1 - a0) / 2
-        let pivot = src[am]
+        let pivot = unsafe src[am]
         var lo = b0, hi = b1
         while lo < hi {  // first index in the right run whose element is not less than the pivot
             let m = lo + (hi - lo) / 2
-            if try order.less(src[m], pivot) { lo = m + 1 } else { hi = m }
+            if unsafe try order.less(src[m], pivot) { lo = m + 1 } else { hi = m }
         }
         let bm = lo
         let dm = d + (am - a0) + (bm - b0)
         _ = try pool.join(
-            { () throws(Order.Failure) in try merge(buffers.data, a0, am, b0, bm, into: buffers.scratch, at: d, on: pool, order: order) },
-            { () throws(Order.Failure) in try merge(buffers.data, am, a1, bm, b1, into: buffers.scratch, at: dm, on: pool, order: order) })
+            { () throws(Order.Failure) in
+                unsafe try merge(buffers.data, a0, am, b0, bm, into: buffers.scratch, at: d, on: pool, order: order)
+            },
+            { () throws(Order.Failure) in
+                unsafe try merge(buffers.data, am, a1, bm, b1, into: buffers.scratch, at: dm, on: pool, order: order)
+            })
     } else {
         // Split the right run; elements of the left run equal to the pivot go before it (stable).
         let bm = b0 + (b1 - b0) / 2
-        let pivot = src[bm]
+        let pivot = unsafe src[bm]
         var lo = a0, hi = a1
         while lo < hi {  // first index in the left run whose element is greater than the pivot
             let m = lo + (hi - lo) / 2
-            if try order.less(pivot, src[m]) { hi = m } else { lo = m + 1 }
+            if unsafe try order.less(pivot, src[m]) { hi = m } else { lo = m + 1 }
         }
         let am = lo
         let dm = d + (am - a0) + (bm - b0)
         _ = try pool.join(
-            { () throws(Order.Failure) in try merge(buffers.data, a0, am, b0, bm, into: buffers.scratch, at: d, on: pool, order: order) },
-            { () throws(Order.Failure) in try merge(buffers.data, am, a1, bm, b1, into: buffers.scratch, at: dm, on: pool, order: order) })
+            { () throws(Order.Failure) in
+                unsafe try merge(buffers.data, a0, am, b0, bm, into: buffers.scratch, at: d, on: pool, order: order)
+            },
+            { () throws(Order.Failure) in
+                unsafe try merge(buffers.data, am, a1, bm, b1, into: buffers.scratch, at: dm, on: pool, order: order)
+            })
     }
 }
 
+/// # Safety
+/// As `merge`.
 @inlinable
 func mergeSequentially<Order: _SortOrder>(
     _ src: UnsafeMutableBufferPointer<Order.Element>, _ a0: Int, _ a1: Int, _ b0: Int, _ b1: Int,
     into dst: UnsafeMutableBufferPointer<Order.Element>, at d: Int, order: Order
 ) throws(Order.Failure) {
     var i = a0, j = b0, k = d
+    // SAFETY: `i` and `j` stay inside their runs, `k` below `d + total` (see # Safety).
     while i < a1 && j < b1 {
-        if try order.less(src[j], src[i]) {  // strictly less: ties take the left run (stable)
-            dst[k] = src[j]
+        if unsafe try order.less(src[j], src[i]) {  // strictly less: ties take the left run (stable)
+            unsafe dst[k] = src[j]
             j += 1
         } else {
-            dst[k] = src[i]
+            unsafe dst[k] = src[i]
             i += 1
         }
         k += 1
     }
-    while i < a1 { dst[k] = src[i]; i += 1; k += 1 }
-    while j < b1 { dst[k] = src[j]; j += 1; k += 1 }
+    while i < a1 { unsafe dst[k] = src[i]; i += 1; k += 1 }
+    while j < b1 { unsafe dst[k] = src[j]; j += 1; k += 1 }
 }

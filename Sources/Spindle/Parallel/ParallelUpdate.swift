@@ -17,13 +17,14 @@ extension MutableCollection where Self: RandomAccessCollection, Element: Sendabl
         split strategy: SplitStrategy = .adaptive,
         _ update: @Sendable (inout Element) throws(E) -> Void
     ) throws(E) {
-        let done: Result<Void, E>? = withContiguousMutableStorageIfAvailable { buffer in
+        // SAFETY: the storage stays valid for the whole call (the joins finish inside it); each position is handed to exactly one range, so writes never overlap.
+        let done: Result<Void, E>? = unsafe withContiguousMutableStorageIfAvailable { buffer in
             guard let base = buffer.baseAddress else { return .success(()) }
-            let target = _SharedBuffer(base)
+            let target = unsafe _SharedBuffer(base)
             let positions = pool.map { (0..<buffer.count).parallel(on: $0) } ?? (0..<buffer.count).parallel
             return Result { () throws(E) in
                 // Unsafe access: each position is handed to exactly one range.
-                try positions.split(strategy).forEach { (i) throws(E) in try update(&target.base[i]) }
+                try positions.split(strategy).forEach { (i) throws(E) in unsafe try update(&target.base[i]) }
             }
         }
         if let done {

@@ -6,12 +6,15 @@
 /// `allSatisfy`, `first(where:)`) stop the other ranges as soon as the answer is known.
 
 /// A raw buffer shared by the ranges of one loop; each range writes only its own positions.
+// @unsafe: a raw buffer; users write in bounds, once per position, while it is alive.
+@unsafe
 @usableFromInline
 struct _SharedBuffer<Element>: @unchecked Sendable {  // ranges write disjoint positions; the joins order every write before the final read
     @usableFromInline let base: UnsafeMutablePointer<Element>
 
+    // SAFETY: only stores the address; the type's users keep it in bounds and alive.
     @inlinable
-    init(_ base: UnsafeMutablePointer<Element>) { self.base = base }
+    init(_ base: UnsafeMutablePointer<Element>) { unsafe self.base = base }
 }
 
 /// Ordered pieces of a result whose length is not known in advance (after `filter`).
@@ -239,9 +242,10 @@ extension ParallelSequence {
             control: control, identity: { _Segments() },
             fold: { partial, positions in
                 var piece: [Element] = []
-                withUnsafeMutablePointer(to: &piece) { target in
-                    var sink = _AppendSink(target: target)
-                    _ = self._drive(positions, into: &sink)
+                // SAFETY: `piece` outlives the sink, which is used only inside this closure.
+                unsafe withUnsafeMutablePointer(to: &piece) { target in
+                    var sink = unsafe _AppendSink(target: target)
+                    _ = unsafe self._drive(positions, into: &sink)
                 }
                 if piece.isEmpty { return }
                 // Batches of one range arrive in order: extend its last piece rather than add one.
@@ -310,18 +314,19 @@ extension IndexedParallelSequence {
     @inlinable
     public func collect() -> [Element] {
         let count = _positionCount
-        return Array(unsafeUninitializedCapacity: count) { buffer, initializedCount in
+        // SAFETY: every position `0..<count` is written exactly once by the fold (each range its own), before `initializedCount` is set; on an error the written ones are deinitialised below.
+        return unsafe Array(unsafeUninitializedCapacity: count) { buffer, initializedCount in
             guard let base = buffer.baseAddress else {
                 initializedCount = 0
                 return
             }
-            let target = _SharedBuffer(base)
+            let target = unsafe _SharedBuffer(base)
             let control = _ParallelControl()
             _runFold(
                 control: control, identity: {},
                 fold: { _, positions in
-                    var sink = _WriteSink(base: target.base)
-                    _ = self._drive(positions, into: &sink)
+                    var sink = unsafe _WriteSink(base: target.base)
+                    _ = unsafe self._drive(positions, into: &sink)
                 }, combine: { _, _ in })
             initializedCount = count
         }
@@ -509,32 +514,40 @@ struct _SumSink<Input: AdditiveArithmetic>: _ParallelSink {
 
 /// Appends to an array owned by the folding range (through a pointer, so that copying the sink
 /// into an adaptor's sink never copies the array).
+// @unsafe: points at an array owned by the folding range, which outlives the sink.
+@unsafe
 @usableFromInline
 struct _AppendSink<Input>: _ParallelSink {
     @usableFromInline let target: UnsafeMutablePointer<[Input]>
 
+    // SAFETY: only stores the address; the folding range owns the array and outlives the sink.
     @inlinable
-    init(target: UnsafeMutablePointer<[Input]>) { self.target = target }
+    init(target: UnsafeMutablePointer<[Input]>) { unsafe self.target = target }
 
     @inlinable
     mutating func consume(_ position: Int, _ element: Input) -> Bool {
-        target.pointee.append(element)
+        // SAFETY: the array is the folding range's, alive while the sink is used (see `_AppendSink`).
+        unsafe target.pointee.append(element)
         return true
     }
 }
 
 /// Writes each element at its position of the result (indexed pipelines only).
+// @unsafe: writes through a raw pointer at positions its loop promises to be in bounds.
+@unsafe
 @usableFromInline
 struct _WriteSink<Input>: _ParallelSink {
     @usableFromInline let base: UnsafeMutablePointer<Input>
 
+    // SAFETY: only stores the address; the loop keeps positions in bounds.
     @inlinable
-    init(base: UnsafeMutablePointer<Input>) { self.base = base }
+    init(base: UnsafeMutablePointer<Input>) { unsafe self.base = base }
 
     @inlinable
     mutating func consume(_ position: Int, _ element: Input) -> Bool {
         // Unsafe write: `position` is in 0..<count and each position is produced exactly once.
-        (base + position).initialize(to: element)
+        // SAFETY: `position` is in `0..<count` and each position is produced exactly once.
+        unsafe (base + position).initialize(to: element)
         return true
     }
 }

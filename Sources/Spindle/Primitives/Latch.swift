@@ -60,13 +60,14 @@ final class CountLatch: @unchecked Sendable {  // all state is one atomic word; 
 final class OneShotEvent: @unchecked Sendable {  // all state is behind the atomic word
     private let word = FutexWord(0)
 
-    deinit { word.deallocate() }
+    // SAFETY: the event is being destroyed, so no thread waits on it.
+    deinit { unsafe word.deallocate() }
 
-    var isSet: Bool { word.atomic.pointee.load(ordering: .acquiring) == 1 }  // pairs with `set()`
+    var isSet: Bool { word.withAtomic { $0.load(ordering: .acquiring) } == 1 }  // pairs with `set()`
 
     func set() {
         // Releasing: publishes what the setter wrote before; pairs with the acquiring loads.
-        if word.atomic.pointee.exchange(1, ordering: .releasing) == 2 {
+        if word.withAtomic({ $0.exchange(1, ordering: .releasing) }) == 2 {
             word.wakeAll()
         }
     }
@@ -78,13 +79,9 @@ final class OneShotEvent: @unchecked Sendable {  // all state is behind the atom
     /// Waits at most about `timeoutNanoseconds` (forever when negative); returns whether it is set.
     func wait(timeoutNanoseconds: Int64) -> Bool {
         while true {
-            let v = word.atomic.pointee.load(ordering: .acquiring)  // pairs with `set()`
+            let v = word.withAtomic { $0.load(ordering: .acquiring) }  // pairs with `set()`
             if v == 1 { return true }
-            if v == 0
-                && !word.atomic.pointee.compareExchange(
-                    expected: 0, desired: 2, ordering: .acquiring
-                ).exchanged
-            {
+            if v == 0 && !word.withAtomic({ $0.compareExchange(expected: 0, desired: 2, ordering: .acquiring).exchanged }) {
                 continue
             }
             word.wait(whileEqualTo: 2, timeoutNanoseconds: timeoutNanoseconds)

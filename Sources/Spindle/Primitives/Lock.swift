@@ -9,34 +9,33 @@ import Synchronization
 final class FutexLock: @unchecked Sendable {  // all state is behind the atomic word
     private let word = FutexWord(0)
 
-    deinit { word.deallocate() }
+    // SAFETY: the lock is being destroyed, so no thread holds or waits on it.
+    deinit { unsafe word.deallocate() }
 
     func lock() {
         // Acquiring: pairs with the releasing store/exchange in `unlock()`.
-        if word.atomic.pointee.compareExchange(expected: 0, desired: 1, ordering: .acquiring).exchanged {
-            return
-        }
+        let took = word.withAtomic { $0.compareExchange(expected: 0, desired: 1, ordering: .acquiring).exchanged }
+        if took { return }
         lockSlow()
     }
 
     private func lockSlow() {
         for _ in 0..<64 {
-            if word.atomic.pointee.load(ordering: .relaxed) == 0,
-                word.atomic.pointee.compareExchange(expected: 0, desired: 1, ordering: .acquiring).exchanged
-            {
-                return
+            let took = word.withAtomic {
+                $0.load(ordering: .relaxed) == 0 && $0.compareExchange(expected: 0, desired: 1, ordering: .acquiring).exchanged
             }
+            if took { return }
             spindle_cpu_relax()
         }
         // Acquiring exchange: pairs with `unlock()`; state 2 tells the holder to wake us.
-        while word.atomic.pointee.exchange(2, ordering: .acquiring) != 0 {
+        while word.withAtomic({ $0.exchange(2, ordering: .acquiring) }) != 0 {
             word.wait(whileEqualTo: 2)
         }
     }
 
     func unlock() {
         // Releasing: publishes the critical section to the next acquirer.
-        if word.atomic.pointee.exchange(0, ordering: .releasing) == 2 {
+        if word.withAtomic({ $0.exchange(0, ordering: .releasing) }) == 2 {
             word.wake(1)
         }
     }

@@ -15,10 +15,13 @@ struct Parker: Sendable {
 
     init() { word = FutexWord(0) }
 
-    func deallocate() { word.deallocate() }
+    /// # Safety
+    /// Nobody parks on or unparks this parker afterwards.
+    @unsafe
+    func deallocate() { unsafe word.deallocate() }
 
     /// Pairs with the releasing increment in `unpark()`.
-    func prepare() -> UInt32 { word.atomic.pointee.load(ordering: .acquiring) }
+    func prepare() -> UInt32 { word.withAtomic { $0.load(ordering: .acquiring) } }
 
     func park(ticket: UInt32, timeoutNanoseconds: Int64 = -1) {
         word.wait(whileEqualTo: ticket, timeoutNanoseconds: timeoutNanoseconds)
@@ -27,7 +30,7 @@ struct Parker: Sendable {
     @usableFromInline
     func unpark() {
         // Releasing: the condition the sleeper re-checks was written before; pairs with `prepare()`.
-        word.atomic.pointee.wrappingAdd(1, ordering: .releasing)
+        word.withAtomic { $0.wrappingAdd(1, ordering: .releasing) }
         word.wake(1)
     }
 }

@@ -20,7 +20,12 @@ import Synchronization
 /// - Growth copies the live items into a new ring and publishes it with a *releasing* store of
 ///   `ring`, read *acquiring* by thieves. Old rings are kept until the deque dies, because a
 ///   slow thief may still read from one (its CAS on `top` then decides whether the value counts).
+// @safe: the rings are only reached through the deque's own methods, which keep indices in
+// bounds (masked) and free the rings only in deinit.
+@safe
 final class WorkStealingDeque<Element: WordRepresentable>: @unchecked Sendable {  // shared state is only touched through atomics
+    // @unsafe: a raw ring of atomic slots; the deque keeps indices masked and frees it in deinit.
+    @unsafe
     private struct Ring {
         let slots: UnsafeMutablePointer<Atomic<UInt>>
         let mask: Int
@@ -33,54 +38,62 @@ final class WorkStealingDeque<Element: WordRepresentable>: @unchecked Sendable {
     /// Points at a `Ring` in `rings`; the owner replaces it on growth.
     private let ring: Atomic<UnsafeMutablePointer<Ring>>
     /// Every ring ever used (owner-only), freed in `deinit`.
-    private var rings: [UnsafeMutablePointer<Ring>] = []
+    // SAFETY: an empty array of ring pointers.
+    private var rings: [UnsafeMutablePointer<Ring>] = unsafe []
     /// The owner's last look at `top` (owner-only). `top` only grows, so this is a lower bound:
     /// a push reloads it only when the ring looks full, and so does not pull the line thieves
     /// write on every steal into the owner's cache on every push.
     private var cachedTop = 0
 
     init(capacity: Int = 64) {
-        let first = Self.makeRing(capacity: max(2, capacity.nextPowerOfTwo))
-        ring = Atomic(first)
-        rings.append(first)
+        // SAFETY: a fresh ring, kept in `rings` until deinit.
+        let first = unsafe Self.makeRing(capacity: max(2, capacity.nextPowerOfTwo))
+        unsafe ring = Atomic(first)
+        unsafe rings.append(first)
     }
 
     deinit {
-        for r in rings {
-            r.pointee.slots.deinitialize(count: r.pointee.mask + 1)
-            r.pointee.slots.deallocate()
-            r.deinitialize(count: 1)
-            r.deallocate()
+        // SAFETY: the deque is going away, so no owner or thief uses any ring; each ring's
+        // slots and header were allocated and initialised by `makeRing`.
+        while let r = unsafe rings.popLast() {
+            unsafe r.pointee.slots.deinitialize(count: r.pointee.mask + 1)
+            unsafe r.pointee.slots.deallocate()
+            unsafe r.deinitialize(count: 1)
+            unsafe r.deallocate()
         }
     }
 
     private static func makeRing(capacity: Int) -> UnsafeMutablePointer<Ring> {
-        // Unsafe allocation: atomics need fixed addresses; released in `deinit`.
+        // SAFETY: fresh allocations, every slot and the header initialised here; atomics need
+        // fixed addresses; released in `deinit`.
         let slots = UnsafeMutablePointer<Atomic<UInt>>.allocate(capacity: capacity)
-        for i in 0..<capacity { (slots + i).initialize(to: Atomic(0)) }
+        for i in 0..<capacity { unsafe (slots + i).initialize(to: Atomic(0)) }
         let r = UnsafeMutablePointer<Ring>.allocate(capacity: 1)
-        r.initialize(to: Ring(slots: slots, mask: capacity - 1))
-        return r
+        unsafe r.initialize(to: Ring(slots: slots, mask: capacity - 1))
+        return unsafe r
     }
 
     /// Owner only.
     func push(_ job: Element) {
         let b = bottom.load(ordering: .relaxed)  // owner's own variable
-        var r = ring.load(ordering: .relaxed)  // owner is the only writer of `ring`
-        if b - cachedTop > r.pointee.mask {
+        // SAFETY: `ring` always points at a live ring (rings are freed only in deinit), and every
+        // slot index is masked into it.
+        var r = unsafe ring.load(ordering: .relaxed)  // owner is the only writer of `ring`
+        if unsafe b - cachedTop > r.pointee.mask {
             cachedTop = top.load(ordering: .acquiring)  // pairs with thieves' CAS on `top`
-            if b - cachedTop > r.pointee.mask {
-                r = grow(r, top: cachedTop, bottom: b)
+            if unsafe b - cachedTop > r.pointee.mask {
+                unsafe r = grow(r, top: cachedTop, bottom: b)
             }
         }
-        r.pointee.slots[b & r.pointee.mask].store(job.word, ordering: .relaxed)  // published by the next line
+        unsafe r.pointee.slots[b & r.pointee.mask].store(job.word, ordering: .relaxed)  // published by the next line
         bottom.store(b + 1, ordering: .releasing)  // pairs with the acquiring load in `steal`
     }
 
     /// Owner only: the most recently pushed job, or nil.
     func pop() -> Element? {
         let b = bottom.load(ordering: .relaxed) - 1
-        let r = ring.load(ordering: .relaxed)
+        // SAFETY: as in `push`: a live ring, a masked index.
+        let r = unsafe ring.load(ordering: .relaxed)
         bottom.store(b, ordering: .releasing)  // as below; ordered by the fence anyway
         atomicMemoryFence(ordering: .sequentiallyConsistent)  // pairs with the fence in `steal`
         let t = top.load(ordering: .relaxed)
@@ -90,7 +103,7 @@ final class WorkStealingDeque<Element: WordRepresentable>: @unchecked Sendable {
             bottom.store(b + 1, ordering: .releasing)
             return nil
         }
-        let bits = r.pointee.slots[b & r.pointee.mask].load(ordering: .relaxed)
+        let bits = unsafe r.pointee.slots[b & r.pointee.mask].load(ordering: .relaxed)
         if t == b {
             // Last item: race the thieves for it with the same CAS they use.
             let won = top.compareExchange(
@@ -110,8 +123,9 @@ final class WorkStealingDeque<Element: WordRepresentable>: @unchecked Sendable {
         atomicMemoryFence(ordering: .sequentiallyConsistent)  // pairs with the fence in `pop`
         let b = bottom.load(ordering: .acquiring)  // pairs with the releasing store in `push`
         guard t < b else { return nil }
-        let r = ring.load(ordering: .acquiring)  // pairs with the releasing store in `grow`
-        let bits = r.pointee.slots[t & r.pointee.mask].load(ordering: .relaxed)
+        // SAFETY: as in `push`; a ring replaced meanwhile is still alive (kept until deinit).
+        let r = unsafe ring.load(ordering: .acquiring)  // pairs with the releasing store in `grow`
+        let bits = unsafe r.pointee.slots[t & r.pointee.mask].load(ordering: .relaxed)
         // Sequentially consistent success: totally ordered with `pop`'s CAS for the last item.
         guard
             top.compareExchange(
@@ -134,14 +148,15 @@ final class WorkStealingDeque<Element: WordRepresentable>: @unchecked Sendable {
     }
 
     private func grow(_ old: UnsafeMutablePointer<Ring>, top t: Int, bottom b: Int) -> UnsafeMutablePointer<Ring> {
-        let new = Self.makeRing(capacity: (old.pointee.mask + 1) * 2)
+        // SAFETY: `old` is the live current ring, `new` a fresh one; indices are masked into each.
+        let new = unsafe Self.makeRing(capacity: (old.pointee.mask + 1) * 2)
         for i in t..<b {
-            let v = old.pointee.slots[i & old.pointee.mask].load(ordering: .relaxed)
-            new.pointee.slots[i & new.pointee.mask].store(v, ordering: .relaxed)
+            let v = unsafe old.pointee.slots[i & old.pointee.mask].load(ordering: .relaxed)
+            unsafe new.pointee.slots[i & new.pointee.mask].store(v, ordering: .relaxed)
         }
-        rings.append(new)
-        ring.store(new, ordering: .releasing)  // pairs with the acquiring load in `steal`
-        return new
+        unsafe rings.append(new)
+        unsafe ring.store(new, ordering: .releasing)  // pairs with the acquiring load in `steal`
+        return unsafe new
     }
 }
 

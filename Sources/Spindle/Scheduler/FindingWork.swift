@@ -11,7 +11,7 @@ import Synchronization
 /// (its own call's work only), and running a job taken from a queue.
 extension Registry {
     /// Runs a job taken from a queue on participant `me`.
-    func execute(_ job: JobRef, on me: UnsafeMutablePointer<Participant>) {
+    func execute(_ job: JobRef, on me: LivePointer<Participant>) {
         Participant.assertOwned(me)
         let savedFamily = me.pointee.family
         // The job's outermost joins sit just below this participant's offered ones, so that they
@@ -35,7 +35,8 @@ extension Registry {
             if heapJob.isBackground && !heapJob.recordsOwnOutcome { record(.completed) }
         } else if job.isExecutorJob {
             me.pointee.family = makeFamily()
-            job.executorJob.runSynchronously(on: taskExecutor.unsafelyUnwrapped)
+            // SAFETY: the job came from the runtime through `enqueue` (so the pool is a task executor and `taskExecutor` is set) and runs once, here.
+            unsafe job.executorJob.runSynchronously(on: taskExecutor.unsafelyUnwrapped)
             me.pointee.bump(me.pointee.executorJobs)
         } else if job.isSpawnRecord {
             let record = job.spawnRecordPointer
@@ -60,7 +61,7 @@ extension Registry {
 
     /// What an idle worker looks for, in priority order: its own deque, its inbox, other
     /// participants' deques and the foreground injector, then background work.
-    func findWork(for me: UnsafeMutablePointer<Participant>) -> JobRef? {
+    func findWork(for me: LivePointer<Participant>) -> JobRef? {
         Participant.assertOwned(me)
         if let job = me.pointee.deque.pop() { return job }
         if let job = me.pointee.inbox.pop() { return job }
@@ -69,11 +70,11 @@ extension Registry {
         return background.pop()
     }
 
-    func stealForeground(for me: UnsafeMutablePointer<Participant>) -> JobRef? {
+    func stealForeground(for me: LivePointer<Participant>) -> JobRef? {
         let count = slotCount.load(ordering: .acquiring)  // pairs with the publishing stores
         let start = me.pointee.index
         for k in 1..<max(count, 1) {
-            let victim = slots[(start + k) % count].unsafelyUnwrapped
+            let victim = participant(at: (start + k) % count)
             if victim.pointee.deque.isProbablyEmpty { continue }
             if let job = victim.pointee.deque.steal() {
                 me.pointee.bump(me.pointee.steals)
@@ -93,7 +94,7 @@ extension Registry {
 
     /// Runs what is queued for this very thread: a worker's own inbox, or the home worker's inbox
     /// of an outside participant (used while blocked on something that is not a join or scope).
-    func serveInboxes(of me: UnsafeMutablePointer<Participant>) {
+    func serveInboxes(of me: LivePointer<Participant>) {
         while me.pointee.isWorker, let job = me.pointee.inbox.pop() ?? me.pointee.backgroundInbox.pop() {
             execute(job, on: me)
         }
@@ -102,19 +103,19 @@ extension Registry {
 
     /// A blocked outside participant whose thread is a worker elsewhere runs one job of that
     /// worker's inbox (as that worker); says whether it did.
-    func serveHomeInbox(of me: UnsafeMutablePointer<Participant>) -> Bool {
+    func serveHomeInbox(of me: LivePointer<Participant>) -> Bool {
         guard let home = me.pointee.homeWorker,
             let job = home.pointee.inbox.pop() ?? home.pointee.backgroundInbox.pop()
         else { return false }
-        spindle_set_current_participant(UnsafeMutableRawPointer(home))
-        home.pointee.registry.takeUnretainedValue().execute(job, on: home)
-        spindle_set_current_participant(UnsafeMutableRawPointer(me))
+        Participant.makeCurrent(home)
+        home.pointee.registry.execute(job, on: home)
+        Participant.makeCurrent(me)
         return true
     }
 
     /// Work a blocked participant may run: only jobs of its own family. Jobs of other families
     /// met on the way are handed to the foreground injector, where idle workers take them.
-    func findRelatedWork(for me: UnsafeMutablePointer<Participant>, hint: Int) -> JobRef? {
+    func findRelatedWork(for me: LivePointer<Participant>, hint: Int) -> JobRef? {
         Participant.assertOwned(me)
         if let job = me.pointee.deque.pop() { return job }
         if me.pointee.isWorker, let job = me.pointee.inbox.pop() { return job }
@@ -127,7 +128,7 @@ extension Registry {
         for k in 0..<count {
             let index = (start + k) % count
             if index == me.pointee.index { continue }
-            let victim = slots[index].unsafelyUnwrapped
+            let victim = participant(at: index)
             if victim.pointee.deque.isProbablyEmpty { continue }
             guard let job = victim.pointee.deque.steal() else { continue }
             if job.family == family {

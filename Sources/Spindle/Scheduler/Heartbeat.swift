@@ -41,7 +41,9 @@ final class Heartbeat: @unchecked Sendable {  // all state is atomic or immutabl
         self.intervalNanoseconds = intervalNanoseconds
     }
 
-    deinit { wakeWord.deallocate() }
+    // SAFETY: the heartbeat is destroyed after its thread has exited (the registry's shutdown
+    // joins it), so nothing waits on the word.
+    deinit { unsafe wakeWord.deallocate() }
 
     /// `<prefix>heartbeat` where that fits the platform's limit, else `<prefix>hb`.
     static func threadName(prefix: String) -> String {
@@ -51,8 +53,9 @@ final class Heartbeat: @unchecked Sendable {  // all state is atomic or immutabl
 
     func start(registry: Registry) {
         started = true
-        let context = Unmanaged.passRetained(HeartbeatContext(heartbeat: self, registry: registry))
-        spawnDetachedThread(
+        // SAFETY: a +1 reference handed to the new thread, which takes it back once (`heartbeatThreadEntry`); released here if the thread cannot start.
+        let context = unsafe Unmanaged.passRetained(HeartbeatContext(heartbeat: self, registry: registry))
+        unsafe spawnDetachedThread(
             name: Self.threadName(prefix: registry.configuration.threadNamePrefix),
             context: context.toOpaque(), entry: heartbeatThreadEntry)
     }
@@ -60,7 +63,7 @@ final class Heartbeat: @unchecked Sendable {  // all state is atomic or immutabl
     func participantBecameActive() {
         // Sequentially consistent: ordered against the heartbeat thread's load of `active`.
         if active.wrappingAdd(1, ordering: .sequentiallyConsistent).oldValue == 0 {
-            wakeWord.atomic.pointee.wrappingAdd(1, ordering: .releasing)  // pairs with the ticket load
+            wakeWord.withAtomic { $0.wrappingAdd(1, ordering: .releasing) }  // pairs with the ticket load
             wakeWord.wake(1)
         }
     }
@@ -73,7 +76,7 @@ final class Heartbeat: @unchecked Sendable {  // all state is atomic or immutabl
     func participantBecameHungry() {
         // Sequentially consistent: ordered against the heartbeat thread's load of `hungry`.
         if hungry.wrappingAdd(1, ordering: .sequentiallyConsistent).oldValue == 0 {
-            wakeWord.atomic.pointee.wrappingAdd(1, ordering: .releasing)  // pairs with the ticket load
+            wakeWord.withAtomic { $0.wrappingAdd(1, ordering: .releasing) }  // pairs with the ticket load
             wakeWord.wake(1)
         }
     }
@@ -93,14 +96,14 @@ final class Heartbeat: @unchecked Sendable {  // all state is atomic or immutabl
     func requestStop() {
         guard started else { return }
         stopped.store(true, ordering: .releasing)  // pairs with the loop's acquiring load
-        wakeWord.atomic.pointee.wrappingAdd(1, ordering: .releasing)
+        wakeWord.withAtomic { $0.wrappingAdd(1, ordering: .releasing) }
         wakeWord.wakeAll()
     }
 
     fileprivate func run(registry: Registry) {
         spindle_set_precise_timer_slack()
         while !stopped.load(ordering: .acquiring) {  // pairs with `stop()`
-            let ticket = wakeWord.atomic.pointee.load(ordering: .acquiring)
+            let ticket = wakeWord.withAtomic { $0.load(ordering: .acquiring) }
             // Looked at again after the ticket: a `requestStop` between the loop's check and the
             // ticket bumped the word before this load, so the wait below would not see it. Its
             // store to `stopped` comes before its releasing bump, which this acquiring load read.
@@ -134,6 +137,7 @@ private final class HeartbeatContext {
 }
 
 private func heartbeatThreadEntry(_ raw: UnsafeMutableRawPointer) {
-    let context = Unmanaged<HeartbeatContext>.fromOpaque(raw).takeRetainedValue()
+    // SAFETY: `raw` is the +1 reference `start()` passed to this thread, taken back once.
+    let context = unsafe Unmanaged<HeartbeatContext>.fromOpaque(raw).takeRetainedValue()
     context.heartbeat.run(registry: context.registry)
 }

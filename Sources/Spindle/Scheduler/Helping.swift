@@ -5,7 +5,7 @@ import Synchronization
 /// and waiting on an event while serving what only this thread can run.
 extension Registry {
     /// Waits until a promoted and stolen join job is done, helping with related work meanwhile.
-    func waitForStolenJob(_ job: UnsafeMutablePointer<StackJob>, on me: UnsafeMutablePointer<Participant>) {
+    func waitForStolenJob(_ job: LivePointer<StackJob>, on me: LivePointer<Participant>) {
         helpUntil(
             on: me,
             hint: { job.pointee.thief.load(ordering: .relaxed) },  // a hint only
@@ -28,7 +28,7 @@ extension Registry {
     }
 
     /// Waits for a count latch (scope, broadcast), helping with related work meanwhile.
-    func wait(for latch: CountLatch, on me: UnsafeMutablePointer<Participant>) {
+    func wait(for latch: CountLatch, on me: LivePointer<Participant>) {
         helpUntil(
             on: me, hint: { -1 }, isDone: { latch.isReleased },
             park: {
@@ -43,7 +43,7 @@ extension Registry {
     /// so that related work is looked for again). While it finds nothing it counts as hungry, so
     /// the heartbeat and promotion requests serve it.
     private func helpUntil(
-        on me: UnsafeMutablePointer<Participant>, hint: () -> Int,
+        on me: LivePointer<Participant>, hint: () -> Int,
         isDone: () -> Bool, park: () -> Bool
     ) {
         Participant.assertOwned(me)
@@ -96,7 +96,7 @@ extension OneShotEvent {
             wait()
             return
         }
-        let registry = me.pointee.registry.takeUnretainedValue()
+        let registry = me.pointee.registry
         while !wait(timeoutNanoseconds: registry.heartbeat.intervalNanoseconds) {
             registry.serveInboxes(of: me)
         }

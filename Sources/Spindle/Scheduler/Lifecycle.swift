@@ -121,7 +121,8 @@ extension Registry {
         // Every worker slot gets its participant now, so that scans never meet an empty slot;
         // the ones beyond `activeWorkers` stay idle (empty queues) until `resize` uses them.
         for i in 0..<maxWorkers {
-            slots[i] = Participant.allocate(registry: self, index: i, isWorker: true)
+            // SAFETY: `i < maxWorkers <= slotCapacity`, and no thread reads the table before the workers start.
+            unsafe slots[i] = Participant.allocate(registry: self, index: i, isWorker: true)
         }
         slotCount.store(maxWorkers, ordering: .releasing)  // pairs with acquiring loads in scans
         heartbeat.start(registry: self)
@@ -209,7 +210,7 @@ extension Registry {
     private func waitForRetirements(_ indices: Range<Int>) {
         while true {
             // Acquiring: pairs with the releasing bump in `leaveSlot`.
-            let ticket = slotsChanged.atomic.pointee.load(ordering: .acquiring)
+            let ticket = slotsChanged.withAtomic { $0.load(ordering: .acquiring) }
             let (threads, pending) = lifecycleLock.withLock { () -> ([WorkerThread], Bool) in
                 var threads: [WorkerThread] = []
                 var pending = false
@@ -234,7 +235,7 @@ extension Registry {
     private func noteSlotsChanged() {
         // Releasing: pairs with `waitForRetirements`' acquiring ticket load (the state itself
         // is read under the lock).
-        slotsChanged.atomic.pointee.wrappingAdd(1, ordering: .releasing)
+        slotsChanged.withAtomic { $0.wrappingAdd(1, ordering: .releasing) }
         slotsChanged.wakeAll()
     }
 
@@ -252,7 +253,7 @@ extension Registry {
 
     /// A retiring worker's last act: run what only it can run, hand the rest of its deque to
     /// the other workers.
-    func retireWorker(_ me: UnsafeMutablePointer<Participant>) {
+    func retireWorker(_ me: LivePointer<Participant>) {
         while let job = me.pointee.inbox.pop() ?? me.pointee.backgroundInbox.pop() {
             execute(job, on: me)
         }

@@ -12,34 +12,35 @@ import CSpindle
 extension Registry {
     /// Makes the calling thread a participant for the duration of one call.
     func enterExternal() -> ExternalParticipant {
-        var slot: UnsafeMutablePointer<Participant>?
+        var slot: LivePointer<Participant>?
         while slot == nil {
-            slot = externalLock.withLock { () -> UnsafeMutablePointer<Participant>? in
+            slot = externalLock.withLock { () -> LivePointer<Participant>? in
                 if let free = freeExternal.popLast() { return free }
                 let index = slotCount.load(ordering: .relaxed)  // only grown under this lock
                 guard index < Self.slotCapacity else { return nil }
                 let p = Participant.allocate(registry: self, index: index, isWorker: false)
-                slots[index] = p
+                // SAFETY: `index < slotCapacity` (checked above), written under `externalLock` before `slotCount` publishes it.
+                unsafe slots[index] = p
                 slotCount.store(index + 1, ordering: .releasing)  // publishes slots[index] to scans
                 return p
             }
             // More simultaneous outside callers than slots: wait for one to leave.
             if slot == nil { sched_yield() }
         }
-        let me = slot.unsafelyUnwrapped
+        guard let me = slot else { preconditionFailure("the loop ends with a slot") }
         me.pointee.family = makeFamily()
-        let previous = spindle_current_participant()
-        if let outer = previous?.assumingMemoryBound(to: Participant.self) {
+        let previous = Participant.current
+        if let outer = previous {
             me.pointee.homeWorker = outer.pointee.isWorker ? outer : outer.pointee.homeWorker
         }
-        spindle_set_current_participant(UnsafeMutableRawPointer(me))
+        Participant.makeCurrent(me)
         heartbeat.participantBecameActive()
         return ExternalParticipant(participant: me, previous: previous)
     }
 
     func exitExternal(_ entry: ExternalParticipant) {
         heartbeat.participantBecameIdle()
-        spindle_set_current_participant(entry.previous)
+        Participant.makeCurrent(entry.previous)
         let me = entry.participant
         me.pointee.retireSpawnSlab()
         me.pointee.homeWorker = nil
@@ -52,6 +53,8 @@ extension Registry {
 /// An outside thread's temporary membership, returned by `Registry.enterExternal()`.
 @usableFromInline
 struct ExternalParticipant {
-    @usableFromInline let participant: UnsafeMutablePointer<Participant>
-    let previous: UnsafeMutableRawPointer?
+    @usableFromInline let participant: LivePointer<Participant>
+    /// The thread's participant before this call (of another pool, or an outer call), restored
+    /// on exit.
+    let previous: LivePointer<Participant>?
 }

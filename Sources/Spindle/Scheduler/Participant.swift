@@ -12,6 +12,8 @@ import Synchronization
 /// 1. owner-only state read on every join (offer window, family, identity);
 /// 2. the heartbeat flag, written by the heartbeat thread;
 /// 3. shared machinery (deque, parker, counters) touched on slow paths.
+// @safe: the unowned registry outlives its participants (it frees them in its deinit).
+@safe
 @usableFromInline
 struct Participant: ~Copyable {
     // MARK: 1. Owner-only, hot.
@@ -19,8 +21,8 @@ struct Participant: ~Copyable {
     /// The offer window: newest and oldest offered join jobs that no thief is known to have
     /// started (a doubly linked list through the jobs), and how many there are. Every listed job
     /// is also on this participant's deque, where thieves take it.
-    @usableFromInline var newestPending: UnsafeMutablePointer<StackJob>?
-    @usableFromInline var oldestPending: UnsafeMutablePointer<StackJob>?
+    @usableFromInline var newestPending: LivePointer<StackJob>?
+    @usableFromInline var oldestPending: LivePointer<StackJob>?
     @usableFromInline var pendingCount: Int
     /// How many joins of this participant enclose the running code.
     @usableFromInline var joinDepth: Int
@@ -39,8 +41,8 @@ struct Participant: ~Copyable {
     /// The call the running code belongs to. A blocked participant only helps with jobs of its
     /// own family: work spawned, directly or not, by the same outside call or background job.
     @usableFromInline var family: Int
-    /// Identity of the registry this participant belongs to (compared, never dereferenced here).
-    @usableFromInline let registryID: UnsafeMutableRawPointer
+    /// Identity of the registry this participant belongs to (compared only).
+    @usableFromInline let registryID: ObjectIdentifier
     /// Position in the registry's participant table; workers are `0..<threadCount`.
     let index: Int
     let isWorker: Bool
@@ -48,10 +50,10 @@ struct Participant: ~Copyable {
     /// For an outside participant whose thread is a worker of another pool (directly or through
     /// further nesting): that worker's participant. While blocked here, the thread still serves
     /// its home worker's inbox, or a broadcast on the home pool could wait for it forever.
-    var homeWorker: UnsafeMutablePointer<Participant>?
+    var homeWorker: LivePointer<Participant>?
 
     /// The slab scope spawns of this participant are stored in, and how many of its slots are used.
-    @usableFromInline var spawnSlab: UnsafeMutablePointer<SpawnSlab>?
+    @usableFromInline var spawnSlab: LivePointer<SpawnSlab>?
     @usableFromInline var spawnSlabUsed: Int
 
     let padding0 = CacheLinePad()
@@ -80,7 +82,13 @@ struct Participant: ~Copyable {
     /// Background jobs that must run on this very worker (`spawnBroadcast` parts).
     let backgroundInbox = Injector<JobRef>()
     /// Unowned: the registry outlives all its participants.
-    let registry: Unmanaged<Registry>
+    private let unownedRegistry: Unmanaged<Registry>
+    /// The registry this participant belongs to.
+    var registry: Registry {
+        // SAFETY: a registry frees its participants in its deinit, so it is alive whenever one of
+        // them is used.
+        unsafe unownedRegistry.takeUnretainedValue()
+    }
     /// Counters written only by the owner (load + store, no read-modify-write), summed on read
     /// by `ThreadPool.metrics` (relaxed: a snapshot orders nothing).
     /// This participant's trace buffer when the pool traces (`nil`: one branch, nothing else).
@@ -105,43 +113,62 @@ struct Participant: ~Copyable {
         spawnSlabUsed = 0
         homeWorker = nil
         family = 0
-        registryID = Unmanaged.passUnretained(registry).toOpaque()
+        registryID = ObjectIdentifier(registry)
         self.index = index
         self.isWorker = isWorker
-        self.registry = Unmanaged.passUnretained(registry)
+        // SAFETY: the registry frees its participants in its deinit, so it outlives this reference.
+        unsafe unownedRegistry = Unmanaged.passUnretained(registry)
         traceBuffer = registry.tracer?.buffer(for: index)
     }
 
     /// Allocates a participant on its own cache lines.
-    static func allocate(registry: Registry, index: Int, isWorker: Bool) -> UnsafeMutablePointer<Participant> {
-        // Unsafe allocation: raw, aligned memory so the fast path needs no ARC; freed by `deallocate`.
+    static func allocate(registry: Registry, index: Int, isWorker: Bool) -> LivePointer<Participant> {
+        // SAFETY: fresh memory of the participant's size and alignment, bound and initialised
+        // here; it stays in place until `deallocate`, which the registry calls only after the
+        // participant's thread is gone (workers joined, outside slots at the registry's end).
         let raw = UnsafeMutableRawPointer.allocate(
             byteCount: MemoryLayout<Participant>.stride, alignment: cacheLineAlignment)
-        let p = raw.bindMemory(to: Participant.self, capacity: 1)
-        p.initialize(to: Participant(registry: registry, index: index, isWorker: isWorker))
-        return p
+        let p = unsafe raw.bindMemory(to: Participant.self, capacity: 1)
+        unsafe p.initialize(to: Participant(registry: registry, index: index, isWorker: isWorker))
+        return unsafe LivePointer(unchecked: p)
     }
 
-    static func deallocate(_ p: UnsafeMutablePointer<Participant>) {
-        p.pointee.parker.deallocate()
-        p.deinitialize(count: 1)
-        UnsafeMutableRawPointer(p).deallocate()
+    /// # Safety
+    /// No thread uses `p` (or any copy of it) afterwards.
+    @unsafe
+    static func deallocate(_ p: LivePointer<Participant>) {
+        // SAFETY: the caller's obligation covers the parker: nobody parks or unparks it again.
+        unsafe p.pointee.parker.deallocate()
+        // SAFETY: `p` came from `allocate` (initialised, its own allocation); the caller
+        // guarantees nobody uses it again.
+        unsafe p.base.deinitialize(count: 1)
+        unsafe UnsafeMutableRawPointer(p.base).deallocate()
     }
 
     /// The current thread's participant if it belongs to the registry `registryID`.
     @inlinable
     @inline(__always)
-    static func current(in registryID: UnsafeMutableRawPointer) -> UnsafeMutablePointer<Participant>? {
-        guard let raw = spindle_current_participant() else { return nil }
-        let me = raw.assumingMemoryBound(to: Participant.self)
+    static func current(in registryID: ObjectIdentifier) -> LivePointer<Participant>? {
+        guard let me = current else { return nil }
         return me.pointee.registryID == registryID ? me : nil
     }
 
     /// The current thread's participant in any pool.
     @inlinable
     @inline(__always)
-    static var current: UnsafeMutablePointer<Participant>? {
-        spindle_current_participant()?.assumingMemoryBound(to: Participant.self)
+    static var current: LivePointer<Participant>? {
+        // SAFETY: the thread-local slot holds a participant that is alive while its thread takes
+        // part (set on entry, cleared or restored before the participant can be freed).
+        guard let raw = unsafe spindle_current_participant() else { return nil }
+        return unsafe LivePointer(unchecked: raw.assumingMemoryBound(to: Participant.self))
+    }
+
+    /// Makes `p` the current thread's participant (`nil`: none), for the thread-local slot that
+    /// `current` reads.
+    static func makeCurrent(_ p: LivePointer<Participant>?) {
+        // SAFETY: stores the address only; `current` re-forms the pointer on this thread, while
+        // the participant is alive (callers reset the slot before it can be freed).
+        unsafe spindle_set_current_participant(p?.raw)
     }
 
     /// The join fast path's one check, shared by every `join`: the current thread's participant
@@ -150,7 +177,7 @@ struct Participant: ~Copyable {
     /// path: an outside caller, a heartbeat to answer, a join to offer).
     @inlinable
     @inline(__always)
-    static func joiningInline(in registryID: UnsafeMutableRawPointer) -> UnsafeMutablePointer<Participant>? {
+    static func joiningInline(in registryID: ObjectIdentifier) -> LivePointer<Participant>? {
         if let me = current(in: registryID), _fastPath(me.pointee.mayJoinInline) { return me }
         return nil
     }
@@ -158,7 +185,7 @@ struct Participant: ~Copyable {
     /// The same check for `Spindle.join`, in whichever pool the thread takes part in.
     @inlinable
     @inline(__always)
-    static var joiningInline: UnsafeMutablePointer<Participant>? {
+    static var joiningInline: LivePointer<Participant>? {
         if let me = current, _fastPath(me.pointee.mayJoinInline) { return me }
         return nil
     }
@@ -169,7 +196,7 @@ struct Participant: ~Copyable {
     /// takes `me` for such state asserts it.
     @inlinable
     @inline(__always)
-    static func assertOwned(_ me: UnsafeMutablePointer<Participant>, _ function: StaticString = #function) {
+    static func assertOwned(_ me: LivePointer<Participant>, _ function: StaticString = #function) {
         assert(current == me, "\(function): owner-only participant state touched from another thread")
     }
 
@@ -188,7 +215,7 @@ struct Participant: ~Copyable {
     /// Lists an offered job (already published on the deque, or about to be) in the window.
     @inlinable
     @inline(__always)
-    mutating func enterOfferWindow(_ job: UnsafeMutablePointer<StackJob>) {
+    mutating func enterOfferWindow(_ job: LivePointer<StackJob>) {
         job.pointee.older = newestPending
         if let newest = newestPending {
             newest.pointee.newer = job
@@ -224,7 +251,7 @@ struct Participant: ~Copyable {
     /// window already dropped it.
     @inlinable
     @inline(__always)
-    mutating func leaveOfferWindow(_ job: UnsafeMutablePointer<StackJob>) {
+    mutating func leaveOfferWindow(_ job: LivePointer<StackJob>) {
         if job.pointee.leftWindow { return }
         let older = job.pointee.older
         newestPending = older
@@ -262,14 +289,15 @@ struct Participant: ~Copyable {
 
     /// A free slot for a spawn record, with its slab (owner-only bump allocation).
     @inlinable
-    mutating func nextSpawnSlot() -> (UnsafeMutableRawPointer, UnsafeMutablePointer<SpawnSlab>) {
+    mutating func nextSpawnSlot() -> (UnsafeMutableRawPointer, LivePointer<SpawnSlab>) {
         if _slowPath(spawnSlab == nil || spawnSlabUsed == SpawnSlab.capacity) {
             refillSpawnSlab()
         }
-        let slab = spawnSlab.unsafelyUnwrapped
-        let slot = SpawnSlab.slot(slab, spawnSlabUsed)
+        // SAFETY: the refill above leaves a slab with a free slot.
+        let slab = unsafe spawnSlab.unsafelyUnwrapped
+        let slot = unsafe SpawnSlab.slot(slab, spawnSlabUsed)
         spawnSlabUsed &+= 1
-        return (slot, slab)
+        return unsafe (slot, slab)
     }
 
     @usableFromInline

@@ -36,7 +36,7 @@ extension Registry {
     /// Called at a join point when the heartbeat flag is set (some thread is hungry): drops the
     /// offered jobs thieves have started from the offer window, so that the next joins below the
     /// ones this thread still runs itself are offered too.
-    func answerHeartbeat(on me: UnsafeMutablePointer<Participant>) {
+    func answerHeartbeat(on me: LivePointer<Participant>) {
         Participant.assertOwned(me)
         me.pointee.heartbeat.store(false, ordering: .relaxed)  // no data attached to the flag
         if !me.pointee.slideOfferWindow() {
@@ -45,7 +45,7 @@ extension Registry {
     }
 
     /// Makes a join job stealable: pushes it onto the owner's deque and wakes a sleeper.
-    func publishJob(_ job: UnsafeMutablePointer<StackJob>, on me: UnsafeMutablePointer<Participant>) {
+    func publishJob(_ job: LivePointer<StackJob>, on me: LivePointer<Participant>) {
         Participant.assertOwned(me)
         me.pointee.deque.push(JobRef(stack: job))
         me.pointee.bump(me.pointee.promotions)
@@ -57,9 +57,14 @@ extension Registry {
     }
 
     /// Publishes `count` consecutive jobs (an N-way join's branches), oldest first.
-    func publishJobs(_ jobs: UnsafeMutablePointer<StackJob>, count: Int, on me: UnsafeMutablePointer<Participant>) {
+    ///
+    /// # Safety
+    /// `jobs` is the first of `count` consecutive initialised jobs, each alive until it is done.
+    @unsafe
+    func publishJobs(_ jobs: LivePointer<StackJob>, count: Int, on me: LivePointer<Participant>) {
         Participant.assertOwned(me)
-        for k in 0..<count { me.pointee.deque.push(JobRef(stack: jobs + k)) }
+        // SAFETY: `k < count`, and the caller promises those jobs (see # Safety).
+        for k in 0..<count { me.pointee.deque.push(JobRef(stack: unsafe jobs.advanced(by: k))) }
         me.pointee.bump(me.pointee.promotions)
         me.pointee.trace(.promotion)
         sleep.notifyWorkAvailable(count: count)
@@ -67,7 +72,7 @@ extension Registry {
 
     /// Back at a published job: takes it back if no thief did (returns true: run it inline), else
     /// waits for the thief (returns false: the result is in place).
-    func takeBackJob(_ job: UnsafeMutablePointer<StackJob>, on me: UnsafeMutablePointer<Participant>) -> Bool {
+    func takeBackJob(_ job: LivePointer<StackJob>, on me: LivePointer<Participant>) -> Bool {
         Participant.assertOwned(me)
         if let top = me.pointee.deque.pop() {
             if top == JobRef(stack: job) { return true }
@@ -81,7 +86,7 @@ extension Registry {
     }
 
     /// Pushes a scope spawn record onto the current participant's deque.
-    func pushSpawnRecord(_ job: JobRef, on me: UnsafeMutablePointer<Participant>) {
+    func pushSpawnRecord(_ job: JobRef, on me: LivePointer<Participant>) {
         Participant.assertOwned(me)
         me.pointee.deque.push(job)
         sleep.notifyWorkAvailable()

@@ -13,6 +13,9 @@ import Synchronization
 ///
 /// `ThreadPool` is the public face; workers keep the registry alive (not the pool), so dropping
 /// the last `ThreadPool` reference can shut the pool down.
+// @safe: the participant table is only read through `participant(at:)` and written under
+// `externalLock` or before the workers start; it is freed in deinit.
+@safe
 final class Registry: @unchecked Sendable {  // mutable state is atomic or guarded by `lifecycleLock` / `externalLock`
     let configuration: ThreadPool.Configuration
     /// Worker slots reserved at creation (`resize` may grow the pool up to this many workers).
@@ -40,7 +43,7 @@ final class Registry: @unchecked Sendable {  // mutable state is atomic or guard
     /// Participant table: `slots[0..<slotCount]` are valid forever once published.
     /// Worker slots are `0..<maxWorkers` (the first `activeWorkers` in service); outside callers
     /// get the rest on demand.
-    let slots: UnsafeMutablePointer<UnsafeMutablePointer<Participant>?>
+    let slots: UnsafeMutablePointer<LivePointer<Participant>?>
     static let slotCapacity = 4_096
     /// Published with a releasing store after a slot pointer is written; read acquiring.
     let slotCount = Atomic<Int>(0)
@@ -48,7 +51,7 @@ final class Registry: @unchecked Sendable {  // mutable state is atomic or guard
     /// Outside participants not in use, guarded by `externalLock` (both used by
     /// OutsideParticipants.swift only).
     let externalLock = FutexLock()
-    var freeExternal: [UnsafeMutablePointer<Participant>] = []
+    var freeExternal: [LivePointer<Participant>] = []
 
     /// Foreground jobs without an owning deque (handed in from non-participants, or given back).
     let foreground = Injector<JobRef>()
@@ -88,8 +91,9 @@ final class Registry: @unchecked Sendable {  // mutable state is atomic or guard
             Self.slotCapacity / 2,
             Swift.max(4 * configuration.threads, 4 * ThreadPool.usableCoreCount))
         // Unsafe allocation: a fixed table of participant pointers read by thieves; freed in deinit.
-        slots = .allocate(capacity: Self.slotCapacity)
-        slots.initialize(repeating: nil, count: Self.slotCapacity)
+        // SAFETY: a fixed table, initialised to nil here, read through `participant(at:)` and freed in deinit.
+        unsafe slots = .allocate(capacity: Self.slotCapacity)
+        unsafe slots.initialize(repeating: nil, count: Self.slotCapacity)
         lifecycle = PoolLifecycle(slotCount: maxWorkers)
         pendingPlaces = PendingPlaces(bound: configuration.maxPending)
         heartbeat = Heartbeat(intervalNanoseconds: configuration.heartbeatNanoseconds)
@@ -99,21 +103,26 @@ final class Registry: @unchecked Sendable {  // mutable state is atomic or guard
 
     deinit {
         for i in 0..<slotCount.load(ordering: .acquiring) {
-            if let p = slots[i] { Participant.deallocate(p) }
+            // SAFETY: deinit: every worker thread was joined and every outside call has returned, so no participant is in use.
+            if let p = unsafe slots[i] { unsafe Participant.deallocate(p) }
         }
-        slots.deallocate()
-        slotsChanged.deallocate()
+        unsafe slots.deallocate()
+        // SAFETY: the registry is going away: every thread that waited on the word has left.
+        unsafe slotsChanged.deallocate()
         LiveObjects.destroyed(.registry)
     }
 
-    var identity: UnsafeMutableRawPointer { Unmanaged.passUnretained(self).toOpaque() }
+    var identity: ObjectIdentifier { ObjectIdentifier(self) }
 
     func makeFamily() -> Int {
         nextFamily.wrappingAdd(1, ordering: .relaxed).newValue  // a unique number; orders nothing
     }
 
-    func participant(at index: Int) -> UnsafeMutablePointer<Participant> {
-        slots[index].unsafelyUnwrapped
+    /// Participant `index`: a worker slot, or any slot below a `slotCount` loaded acquiring.
+    func participant(at index: Int) -> LivePointer<Participant> {
+        // SAFETY: `index` is below the table's capacity and its slot was published (worker slots
+        // are filled before any thread starts; others before `slotCount`'s releasing store).
+        unsafe slots[index].unsafelyUnwrapped
     }
 
     /// When promotions were last requested (monotonic nanoseconds); a hint shared by all

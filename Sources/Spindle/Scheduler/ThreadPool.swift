@@ -24,7 +24,7 @@ import CSpindle
 public final class ThreadPool: @unchecked Sendable {  // immutable after init; the registry synchronises itself
     let registry: Registry
     /// The registry's address: compared with the current participant's on every join.
-    @usableFromInline let registryID: UnsafeMutableRawPointer
+    @usableFromInline let registryID: ObjectIdentifier
     /// The configuration the pool was built with.
     public let configuration: Configuration
 
@@ -58,7 +58,8 @@ public final class ThreadPool: @unchecked Sendable {  // immutable after init; t
         registry = Registry(configuration: configuration)
         registryID = registry.identity
         registry.pool = self
-        registry.taskExecutor = UnownedTaskExecutor(ordinary: self)
+        // SAFETY: the registry is the pool's and never outlives it (unowned on purpose: no retain cycle).
+        unsafe registry.taskExecutor = UnownedTaskExecutor(ordinary: self)
         try registry.start()
     }
 
@@ -152,7 +153,7 @@ public final class ThreadPool: @unchecked Sendable {  // immutable after init; t
     /// caller inside a call), or becomes for the duration of `body` (a temporary outside
     /// participant, which takes part in its own call's work on its own thread: no hand-off).
     @inlinable
-    func _withParticipant<R, E: Error>(_ body: (UnsafeMutablePointer<Participant>) throws(E) -> R) throws(E) -> R {
+    func _withParticipant<R, E: Error>(_ body: (LivePointer<Participant>) throws(E) -> R) throws(E) -> R {
         if let me = Participant.current(in: registryID) { return try body(me) }
         let entry = _enterAsOutsider()
         defer { _exitAsOutsider(entry) }

@@ -7,14 +7,17 @@ import CSpindle
 #endif
 
 /// What a new thread runs: a plain function and a retained context pointer.
+// @unsafe: a raw context pointer handed to a new thread, which owns it.
+@unsafe
 private final class ThreadStart {
     let body: (UnsafeMutableRawPointer) -> Void
     let context: UnsafeMutableRawPointer
     let name: String
     init(body: @escaping (UnsafeMutableRawPointer) -> Void, context: UnsafeMutableRawPointer, name: String) {
-        self.body = body
-        self.context = context
-        self.name = name
+        // SAFETY: stored for the new thread, which takes the object back once (`threadTrampoline`).
+        unsafe self.body = body
+        unsafe self.context = context
+        unsafe self.name = name
     }
 }
 
@@ -31,11 +34,12 @@ private final class ThreadStart {
     }
 #else
     private func threadTrampoline(_ raw: UnsafeMutableRawPointer?) -> UnsafeMutableRawPointer? {
-        let start = Unmanaged<ThreadStart>.fromOpaque(raw.unsafelyUnwrapped).takeRetainedValue()
-        spindle_set_thread_name(start.name)
+        // SAFETY: `raw` is the +1 `ThreadStart` that `startThread` passed to this thread, taken back once.
+        let start = unsafe Unmanaged<ThreadStart>.fromOpaque(raw.unsafelyUnwrapped).takeRetainedValue()
+        unsafe spindle_set_thread_name(start.name)
         LiveObjects.created(.thread)
         defer { LiveObjects.destroyed(.thread) }
-        start.body(start.context)
+        unsafe start.body(start.context)
         return nil
     }
 #endif
@@ -46,19 +50,21 @@ private func startThread(
     body: @escaping (UnsafeMutableRawPointer) -> Void
 ) -> Result<pthread_t, ThreadPoolError> {
     var attributes = pthread_attr_t()
-    pthread_attr_init(&attributes)
-    defer { pthread_attr_destroy(&attributes) }
-    if let stackSize { pthread_attr_setstacksize(&attributes, stackSize) }
-    let start = Unmanaged.passRetained(ThreadStart(body: body, context: context, name: name)).toOpaque()
+    // SAFETY: `attributes` is a local initialised here and destroyed on every path (defer).
+    unsafe pthread_attr_init(&attributes)
+    defer { unsafe pthread_attr_destroy(&attributes) }
+    if let stackSize { unsafe pthread_attr_setstacksize(&attributes, stackSize) }
+    // SAFETY: a +1 reference for the new thread, which takes it back once; released below if the thread cannot start.
+    let start = unsafe Unmanaged.passRetained(ThreadStart(body: body, context: context, name: name)).toOpaque()
     #if canImport(Darwin)
         var handle: pthread_t?
         let result = pthread_create(&handle, &attributes, threadTrampoline, start)
     #else
         var handle = pthread_t()
-        let result = pthread_create(&handle, &attributes, threadTrampoline, start)
+        let result = unsafe pthread_create(&handle, &attributes, threadTrampoline, start)
     #endif
     guard result == 0 else {
-        Unmanaged<ThreadStart>.fromOpaque(start).release()
+        unsafe Unmanaged<ThreadStart>.fromOpaque(start).release()
         return .failure(.threadCreationFailed(errno: result))
     }
     #if canImport(Darwin)
@@ -73,7 +79,8 @@ func spawnDetachedThread(
     name: String, context: UnsafeMutableRawPointer,
     entry: @escaping (UnsafeMutableRawPointer) -> Void
 ) {
-    switch startThread(name: name, stackSize: nil, context: context, body: entry) {
+    // SAFETY: `context` is the caller's +1 reference, passed on to the thread (see `startThread`).
+    switch unsafe startThread(name: name, stackSize: nil, context: context, body: entry) {
     case .success(let handle): pthread_detach(handle)
     case .failure(let error): fatalError("Spindle could not start its heartbeat thread: \(error)")
     }
@@ -85,16 +92,17 @@ struct WorkerThread: @unchecked Sendable {  // pthread_t is a plain handle, join
     let handle: pthread_t
 
     static func start(registry: Registry, index: Int) throws(ThreadPoolError) -> WorkerThread {
-        let context = Unmanaged.passRetained(WorkerContext(registry: registry, index: index)).toOpaque()
+        // SAFETY: a +1 reference taken back once by `workerThreadEntry`, or released below if the thread cannot start.
+        let context = unsafe Unmanaged.passRetained(WorkerContext(registry: registry, index: index)).toOpaque()
         let name = workerThreadName(prefix: registry.configuration.threadNamePrefix, index: index)
-        switch startThread(
+        switch unsafe startThread(
             name: name, stackSize: registry.configuration.stackSize,
             context: context, body: workerThreadEntry)
         {
         case .success(let handle):
             return WorkerThread(index: index, handle: handle)
         case .failure(let error):
-            Unmanaged<WorkerContext>.fromOpaque(context).release()
+            unsafe Unmanaged<WorkerContext>.fromOpaque(context).release()
             throw error
         }
     }
@@ -137,13 +145,15 @@ private final class WorkerContext {
 }
 
 private func workerThreadEntry(_ raw: UnsafeMutableRawPointer) {
-    let context = Unmanaged<WorkerContext>.fromOpaque(raw).takeRetainedValue()
+    // SAFETY: `raw` is the +1 reference `WorkerThread.start` passed to this thread, taken back once.
+    let context = unsafe Unmanaged<WorkerContext>.fromOpaque(raw).takeRetainedValue()
     Worker.run(registry: context.registry, index: context.index)
 }
 
 /// Monotonic clock in nanoseconds (vDSO, no system call).
 func monotonicNanoseconds() -> Int64 {
     var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
+    // SAFETY: `ts` is a local the call fills in.
+    unsafe clock_gettime(CLOCK_MONOTONIC, &ts)
     return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
 }

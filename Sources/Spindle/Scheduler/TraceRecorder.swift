@@ -38,6 +38,8 @@ final class TraceRecorder: @unchecked Sendable {  // buffers are owner-written, 
     }
 
     /// One participant's events.
+    // @safe: `events` is written only by the owner, below `capacity`, and freed in deinit.
+    @safe
     final class Buffer: @unchecked Sendable {  // `events[0..<count]` is immutable once published by `count`
         let events: UnsafeMutablePointer<Event>
         let capacity: Int
@@ -47,10 +49,12 @@ final class TraceRecorder: @unchecked Sendable {  // buffers are owner-written, 
         init(capacity: Int) {
             self.capacity = capacity
             // Unsafe allocation: a fixed array of trivial events; freed in deinit.
-            events = .allocate(capacity: capacity)
+            // SAFETY: a fixed array of trivial events, written below `capacity` only and freed in deinit.
+            unsafe events = .allocate(capacity: capacity)
         }
 
-        deinit { events.deallocate() }
+        // SAFETY: freed with the buffer; readers hold the buffer while they read.
+        deinit { unsafe events.deallocate() }
 
         /// Owner only.
         func append(_ event: Event) {
@@ -59,7 +63,8 @@ final class TraceRecorder: @unchecked Sendable {  // buffers are owner-written, 
                 dropped.store(dropped.load(ordering: .relaxed) &+ 1, ordering: .relaxed)  // owner-only counter
                 return
             }
-            (events + n).initialize(to: event)
+            // SAFETY: `n < capacity` (checked above); only the owner writes, at positions not yet published.
+            unsafe (events + n).initialize(to: event)
             count.store(n + 1, ordering: .releasing)  // publishes the event; pairs with the export's acquiring load
         }
     }

@@ -4,8 +4,8 @@ import CSpindle
 enum Worker {
     static func run(registry: Registry, index: Int) {
         let me = registry.participant(at: index)
-        spindle_set_current_participant(UnsafeMutableRawPointer(me))
-        defer { spindle_set_current_participant(nil) }
+        Participant.makeCurrent(me)
+        defer { Participant.makeCurrent(nil) }
         if registry.configuration.pinning == .cores {
             _ = spindle_pin_current_thread(spindle_affinity_cpu_at(Int32(index)))
         }
@@ -17,7 +17,7 @@ enum Worker {
 
     /// Finds and runs work until the worker retires or the closed pool has nothing left; sets up
     /// and tears down the worker's per-thread state around it.
-    private static func serve(registry: Registry, me: UnsafeMutablePointer<Participant>, index: Int) -> WorkerExit {
+    private static func serve(registry: Registry, me: LivePointer<Participant>, index: Int) -> WorkerExit {
         let spinLimit = registry.configuration.spinBeforeSleep
         registry.heartbeat.participantBecameActive()
         me.pointee.becameBusy(at: monotonicNanoseconds())  // until its first search finds nothing

@@ -16,7 +16,7 @@ import Synchronization
 /// to another sleeper instead of issuing a second wake-up for the same one.
 final class WorkerSleepState: @unchecked Sendable {  // `sleepers` is guarded by `lock`; the rest is atomic
     private let lock = FutexLock()
-    private var sleepers: [UnsafeMutablePointer<Participant>] = []
+    private var sleepers: [LivePointer<Participant>] = []
     private let sleeperCount = Atomic<Int>(0)
 
     /// A racy look at the sleeper count (relaxed): only for wake-ups that are hints.
@@ -30,7 +30,7 @@ final class WorkerSleepState: @unchecked Sendable {  // `sleepers` is guarded by
     func notifyWorkAvailable(count: Int = 1) {
         atomicMemoryFence(ordering: .sequentiallyConsistent)  // pairs with the fence in `prepareToSleep`
         guard sleeperCount.load(ordering: .relaxed) > 0 else { return }
-        let woken = lock.withLock { () -> [UnsafeMutablePointer<Participant>] in
+        let woken = lock.withLock { () -> [LivePointer<Participant>] in
             let n = min(count, sleepers.count)
             let chosen = Array(sleepers.suffix(n))
             sleepers.removeLast(n)
@@ -46,7 +46,7 @@ final class WorkerSleepState: @unchecked Sendable {  // `sleepers` is guarded by
 
     /// Sleeper side, step 1: returns the ticket to park with. The caller must search for work
     /// once more after this, then call `sleep(_:ticket:)` or `cancelSleep(_:)`.
-    func prepareToSleep(_ me: UnsafeMutablePointer<Participant>) -> UInt32 {
+    func prepareToSleep(_ me: LivePointer<Participant>) -> UInt32 {
         let ticket = me.pointee.parker.prepare()
         lock.withLock {
             sleepers.append(me)
@@ -59,7 +59,7 @@ final class WorkerSleepState: @unchecked Sendable {  // `sleepers` is guarded by
     /// Takes `me` off the list if no producer did (it found work itself, or woke without being
     /// chosen). When a producer had chosen `me` although `me` found work on its own, the
     /// notification is passed on to another sleeper, so that it is not used up.
-    func cancelSleep(_ me: UnsafeMutablePointer<Participant>) {
+    func cancelSleep(_ me: LivePointer<Participant>) {
         let wasChosen = lock.withLock { () -> Bool in
             guard let i = sleepers.firstIndex(of: me) else { return true }
             sleepers.remove(at: i)
@@ -69,7 +69,7 @@ final class WorkerSleepState: @unchecked Sendable {  // `sleepers` is guarded by
         if wasChosen { notifyWorkAvailable() }
     }
 
-    func sleep(_ me: UnsafeMutablePointer<Participant>, ticket: UInt32) {
+    func sleep(_ me: LivePointer<Participant>, ticket: UInt32) {
         me.pointee.parker.park(ticket: ticket)
         // Off the list if the wake-up was spurious (a chosen sleeper was removed by its waker).
         lock.withLock {

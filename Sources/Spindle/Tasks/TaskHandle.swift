@@ -83,7 +83,7 @@ final class TaskState<T: Sendable>: @unchecked Sendable {  // `outcome`, `awaite
     }
 
     /// Valid after `event` is set.
-    var result: Result<T, any Error> { lock.withLock { outcome.unsafelyUnwrapped } }
+    var result: Result<T, any Error> { lock.withLock { outcome! } }
 
     /// Suspends until the outcome is known. `onTimeout`, when given, is armed with the awaiter's
     /// id and may end the wait early through `abandonAwait`.
