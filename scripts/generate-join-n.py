@@ -35,7 +35,7 @@ def arity(n: int) -> str:
         label = "default" if k == n - 2 else f"case {k}"
         cases.append(f"                {label}: unsafe results.pointee.{k} = Result(catching: {c})")
     cases = "\n".join(cases)
-    slot_return = "(" + ", ".join(["try ra.get()"] + [f"try slots.{k}!.get()" for k in range(n - 1)]) + ")"
+    slot_return = "(" + ", ".join(["try ra.get()"] + [f"try slots.{k}.unsafelyUnwrapped.get()" for k in range(n - 1)]) + ")"
     return f'''
     /// Runs {ORDINAL[n]} closures, potentially in parallel, and returns all results; as the binary
     /// `join`: the first runs on the calling thread, the others are offered to other threads.
@@ -94,7 +94,9 @@ def arity(n: int) -> str:
                 }}
             }})
         }}
-        return {slot_return}
+        // SAFETY: every branch has run by now (here, or by a thief `_offerBranches` waited
+        // for), so every slot holds its result.
+        return unsafe {slot_return}
     }}
 '''
 

@@ -87,7 +87,9 @@ extension ThreadPool {
                     }
                 })
         }
-        return (try ra.get(), try slots.0!.get(), try slots.1!.get())
+        // SAFETY: every branch has run by now (here, or by a thief `_offerBranches` waited
+        // for), so every slot holds its result.
+        return unsafe (try ra.get(), try slots.0.unsafelyUnwrapped.get(), try slots.1.unsafelyUnwrapped.get())
     }
 
     /// Runs 4 closures, potentially in parallel, and returns all results; as the binary
@@ -163,7 +165,11 @@ extension ThreadPool {
                     }
                 })
         }
-        return (try ra.get(), try slots.0!.get(), try slots.1!.get(), try slots.2!.get())
+        // SAFETY: every branch has run by now (here, or by a thief `_offerBranches` waited
+        // for), so every slot holds its result.
+        return unsafe (
+            try ra.get(), try slots.0.unsafelyUnwrapped.get(), try slots.1.unsafelyUnwrapped.get(), try slots.2.unsafelyUnwrapped.get()
+        )
     }
 
     /// Runs 5 closures, potentially in parallel, and returns all results; as the binary
@@ -244,7 +250,12 @@ extension ThreadPool {
                     }
                 })
         }
-        return (try ra.get(), try slots.0!.get(), try slots.1!.get(), try slots.2!.get(), try slots.3!.get())
+        // SAFETY: every branch has run by now (here, or by a thief `_offerBranches` waited
+        // for), so every slot holds its result.
+        return unsafe (
+            try ra.get(), try slots.0.unsafelyUnwrapped.get(), try slots.1.unsafelyUnwrapped.get(), try slots.2.unsafelyUnwrapped.get(),
+            try slots.3.unsafelyUnwrapped.get()
+        )
     }
 
     /// Runs 6 closures, potentially in parallel, and returns all results; as the binary
@@ -330,7 +341,12 @@ extension ThreadPool {
                     }
                 })
         }
-        return (try ra.get(), try slots.0!.get(), try slots.1!.get(), try slots.2!.get(), try slots.3!.get(), try slots.4!.get())
+        // SAFETY: every branch has run by now (here, or by a thief `_offerBranches` waited
+        // for), so every slot holds its result.
+        return unsafe (
+            try ra.get(), try slots.0.unsafelyUnwrapped.get(), try slots.1.unsafelyUnwrapped.get(), try slots.2.unsafelyUnwrapped.get(),
+            try slots.3.unsafelyUnwrapped.get(), try slots.4.unsafelyUnwrapped.get()
+        )
     }
 
     /// Runs 7 closures, potentially in parallel, and returns all results; as the binary
@@ -423,9 +439,11 @@ extension ThreadPool {
                     }
                 })
         }
-        return (
-            try ra.get(), try slots.0!.get(), try slots.1!.get(), try slots.2!.get(), try slots.3!.get(), try slots.4!.get(),
-            try slots.5!.get()
+        // SAFETY: every branch has run by now (here, or by a thief `_offerBranches` waited
+        // for), so every slot holds its result.
+        return unsafe (
+            try ra.get(), try slots.0.unsafelyUnwrapped.get(), try slots.1.unsafelyUnwrapped.get(), try slots.2.unsafelyUnwrapped.get(),
+            try slots.3.unsafelyUnwrapped.get(), try slots.4.unsafelyUnwrapped.get(), try slots.5.unsafelyUnwrapped.get()
         )
     }
 
@@ -524,9 +542,12 @@ extension ThreadPool {
                     }
                 })
         }
-        return (
-            try ra.get(), try slots.0!.get(), try slots.1!.get(), try slots.2!.get(), try slots.3!.get(), try slots.4!.get(),
-            try slots.5!.get(), try slots.6!.get()
+        // SAFETY: every branch has run by now (here, or by a thief `_offerBranches` waited
+        // for), so every slot holds its result.
+        return unsafe (
+            try ra.get(), try slots.0.unsafelyUnwrapped.get(), try slots.1.unsafelyUnwrapped.get(), try slots.2.unsafelyUnwrapped.get(),
+            try slots.3.unsafelyUnwrapped.get(), try slots.4.unsafelyUnwrapped.get(), try slots.5.unsafelyUnwrapped.get(),
+            try slots.6.unsafelyUnwrapped.get()
         )
     }
 
