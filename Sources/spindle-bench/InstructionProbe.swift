@@ -36,7 +36,43 @@ let instructionProbes: [InstructionProbe] = [
     InstructionProbe(
         name: "spindle-join-free", joins: (1 << 16) - 1,
         sequentialFunction: "probeIndexTreeSequential", joinFunction: "probeIndexTreeFreeJoin"),
+    // Pipelines: "extra per join" is then extra instructions per element.
+    InstructionProbe(
+        name: "map-reduce-1e5", joins: pipelineProbeCount,
+        sequentialFunction: "probeMapReduceSequential", joinFunction: "probeMapReduceParallel"),
+    InstructionProbe(
+        name: "map-collect-1e5", joins: pipelineProbeCount,
+        sequentialFunction: "probeMapCollectSequential", joinFunction: "probeMapCollectParallel"),
+    InstructionProbe(
+        name: "filter-count-1e5", joins: pipelineProbeCount,
+        sequentialFunction: "probeFilterCountSequential", joinFunction: "probeFilterCountParallel"),
 ]
+
+let pipelineProbeCount = 100_000
+
+@inline(never)
+func probeMapReduceSequential(_ input: [Int]) -> Int { input.reduce(0) { $0 &+ $1 &* 3 } }
+
+@inline(never)
+func probeMapReduceParallel(_ input: [Int], _ pool: ThreadPool) -> Int {
+    input.parallel(on: pool).map { $0 &* 3 }.reduce(0) { $0 &+ $1 }
+}
+
+@inline(never)
+func probeMapCollectSequential(_ input: [Int]) -> [Int] { input.map { $0 &* 3 } }
+
+@inline(never)
+func probeMapCollectParallel(_ input: [Int], _ pool: ThreadPool) -> [Int] {
+    input.parallel(on: pool).map { $0 &* 3 }.collect()
+}
+
+@inline(never)
+func probeFilterCountSequential(_ input: [Int]) -> Int { input.reduce(0) { $1 % 3 == 0 ? $0 &+ 1 : $0 } }
+
+@inline(never)
+func probeFilterCountParallel(_ input: [Int], _ pool: ThreadPool) -> Int {
+    input.parallel(on: pool).filter { $0 % 3 == 0 }.count()
+}
 
 @inline(never)
 func probeIndexTreeSequential(_ tree: IndexTree) -> Int { tree.sumSequential(0) }
@@ -79,6 +115,7 @@ func runInstructionProbe(name: String, variant: String) throws -> Int {
     defer { pool.shutdown() }
     let tree = IndexTree(depth: 16)
     defer { tree.deallocate() }
+    let input = Array(0..<pipelineProbeCount)
     let body: @Sendable () -> Int
     switch (name, variant) {
     case ("tree-16-indexed", "sequential"), ("spindle-join-free", "sequential"):
@@ -89,6 +126,12 @@ func runInstructionProbe(name: String, variant: String) throws -> Int {
     case ("fib-22", "join"): body = { probeFibJoin(22, pool) }
     case ("join-3way-leaves", "sequential"): body = { probeThreeLeavesSequential(10_000) }
     case ("join-3way-leaves", "join"): body = { probeThreeLeavesJoin(10_000, pool) }
+    case ("map-reduce-1e5", "sequential"): body = { probeMapReduceSequential(input) }
+    case ("map-reduce-1e5", "join"): body = { probeMapReduceParallel(input, pool) }
+    case ("map-collect-1e5", "sequential"): body = { probeMapCollectSequential(input).count }
+    case ("map-collect-1e5", "join"): body = { probeMapCollectParallel(input, pool).count }
+    case ("filter-count-1e5", "sequential"): body = { probeFilterCountSequential(input) }
+    case ("filter-count-1e5", "join"): body = { probeFilterCountParallel(input, pool) }
     default: throw ProbeError(message: "unknown probe \(name) \(variant)")
     }
     // On the pool's only worker; this thread polls and never becomes a participant.
