@@ -314,7 +314,8 @@ extension IndexedParallelSequence {
     @inlinable
     public func collect() -> [Element] {
         let count = _positionCount
-        // SAFETY: every position `0..<count` is written exactly once by the fold (each range its own), before `initializedCount` is set; on an error the written ones are deinitialised below.
+        // SAFETY: every position `0..<count` is written exactly once by the fold, each range its
+        // own, before `initializedCount` is set (nothing here throws or stops a range early).
         return unsafe Array(unsafeUninitializedCapacity: count) { buffer, initializedCount in
             guard let base = buffer.baseAddress else {
                 initializedCount = 0

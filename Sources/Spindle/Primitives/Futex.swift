@@ -45,7 +45,7 @@ struct FutexWord: @unchecked Sendable {  // a pointer to shared memory whose eve
     /// Sleeps while the word still holds `expected` (returns at once otherwise), at most
     /// `timeoutNanoseconds` when given. Spurious returns happen: callers re-check their condition.
     func wait(whileEqualTo expected: UInt32, timeoutNanoseconds: Int64 = -1) {
-        // SAFETY: the word is live (see `value`); the kernel only compares it and queues us.
+        // SAFETY: the word is live (see `withAtomic`); the kernel only compares it and queues us.
         _ = unsafe spindle_futex_wait(rawAddress, expected, timeoutNanoseconds)
     }
 

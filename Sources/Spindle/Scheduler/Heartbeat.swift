@@ -53,7 +53,8 @@ final class Heartbeat: @unchecked Sendable {  // all state is atomic or immutabl
 
     func start(registry: Registry) {
         started = true
-        // SAFETY: a +1 reference handed to the new thread, which takes it back once (`heartbeatThreadEntry`); released here if the thread cannot start.
+        // SAFETY: a +1 reference handed to the new thread, which takes it back once
+        // (`heartbeatThreadEntry`); a thread that cannot start stops the process.
         let context = unsafe Unmanaged.passRetained(HeartbeatContext(heartbeat: self, registry: registry))
         unsafe spawnDetachedThread(
             name: Self.threadName(prefix: registry.configuration.threadNamePrefix),

@@ -58,7 +58,9 @@ public final class ThreadPool: @unchecked Sendable {  // immutable after init; t
         registry = Registry(configuration: configuration)
         registryID = registry.identity
         registry.pool = self
-        // SAFETY: the registry is the pool's and never outlives it (unowned on purpose: no retain cycle).
+        // SAFETY: the registry uses it only to run Swift jobs that were enqueued on this pool, and
+        // a task that prefers the pool keeps it alive (the runtime retains the preferred executor)
+        // while it has jobs; unowned on purpose: no retain cycle.
         unsafe registry.taskExecutor = UnownedTaskExecutor(ordinary: self)
         try registry.start()
     }
