@@ -303,6 +303,23 @@ extension TaskTests {
         #expect(try await handle.value(timeout: .seconds(60)) == 42)
     }
 
+    @Test("value(timeout:) lets go of the task's state once the value arrived, long before the timeout")
+    func asyncValueTimeoutReleasesState() async throws {
+        let pool = try ThreadPool(threads: 1)
+        defer { pool.shutdown() }
+        weak var state: TaskState<[Int]>?
+        do {
+            let handle = try pool.submit { Array(0..<1_000) }
+            state = handle.task
+            #expect(try await handle.value(timeout: .seconds(3_600)).count == 1_000)
+        }
+        // Before the fix the timer task slept on for the hour, holding the state and its result.
+        // (A liveness bound, not a speed assertion: the cancelled timer ends at its next run.)
+        let deadline = ContinuousClock.now.advanced(by: .seconds(60))
+        while state != nil && ContinuousClock.now < deadline { await Task.yield() }
+        #expect(state == nil, "the task state is still alive after the value was delivered")
+    }
+
     @Test("maxPending: a cancelled task and one run by wait() give their place back at once")
     func maxPendingPlaceGivenBack() throws {
         let blocked = try BlockedPool(maxPending: 2)

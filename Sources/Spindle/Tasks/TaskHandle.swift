@@ -177,12 +177,17 @@ public final class TaskHandle<T: Sendable>: Sendable {
     /// - Throws: `ThreadPoolError.timedOut` when the timeout passes first; otherwise as `value`.
     public func value(timeout: Duration) async throws -> T {
         let task = self.task
+        // The timer is cancelled as soon as the wait ends, so that it does not keep the task's
+        // state (and its result) alive for the rest of the timeout.
+        let timer = TimeoutTimer()
+        defer { timer.cancel() }
         return try await withTaskCancellationHandler {
             try await task.awaitOutcome(armTimeout: { id in
-                Task {
-                    try? await Task.sleep(for: timeout)
+                let sleeper = Task {
+                    do { try await Task.sleep(for: timeout) } catch { return }  // cancelled: the wait ended
                     task.abandonAwait(id, with: ThreadPoolError.timedOut(timeout))
                 }
+                timer.arm(sleeper)
             })
         } onCancel: {
             _ = task.cancel()
@@ -196,6 +201,15 @@ public final class TaskHandle<T: Sendable>: Sendable {
     public func cancel() -> Bool {
         task.cancel()
     }
+}
+
+/// The timer task of one `value(timeout:)` call, cancelled when the wait ends.
+final class TimeoutTimer: Sendable {
+    private let sleeper = Mutex<Task<Void, Never>?>(nil)
+
+    func arm(_ task: Task<Void, Never>) { sleeper.withLock { $0 = task } }
+
+    func cancel() { sleeper.withLock { $0?.cancel() } }
 }
 
 /// The background job that runs a submitted task.
