@@ -40,6 +40,11 @@ let instructionProbes: [InstructionProbe] = [
     InstructionProbe(
         name: "map-reduce-1e5", joins: pipelineProbeCount,
         sequentialFunction: "probeMapReduceSequential", joinFunction: "probeMapReduceParallel"),
+    // The same pipeline's loop called straight from the caller (no terminal, no splitter): what
+    // the per-element code costs when the closures are visible to the optimiser (issue 13).
+    InstructionProbe(
+        name: "map-reduce-drive", joins: pipelineProbeCount,
+        sequentialFunction: "probeMapReduceSequential", joinFunction: "probeMapReduceInlineDrive"),
     InstructionProbe(
         name: "map-collect-1e5", joins: pipelineProbeCount,
         sequentialFunction: "probeMapCollectSequential", joinFunction: "probeMapCollectParallel"),
@@ -126,8 +131,10 @@ func runInstructionProbe(name: String, variant: String) throws -> Int {
     case ("fib-22", "join"): body = { probeFibJoin(22, pool) }
     case ("join-3way-leaves", "sequential"): body = { probeThreeLeavesSequential(10_000) }
     case ("join-3way-leaves", "join"): body = { probeThreeLeavesJoin(10_000, pool) }
-    case ("map-reduce-1e5", "sequential"): body = { probeMapReduceSequential(input) }
+    case ("map-reduce-1e5", "sequential"), ("map-reduce-drive", "sequential"):
+        body = { probeMapReduceSequential(input) }
     case ("map-reduce-1e5", "join"): body = { probeMapReduceParallel(input, pool) }
+    case ("map-reduce-drive", "join"): body = { probeMapReduceInlineDrive(input) }
     case ("map-collect-1e5", "sequential"): body = { probeMapCollectSequential(input).count }
     case ("map-collect-1e5", "join"): body = { probeMapCollectParallel(input, pool).count }
     case ("filter-count-1e5", "sequential"): body = { probeFilterCountSequential(input) }
@@ -197,4 +204,20 @@ func callgrindCount(executable: String, probe: InstructionProbe, variant: String
         if let count = Int(line.split(separator: " ").last ?? "") { return count }
     }
     throw ProbeError(message: "no summary line in \(output)")
+}
+
+/// A sum sink of the bench's own (the terminals' sinks are internal to Spindle).
+struct ProbeSumSink: _ParallelSink {
+    var total = 0
+    mutating func consume(_ position: Int, _ element: Int) -> Bool {
+        total &+= element
+        return true
+    }
+}
+
+@inline(never)
+func probeMapReduceInlineDrive(_ input: [Int]) -> Int {
+    var sink = ProbeSumSink()
+    _ = input.parallel.map { $0 &* 3 }._drive(0..<input.count, into: &sink)
+    return sink.total
 }
