@@ -53,12 +53,9 @@ final class Heartbeat: @unchecked Sendable {  // all state is atomic or immutabl
 
     func start(registry: Registry) {
         started = true
-        // SAFETY: a +1 reference handed to the new thread, which takes it back once
-        // (`heartbeatThreadEntry`); a thread that cannot start stops the process.
-        let context = unsafe Unmanaged.passRetained(HeartbeatContext(heartbeat: self, registry: registry))
-        unsafe spawnDetachedThread(
-            name: Self.threadName(prefix: registry.configuration.threadNamePrefix),
-            context: context.toOpaque(), entry: heartbeatThreadEntry)
+        spawnDetachedThread(name: Self.threadName(prefix: registry.configuration.threadNamePrefix)) {
+            self.run(registry: registry)
+        }
     }
 
     func participantBecameActive() {
@@ -126,19 +123,4 @@ final class Heartbeat: @unchecked Sendable {  // all state is atomic or immutabl
         }
         finished.set()
     }
-}
-
-private final class HeartbeatContext {
-    let heartbeat: Heartbeat
-    let registry: Registry
-    init(heartbeat: Heartbeat, registry: Registry) {
-        self.heartbeat = heartbeat
-        self.registry = registry
-    }
-}
-
-private func heartbeatThreadEntry(_ raw: UnsafeMutableRawPointer) {
-    // SAFETY: `raw` is the +1 reference `start()` passed to this thread, taken back once.
-    let context = unsafe Unmanaged<HeartbeatContext>.fromOpaque(raw).takeRetainedValue()
-    context.heartbeat.run(registry: context.registry)
 }

@@ -6,18 +6,13 @@ import CSpindle
     import Darwin
 #endif
 
-/// What a new thread runs: a plain function and a retained context pointer.
-// @unsafe: a raw context pointer handed to a new thread, which owns it.
-@unsafe
+/// What a new thread runs, and its name: handed to the thread as one retained object.
 private final class ThreadStart {
-    let body: (UnsafeMutableRawPointer) -> Void
-    let context: UnsafeMutableRawPointer
+    let body: @Sendable () -> Void
     let name: String
-    init(body: @escaping (UnsafeMutableRawPointer) -> Void, context: UnsafeMutableRawPointer, name: String) {
-        // SAFETY: stored for the new thread, which takes the object back once (`threadTrampoline`).
-        unsafe self.body = body
-        unsafe self.context = context
-        unsafe self.name = name
+    init(body: @escaping @Sendable () -> Void, name: String) {
+        self.body = body
+        self.name = name
     }
 }
 
@@ -29,7 +24,7 @@ private final class ThreadStart {
         spindle_set_thread_name(start.name)
         LiveObjects.created(.thread)
         defer { LiveObjects.destroyed(.thread) }
-        start.body(start.context)
+        start.body()
         return nil
     }
 #else
@@ -39,15 +34,14 @@ private final class ThreadStart {
         unsafe spindle_set_thread_name(start.name)
         LiveObjects.created(.thread)
         defer { LiveObjects.destroyed(.thread) }
-        unsafe start.body(start.context)
+        start.body()
         return nil
     }
 #endif
 
 /// Starts a thread; returns its handle or the error number.
 private func startThread(
-    name: String, stackSize: Int?, context: UnsafeMutableRawPointer,
-    body: @escaping (UnsafeMutableRawPointer) -> Void
+    name: String, stackSize: Int?, body: @escaping @Sendable () -> Void
 ) -> Result<pthread_t, ThreadPoolError> {
     var attributes = pthread_attr_t()
     // SAFETY: `attributes` is a local initialised here and destroyed on every path (defer).
@@ -55,7 +49,7 @@ private func startThread(
     defer { unsafe pthread_attr_destroy(&attributes) }
     if let stackSize { unsafe pthread_attr_setstacksize(&attributes, stackSize) }
     // SAFETY: a +1 reference for the new thread, which takes it back once; released below if the thread cannot start.
-    let start = unsafe Unmanaged.passRetained(ThreadStart(body: body, context: context, name: name)).toOpaque()
+    let start = unsafe Unmanaged.passRetained(ThreadStart(body: body, name: name)).toOpaque()
     #if canImport(Darwin)
         var handle: pthread_t?
         let result = pthread_create(&handle, &attributes, threadTrampoline, start)
@@ -75,12 +69,8 @@ private func startThread(
 }
 
 /// Starts a thread nobody joins (the heartbeat, which signals its own end).
-func spawnDetachedThread(
-    name: String, context: UnsafeMutableRawPointer,
-    entry: @escaping (UnsafeMutableRawPointer) -> Void
-) {
-    // SAFETY: `context` is the caller's +1 reference, passed on to the thread (see `startThread`).
-    switch unsafe startThread(name: name, stackSize: nil, context: context, body: entry) {
+func spawnDetachedThread(name: String, body: @escaping @Sendable () -> Void) {
+    switch startThread(name: name, stackSize: nil, body: body) {
     case .success(let handle): pthread_detach(handle)
     case .failure(let error): fatalError("Spindle could not start its heartbeat thread: \(error)")
     }
@@ -92,18 +82,11 @@ struct WorkerThread: @unchecked Sendable {  // pthread_t is a plain handle, join
     let handle: pthread_t
 
     static func start(registry: Registry, index: Int) throws(ThreadPoolError) -> WorkerThread {
-        // SAFETY: a +1 reference taken back once by `workerThreadEntry`, or released below if the thread cannot start.
-        let context = unsafe Unmanaged.passRetained(WorkerContext(registry: registry, index: index)).toOpaque()
         let name = workerThreadName(prefix: registry.configuration.threadNamePrefix, index: index)
-        switch unsafe startThread(
-            name: name, stackSize: registry.configuration.stackSize,
-            context: context, body: workerThreadEntry)
+        switch startThread(name: name, stackSize: registry.configuration.stackSize, body: { Worker.run(registry: registry, index: index) })
         {
-        case .success(let handle):
-            return WorkerThread(index: index, handle: handle)
-        case .failure(let error):
-            unsafe Unmanaged<WorkerContext>.fromOpaque(context).release()
-            throw error
+        case .success(let handle): return WorkerThread(index: index, handle: handle)
+        case .failure(let error): throw error
         }
     }
 
@@ -133,21 +116,6 @@ func threadName(prefix: String, suffix: String) -> String {
     var kept = Substring(prefix)
     while kept.utf8.count + suffix.utf8.count > threadNameLimit, !kept.isEmpty { kept.removeLast() }
     return kept + suffix
-}
-
-private final class WorkerContext {
-    let registry: Registry
-    let index: Int
-    init(registry: Registry, index: Int) {
-        self.registry = registry
-        self.index = index
-    }
-}
-
-private func workerThreadEntry(_ raw: UnsafeMutableRawPointer) {
-    // SAFETY: `raw` is the +1 reference `WorkerThread.start` passed to this thread, taken back once.
-    let context = unsafe Unmanaged<WorkerContext>.fromOpaque(raw).takeRetainedValue()
-    Worker.run(registry: context.registry, index: context.index)
 }
 
 /// Monotonic clock in nanoseconds (vDSO, no system call).
