@@ -129,30 +129,24 @@ final class RunJob<T: Sendable>: HeapJob, @unchecked Sendable {  // mutable stat
     }
 
     /// The awaiting task was cancelled: if the work has not started, it never will.
-    func cancel() {
-        // SAFETY: only the winner of the move out of `pending` resumes, once.
-        let (won, continuation) = unsafe leavePending(to: .finished)
-        guard won else { return }
-        registry.record(.cancelled)
-        // No continuation yet: `install` will refuse and end the call with the same error.
-        unsafe continuation?.resume(throwing: CancellationError())
-    }
+    func cancel() { _ = endBeforeStart(throwing: CancellationError(), isCancellation: true) }
 
     /// Taken out of the queue at a graceful shutdown's deadline.
-    override func cancelBeforeStart() -> Bool {
-        // SAFETY: as in `cancel()`: only the winner resumes, once.
-        let (won, continuation) = unsafe leavePending(to: .finished)
-        guard won else { return false }
-        registry.record(.cancelled)
-        unsafe continuation?.resume(throwing: CancellationError())
-        return true
-    }
+    override func cancelBeforeStart() -> Bool { endBeforeStart(throwing: CancellationError(), isCancellation: true) }
 
     /// The job could not be queued (shut down, or the waiting admission failed): ends the call.
-    func abandon(with error: any Error) {
-        // SAFETY: as in `cancel()`: only the winner resumes, once.
-        let (won, continuation) = unsafe leavePending(to: .finished)  // no place: the job was never queued
-        guard won else { return }
+    func abandon(with error: any Error) { _ = endBeforeStart(throwing: error, isCancellation: false) }
+
+    /// Ends the call with `error` unless the work has started (or the call has ended); says
+    /// whether it did. A cancellation is counted in the metrics.
+    private func endBeforeStart(throwing error: any Error, isCancellation: Bool) -> Bool {
+        // SAFETY: only the winner of the move out of `pending` resumes, once.
+        let (won, continuation) = unsafe leavePending(to: .finished)
+        guard won else { return false }
+        if isCancellation { registry.record(.cancelled) }
+        // No continuation yet (a cancellation before `install`): `install` will refuse and end
+        // the call with `CancellationError`.
         unsafe continuation?.resume(throwing: error)
+        return true
     }
 }
