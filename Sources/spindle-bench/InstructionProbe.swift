@@ -51,6 +51,18 @@ let instructionProbes: [InstructionProbe] = [
     InstructionProbe(
         name: "filter-count-1e5", joins: pipelineProbeCount,
         sequentialFunction: "probeFilterCountSequential", joinFunction: "probeFilterCountParallel"),
+    InstructionProbe(
+        name: "map-min-1e5", joins: pipelineProbeCount,
+        sequentialFunction: "probeMapMinSequential", joinFunction: "probeMapMinParallel"),
+    InstructionProbe(
+        name: "zip-reduce-1e5", joins: pipelineProbeCount,
+        sequentialFunction: "probeZipReduceSequential", joinFunction: "probeZipReduceParallel"),
+    InstructionProbe(
+        name: "enumerated-reduce-1e5", joins: pipelineProbeCount,
+        sequentialFunction: "probeEnumeratedReduceSequential", joinFunction: "probeEnumeratedReduceParallel"),
+    InstructionProbe(
+        name: "sum-1e5", joins: pipelineProbeCount,
+        sequentialFunction: "probeSumSequential", joinFunction: "probeSumParallel"),
 ]
 
 let pipelineProbeCount = 100_000
@@ -114,6 +126,38 @@ func probeThreeLeavesJoin(_ count: Int, _ pool: ThreadPool) -> Int {
 @inline(never)
 func leafValue(_ i: Int) -> Int { i &* 2_654_435_761 }
 
+@inline(never)
+func probeMapMinSequential(_ input: [Int]) -> Int { input.lazy.map { $0 ^ 0x5555 }.min() ?? 0 }
+
+@inline(never)
+func probeMapMinParallel(_ input: [Int], _ pool: ThreadPool) -> Int {
+    input.parallel(on: pool).map { $0 ^ 0x5555 }.min() ?? 0
+}
+
+@inline(never)
+func probeZipReduceSequential(_ input: [Int]) -> Int { zip(input, input).reduce(0) { $0 + $1.0 * $1.1 } }
+
+@inline(never)
+func probeZipReduceParallel(_ input: [Int], _ pool: ThreadPool) -> Int {
+    input.parallel(on: pool).zip(input.parallel).map { $0 * $1 }.reduce(0, +)
+}
+
+@inline(never)
+func probeEnumeratedReduceSequential(_ input: [Int]) -> Int {
+    input.enumerated().reduce(0) { $0 &+ $1.offset &* $1.element }
+}
+
+@inline(never)
+func probeEnumeratedReduceParallel(_ input: [Int], _ pool: ThreadPool) -> Int {
+    input.parallel(on: pool).enumerated().map { $0.offset &* $0.element }.reduce(0) { $0 &+ $1 }
+}
+
+@inline(never)
+func probeSumSequential(_ input: [Int]) -> Int { input.reduce(0, +) }
+
+@inline(never)
+func probeSumParallel(_ input: [Int], _ pool: ThreadPool) -> Int { input.parallel(on: pool).sum() }
+
 /// `spindle-bench --probe-run NAME VARIANT`: one probe function, once (what callgrind counts).
 func runInstructionProbe(name: String, variant: String) throws -> Int {
     let pool = try ThreadPool(threads: 1)
@@ -139,6 +183,14 @@ func runInstructionProbe(name: String, variant: String) throws -> Int {
     case ("map-collect-1e5", "join"): body = { probeMapCollectParallel(input, pool).count }
     case ("filter-count-1e5", "sequential"): body = { probeFilterCountSequential(input) }
     case ("filter-count-1e5", "join"): body = { probeFilterCountParallel(input, pool) }
+    case ("map-min-1e5", "sequential"): body = { probeMapMinSequential(input) }
+    case ("map-min-1e5", "join"): body = { probeMapMinParallel(input, pool) }
+    case ("zip-reduce-1e5", "sequential"): body = { probeZipReduceSequential(input) }
+    case ("zip-reduce-1e5", "join"): body = { probeZipReduceParallel(input, pool) }
+    case ("enumerated-reduce-1e5", "sequential"): body = { probeEnumeratedReduceSequential(input) }
+    case ("enumerated-reduce-1e5", "join"): body = { probeEnumeratedReduceParallel(input, pool) }
+    case ("sum-1e5", "sequential"): body = { probeSumSequential(input) }
+    case ("sum-1e5", "join"): body = { probeSumParallel(input, pool) }
     default: throw ProbeError(message: "unknown probe \(name) \(variant)")
     }
     // On the pool's only worker; this thread polls and never becomes a participant.

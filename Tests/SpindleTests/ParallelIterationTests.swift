@@ -12,6 +12,12 @@ let isSanitizerRun = ProcessInfo.processInfo.environment["SPINDLE_SANITIZER_RUN"
 /// (`.perItem` makes one join per element).
 let largeCount = isSanitizerRun ? 20_000 : 200_000
 
+/// An affine map `x ↦ a·x + b` (wrapping), for reductions whose order matters.
+struct Affine: Equatable, Sendable {
+    var a: Int
+    var b: Int
+}
+
 /// Every split strategy, named for test output.
 let allStrategies: [SplitStrategy] = [.adaptive, .evenly, .chunks(of: 97), .perItem]
 
@@ -66,6 +72,24 @@ struct ParallelIterationTests {
         #expect(
             p.enumerated().max(by: { $0.element < $1.element })?.offset
                 == data.enumerated().max(by: { $0.element < $1.element })?.offset)
+    }
+
+    @Test(
+        "reduce uses its initial value once, leftmost, as Sequence.reduce does",
+        arguments: [0, 1, 7, 1_001, largeCount], allStrategies)
+    func reduceInitialValueOnce(count: Int, strategy: SplitStrategy) {
+        let data = testData(count)
+        let p = data.parallel(on: pool).split(strategy)
+        #expect(p.reduce(10, +) == data.reduce(10, +))
+        #expect(p.filter { $0 > 0 }.reduce(-7, +) == data.filter { $0 > 0 }.reduce(-7, +))
+        // Composition of affine maps x ↦ a·x + b: associative, not commutative, no use of an
+        // identity, so any reordering or repeated initial value changes the result.
+        let compose: @Sendable (Affine, Affine) -> Affine = { f, g in
+            Affine(a: f.a &* g.a, b: f.b &* g.a &+ g.b)
+        }
+        let start = Affine(a: 3, b: 5)
+        let maps = p.map { Affine(a: $0 | 1, b: $0) }
+        #expect(maps.reduce(start, compose) == data.map { Affine(a: $0 | 1, b: $0) }.reduce(start, compose))
     }
 
     @Test("ranges and collections without contiguous storage", arguments: allStrategies)
@@ -164,7 +188,8 @@ struct ParallelIterationTests {
 
         #expect(throws: TestError.left) {
             _ = try p.reduce(0) { (a: Int, b: Int) throws(TestError) -> Int in
-                if b == n / 2 + 7 { throw TestError.left }
+                // The element is an operand on its own when it starts a piece (perItem: always).
+                if a == n / 2 + 7 || b == n / 2 + 7 { throw TestError.left }
                 return a &+ b
             }
         }

@@ -17,6 +17,7 @@ public struct ParallelMap<Base: ParallelSequence, Element: Sendable>: ParallelSe
     }
 
     @inlinable
+    @inline(__always)
     public func _drive<Sink: _ParallelSink>(_ positions: Range<Int>, into sink: inout Sink) -> Bool
     where Sink.Input == Element {
         var stage = _MapSink(inner: sink, transform: transform)
@@ -27,6 +28,7 @@ public struct ParallelMap<Base: ParallelSequence, Element: Sendable>: ParallelSe
 
 extension ParallelMap: IndexedParallelSequence where Base: IndexedParallelSequence {
     @inlinable
+    @inline(__always)
     public func _element(at position: Int) -> Element {
         transform(_base._element(at: position))
     }
@@ -49,6 +51,7 @@ public struct ParallelFilter<Base: ParallelSequence>: ParallelSequence, _Paralle
     }
 
     @inlinable
+    @inline(__always)
     public func _drive<Sink: _ParallelSink>(_ positions: Range<Int>, into sink: inout Sink) -> Bool
     where Sink.Input == Element {
         var stage = _FilterSink(inner: sink, isIncluded: isIncluded)
@@ -73,6 +76,7 @@ public struct ParallelCompactMap<Base: ParallelSequence, Element: Sendable>: Par
     }
 
     @inlinable
+    @inline(__always)
     public func _drive<Sink: _ParallelSink>(_ positions: Range<Int>, into sink: inout Sink) -> Bool
     where Sink.Input == Element {
         var stage = _CompactMapSink(inner: sink, transform: transform)
@@ -94,11 +98,13 @@ public struct ParallelEnumerated<Base: IndexedParallelSequence>: IndexedParallel
     init(base: Base) { self._base = base }
 
     @inlinable
+    @inline(__always)
     public func _element(at position: Int) -> Element {
         (position, _base._element(at: position))
     }
 
     @inlinable
+    @inline(__always)
     public func _drive<Sink: _ParallelSink>(_ positions: Range<Int>, into sink: inout Sink) -> Bool
     where Sink.Input == Element {
         var stage = _EnumeratedSink<Sink, Base.Element>(inner: sink)
@@ -131,16 +137,18 @@ public struct ParallelZip<First: IndexedParallelSequence, Second: IndexedParalle
     }
 
     @inlinable
+    @inline(__always)
     public func _element(at position: Int) -> Element {
         (first._element(at: position), second._element(at: position))
     }
 
     @inlinable
+    @inline(__always)
     public func _drive<Sink: _ParallelSink>(_ positions: Range<Int>, into sink: inout Sink) -> Bool
     where Sink.Input == Element {
-        var stage = _ZipSink(inner: sink, second: second)
-        defer { sink = stage.inner }
-        return first._drive(positions, into: &stage)
+        // Both sides are read by position: one plain loop, no sink holding a copy of `second`.
+        for position in positions where !sink.consume(position, _element(at: position)) { return false }
+        return true
     }
 }
 
@@ -227,6 +235,7 @@ struct _MapSink<Inner: _ParallelSink, Input>: _ParallelSink {
     }
 
     @inlinable
+    @inline(__always)
     mutating func consume(_ position: Int, _ element: Input) -> Bool {
         inner.consume(position, transform(element))
     }
@@ -244,6 +253,7 @@ struct _FilterSink<Inner: _ParallelSink>: _ParallelSink {
     }
 
     @inlinable
+    @inline(__always)
     mutating func consume(_ position: Int, _ element: Inner.Input) -> Bool {
         isIncluded(element) ? inner.consume(position, element) : true
     }
@@ -261,6 +271,7 @@ struct _CompactMapSink<Inner: _ParallelSink, Input>: _ParallelSink {
     }
 
     @inlinable
+    @inline(__always)
     mutating func consume(_ position: Int, _ element: Input) -> Bool {
         if let output = transform(element) { return inner.consume(position, output) }
         return true
@@ -275,6 +286,7 @@ struct _EnumeratedSink<Inner: _ParallelSink, Input>: _ParallelSink where Inner.I
     init(inner: Inner) { self.inner = inner }
 
     @inlinable
+    @inline(__always)
     mutating func consume(_ position: Int, _ element: Input) -> Bool {
         inner.consume(position, (position, element))
     }
@@ -293,6 +305,7 @@ where Inner.Input == (Input, Second.Element) {
     }
 
     @inlinable
+    @inline(__always)
     mutating func consume(_ position: Int, _ element: Input) -> Bool {
         inner.consume(position, (element, second._element(at: position)))
     }

@@ -26,11 +26,13 @@ where Base.Element: Sendable {
     public var _positionCount: Int { count }
 
     @inlinable
+    @inline(__always)
     public func _element(at position: Int) -> Element {
         base[base.index(base.startIndex, offsetBy: position)]
     }
 
     @inlinable
+    @inline(__always)
     public func _drive<Sink: _ParallelSink>(_ positions: Range<Int>, into sink: inout Sink) -> Bool
     where Sink.Input == Element {
         // Contiguous storage (arrays): a buffer loop the optimiser can vectorise.

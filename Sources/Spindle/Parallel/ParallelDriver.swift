@@ -37,19 +37,71 @@ struct _FoldRun<Partial: Sendable>: Sendable {
     @inlinable
     static var stopCheckBatch: Int { 1_024 }
 
-    /// Runs the whole fold on participant `me` (the calling thread).
+    /// Runs the whole fold on participant `me` (the calling thread), starting from `initial`
+    /// (the leftmost partial result: a `reduce`'s initial value is applied once, at the left).
     @inlinable
-    func run(count: Int, strategy: SplitStrategy, threads: Int, on me: LivePointer<Participant>) -> Partial {
-        var partial = identity()
+    @inline(__always)
+    func run(
+        count: Int, initial: Partial, strategy: SplitStrategy, threads: Int, on me: LivePointer<Participant>
+    ) -> Partial {
         switch strategy.kind {
         case .adaptive:
-            foldAdaptively(0, count, &partial, on: me)
+            var partial = initial
+            foldAdaptivelyInline(count, &partial, on: me)
+            return partial
         case .evenly:
-            partial = foldEvenly(0, count, pieces: Swift.max(1, Swift.min(threads, count)), on: me)
+            return combine(initial, foldEvenly(0, count, pieces: Swift.max(1, Swift.min(threads, count)), on: me))
         case .chunks(let size):
-            partial = foldInChunks(0, count, size: size, on: me)
+            return combine(initial, foldInChunks(0, count, size: size, on: me))
         }
-        return partial
+    }
+
+    /// The adaptive fold of `0..<count` on the calling thread, with `fold` called directly.
+    ///
+    /// This function and the terminal around it inline into the terminal's caller, where every
+    /// stage's closure is a known literal: the calling thread's share of the loop is then the
+    /// loop a user would write (direct calls, vectorisable). Pieces that other threads take run
+    /// through `foldAdaptively`, which calls `fold` as a stored closure.
+    ///
+    /// Like `foldAdaptively`, it folds in growing batches and answers heartbeats; a heartbeat
+    /// that finds a hungry thread publishes the upper half of what remains as a *piece* and
+    /// goes on with the lower half. At the end of its range it takes back the newest piece:
+    /// unstolen, its positions follow on from the ones just folded, so the same partial result
+    /// goes on through them; stolen, the thief's result is combined on the right. Pieces are
+    /// taken back newest first, which is position order.
+    @inlinable
+    @inline(__always)
+    func foldAdaptivelyInline(_ count: Int, _ partial: inout Partial, on me: LivePointer<Participant>) {
+        var lo = 0
+        var hi = count
+        var batch = 1
+        var pieces = _PublishedPieces<Partial>()
+        while true {
+            while lo < hi {
+                if control.shouldStop(at: lo) { break }
+                if _slowPath(me.pointee.heartbeatIsDue) {
+                    // Clears the flag. A hungry thread and nothing of this thread's left to steal: split.
+                    if ThreadPool._answerHeartbeat(on: me) && hi - lo >= 2 {
+                        let mid = lo + (hi - lo) / 2
+                        if pieces.publish(mid..<hi, of: self, on: me) { hi = mid }
+                    }
+                }
+                let end = hi - lo > batch ? lo + batch : hi
+                fold(&partial, lo..<end)
+                lo = end
+                if batch < Self.adaptiveBatch { batch &*= 2 }
+            }
+            if pieces.isEmpty { break }
+            switch pieces.takeBackNewest(on: me) {
+            case .notStolen(let positions):
+                lo = positions.lowerBound
+                hi = positions.upperBound
+            case .stolen(let piece):
+                partial = combine(partial, piece)
+                lo = hi
+            }
+        }
+        pieces.deallocate()
     }
 
     /// Folds `lo..<hi` sequentially, in batches, until a heartbeat finds this thread: then, unless
@@ -148,9 +200,16 @@ struct _FoldRun<Partial: Sendable>: Sendable {
 extension ParallelSequence {
     /// Runs a fold over all positions on the pipeline's pool, from the calling thread (which
     /// takes part, as a worker or as a temporary outside participant).
+    ///
+    /// `initial` is the leftmost partial result (the calling thread's, which starts at position
+    /// 0); `identity` starts every other piece. `fold` is called directly on the calling thread
+    /// (inlined into the caller: see `_FoldRun.foldAdaptivelyInline`) and as a stored closure
+    /// by pieces that run elsewhere.
     @inlinable
+    @inline(__always)
     func _runFold<Partial: Sendable>(
         control: _ParallelControl,
+        initial: Partial,
         identity: @escaping @Sendable () -> Partial,
         fold: @escaping @Sendable (inout Partial, Range<Int>) -> Void,
         combine: @escaping @Sendable (Partial, Partial) -> Partial
@@ -159,14 +218,21 @@ extension ParallelSequence {
         let run = _FoldRun(control: control, identity: identity, fold: fold, combine: combine)
         if count <= 1 {
             // Nothing to divide: no pool involved.
-            var partial = identity()
+            var partial = initial
             if count == 1 { fold(&partial, 0..<1) }
             return partial
         }
         let pool = _options.pool ?? ThreadPool.currentOrShared
         let strategy = _options.strategy
-        return pool._withParticipant { me in
-            run.run(count: count, strategy: strategy, threads: pool.threadCount, on: me)
+        // Not `_withParticipant`: the fold must inline here, not into a closure of its own
+        // (whose captures the optimiser would no longer see through).
+        if let me = Participant.current(in: pool.registryID) {
+            return run.run(count: count, initial: initial, strategy: strategy, threads: pool.threadCount, on: me)
         }
+        let entry = pool._enterAsOutsider()
+        let result = run.run(
+            count: count, initial: initial, strategy: strategy, threads: pool.threadCount, on: entry.participant)
+        pool._exitAsOutsider(entry)
+        return result
     }
 }

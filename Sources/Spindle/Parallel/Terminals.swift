@@ -43,11 +43,12 @@ extension ParallelSequence {
     /// ```
     /// - Throws: the first error `body` throws; the other ranges then stop early.
     @inlinable
+    @inline(__always)
     public func forEach<E: Error>(_ body: @Sendable (Element) throws(E) -> Void) throws(E) {
         let control = _ParallelControl()
         withoutActuallyEscaping(body) { body in
             _runFold(
-                control: control, identity: {},
+                control: control, initial: (), identity: {},
                 fold: { _, positions in
                     var sink = _ForEachSink(body: body, control: control)
                     _ = self._drive(positions, into: &sink)
@@ -56,39 +57,54 @@ extension ParallelSequence {
         try control.rethrow(as: E.self)
     }
 
-    /// Combines all elements with `combine`, starting each range from `identity`.
+    /// Combines `initialResult` and all elements with `combine`, in collection order: the same
+    /// result as `Sequence.reduce(_:_:)` when `combine` is associative.
     ///
-    /// `combine` must be associative and `identity` must leave any value unchanged
-    /// (`combine(identity, x) == x`): ranges are reduced separately and their results combined,
-    /// left before right.
+    /// `initialResult` is used once, as the leftmost operand. The elements are combined in
+    /// ranges on several threads, and the ranges' results combined left before right, so
+    /// `combine` must be associative (`(a • b) • c == a • (b • c)`); it need not have an
+    /// identity, nor be commutative.
     ///
     /// ```swift
-    /// let total = (1...100).parallel.reduce(0, +)
+    /// let total = (1...100).parallel.reduce(0, +)        // 5050
+    /// let offset = (1...100).parallel.reduce(10, +)      // 5060, as (1...100).reduce(10, +)
     /// let longest = lines.parallel.reduce("") { $0.count >= $1.count ? $0 : $1 }
     /// ```
     /// - Throws: the first error `combine` throws.
     @inlinable
+    @inline(__always)
     public func reduce<E: Error>(
-        _ identity: Element, _ combine: @Sendable (Element, Element) throws(E) -> Element
+        _ initialResult: Element, _ combine: @Sendable (Element, Element) throws(E) -> Element
     ) throws(E) -> Element {
         let control = _ParallelControl()
-        let result: Element = withoutActuallyEscaping(combine) { combine in
-            let safeCombine: @Sendable (Element, Element) -> Element = { a, b in
-                do throws(E) { return try combine(a, b) } catch {
+        // A range that does not start at position 0 has no initial value to start from: its
+        // partial result is `nil` until its first element.
+        let result: Element? = withoutActuallyEscaping(combine) { combine in
+            let combinePartials: @Sendable (Element?, Element?) -> Element? = { left, right in
+                guard let left else { return right }
+                guard let right else { return left }
+                do throws(E) { return try combine(left, right) } catch {
                     control.fail(error)
-                    return a
+                    return left
                 }
             }
             return _runFold(
-                control: control, identity: { identity },
+                control: control, initial: initialResult, identity: { nil },
                 fold: { partial, positions in
-                    var sink = _ReduceSink(running: partial, combine: combine, control: control)
-                    _ = self._drive(positions, into: &sink)
-                    partial = sink.running
-                }, combine: safeCombine)
+                    if let running = partial {
+                        var sink = _ReduceSink(running: running, combine: combine, control: control)
+                        _ = self._drive(positions, into: &sink)
+                        partial = sink.running
+                    } else {
+                        var sink = _ReduceFromFirstSink(combine: combine, control: control)
+                        _ = self._drive(positions, into: &sink)
+                        partial = sink.running
+                    }
+                }, combine: combinePartials)
         }
         try control.rethrow(as: E.self)
-        return result
+        // SAFETY: the leftmost partial starts from `initialResult`, and combining keeps it non-nil.
+        return unsafe result.unsafelyUnwrapped
     }
 
     /// Counts the elements that satisfy `predicate`.
@@ -97,11 +113,12 @@ extension ParallelSequence {
     /// let primes = (2..<2_000_000).parallel.count(where: isPrime)
     /// ```
     @inlinable
+    @inline(__always)
     public func count<E: Error>(where predicate: @Sendable (Element) throws(E) -> Bool) throws(E) -> Int {
         let control = _ParallelControl()
         let result: Int = withoutActuallyEscaping(predicate) { predicate in
             _runFold(
-                control: control, identity: { 0 },
+                control: control, initial: 0, identity: { 0 },
                 fold: { partial, positions in
                     var sink = _CountSink(count: partial, predicate: predicate, control: control)
                     _ = self._drive(positions, into: &sink)
@@ -118,6 +135,7 @@ extension ParallelSequence {
     /// let matches = rows.parallel.filter(matchesQuery).count()
     /// ```
     @inlinable
+    @inline(__always)
     public func count() -> Int {
         count(where: { _ in true })
     }
@@ -128,11 +146,12 @@ extension ParallelSequence {
     /// let hasNegative = values.parallel.contains { $0 < 0 }
     /// ```
     @inlinable
+    @inline(__always)
     public func contains<E: Error>(where predicate: @Sendable (Element) throws(E) -> Bool) throws(E) -> Bool {
         let control = _ParallelControl()
         let found: Bool = withoutActuallyEscaping(predicate) { predicate in
             _runFold(
-                control: control, identity: { false },
+                control: control, initial: false, identity: { false },
                 fold: { partial, positions in
                     var sink = _ContainsSink(predicate: predicate, control: control)
                     _ = self._drive(positions, into: &sink)
@@ -152,6 +171,7 @@ extension ParallelSequence {
     /// let sorted = pairs.parallel.allSatisfy { $0.0 <= $0.1 }
     /// ```
     @inlinable
+    @inline(__always)
     public func allSatisfy<E: Error>(_ predicate: @Sendable (Element) throws(E) -> Bool) throws(E) -> Bool {
         try !contains(where: { (element) throws(E) -> Bool in try !predicate(element) })
     }
@@ -163,11 +183,12 @@ extension ParallelSequence {
     /// let firstLarge = sizes.parallel.first { $0 > 1 << 20 }
     /// ```
     @inlinable
+    @inline(__always)
     public func first<E: Error>(where predicate: @Sendable (Element) throws(E) -> Bool) throws(E) -> Element? {
         let control = _ParallelControl()
         let found: (position: Int, element: Element)? = withoutActuallyEscaping(predicate) { predicate in
             _runFold(
-                control: control, identity: { nil },
+                control: control, initial: nil, identity: { nil },
                 fold: { partial, positions in
                     if partial != nil { return }  // this range already has its first hit
                     var sink = _FirstSink(predicate: predicate, control: control)
@@ -186,6 +207,7 @@ extension ParallelSequence {
     /// let youngest = people.parallel.min(by: { $0.age < $1.age })
     /// ```
     @inlinable
+    @inline(__always)
     public func min<E: Error>(by areInIncreasingOrder: @Sendable (Element, Element) throws(E) -> Bool) throws(E) -> Element? {
         try extreme(by: areInIncreasingOrder, keepsRightWhen: { (less, left, right) throws(E) -> Bool in try less(right, left) })
     }
@@ -197,6 +219,7 @@ extension ParallelSequence {
     /// let oldest = people.parallel.max(by: { $0.age < $1.age })
     /// ```
     @inlinable
+    @inline(__always)
     public func max<E: Error>(by areInIncreasingOrder: @Sendable (Element, Element) throws(E) -> Bool) throws(E) -> Element? {
         try extreme(by: areInIncreasingOrder, keepsRightWhen: { (less, left, right) throws(E) -> Bool in try less(left, right) })
     }
@@ -204,6 +227,7 @@ extension ParallelSequence {
     /// Shared by `min` and `max`: the element kept is replaced by a later one only when
     /// `keepsRightWhen` says so (strictly), so the first of equal elements wins.
     @inlinable
+    @inline(__always)
     func extreme<E: Error>(
         by less: @Sendable (Element, Element) throws(E) -> Bool,
         keepsRightWhen: @escaping @Sendable ((Element, Element) throws(E) -> Bool, Element, Element) throws(E) -> Bool
@@ -219,7 +243,7 @@ extension ParallelSequence {
                 }
             }
             return _runFold(
-                control: control, identity: { nil },
+                control: control, initial: nil, identity: { nil },
                 fold: { partial, positions in
                     var sink = _ExtremeSink(best: partial, less: less, keepsRightWhen: keepsRightWhen, control: control)
                     _ = self._drive(positions, into: &sink)
@@ -236,10 +260,11 @@ extension ParallelSequence {
     /// let evens = numbers.parallel.filter { $0 % 2 == 0 }.collect()
     /// ```
     @inlinable
+    @inline(__always)
     public func collect() -> [Element] {
         let control = _ParallelControl()
         let segments: _Segments<Element> = _runFold(
-            control: control, identity: { _Segments() },
+            control: control, initial: _Segments(), identity: { _Segments() },
             fold: { partial, positions in
                 var piece: [Element] = []
                 // SAFETY: `piece` outlives the sink, which is used only inside this closure.
@@ -270,10 +295,11 @@ extension ParallelSequence where Element: AdditiveArithmetic {
     /// let bytes = files.parallel.map { $0.size }.sum()
     /// ```
     @inlinable
+    @inline(__always)
     public func sum() -> Element {
         let control = _ParallelControl()
         return _runFold(
-            control: control, identity: { .zero },
+            control: control, initial: .zero, identity: { .zero },
             fold: { partial, positions in
                 var sink = _SumSink(total: partial)
                 _ = self._drive(positions, into: &sink)
@@ -289,6 +315,7 @@ extension ParallelSequence where Element: Comparable {
     /// let lowest = temperatures.parallel.min()
     /// ```
     @inlinable
+    @inline(__always)
     public func min() -> Element? {
         min(by: { $0 < $1 })
     }
@@ -299,6 +326,7 @@ extension ParallelSequence where Element: Comparable {
     /// let highest = temperatures.parallel.max()
     /// ```
     @inlinable
+    @inline(__always)
     public func max() -> Element? {
         max(by: { $0 < $1 })
     }
@@ -312,6 +340,7 @@ extension IndexedParallelSequence {
     /// let squares = (0..<1_000_000).parallel.map { $0 * $0 }.collect()
     /// ```
     @inlinable
+    @inline(__always)
     public func collect() -> [Element] {
         let count = _positionCount
         // SAFETY: every position `0..<count` is written exactly once by the fold, each range its
@@ -324,7 +353,7 @@ extension IndexedParallelSequence {
             let target = unsafe _SharedBuffer(base)
             let control = _ParallelControl()
             _runFold(
-                control: control, identity: {},
+                control: control, initial: (), identity: {},
                 fold: { _, positions in
                     var sink = unsafe _WriteSink(base: target.base)
                     _ = unsafe self._drive(positions, into: &sink)
@@ -352,6 +381,7 @@ struct _ForEachSink<Input, E: Error>: _ParallelSink {
     }
 
     @inlinable
+    @inline(__always)
     mutating func consume(_ position: Int, _ element: Input) -> Bool {
         do throws(E) {
             try body(element)
@@ -377,9 +407,41 @@ struct _ReduceSink<Input, E: Error>: _ParallelSink {
     }
 
     @inlinable
+    @inline(__always)
     mutating func consume(_ position: Int, _ element: Input) -> Bool {
         do throws(E) {
             running = try combine(running, element)
+            return true
+        } catch {
+            control.fail(error)
+            return false
+        }
+    }
+}
+
+/// A `_ReduceSink` for a range with no initial value: its first element starts the result.
+@usableFromInline
+struct _ReduceFromFirstSink<Input, E: Error>: _ParallelSink {
+    @usableFromInline var running: Input?
+    @usableFromInline let combine: @Sendable (Input, Input) throws(E) -> Input
+    @usableFromInline let control: _ParallelControl
+
+    @inlinable
+    init(combine: @escaping @Sendable (Input, Input) throws(E) -> Input, control: _ParallelControl) {
+        running = nil
+        self.combine = combine
+        self.control = control
+    }
+
+    @inlinable
+    @inline(__always)
+    mutating func consume(_ position: Int, _ element: Input) -> Bool {
+        guard let current = running else {
+            running = element
+            return true
+        }
+        do throws(E) {
+            running = try combine(current, element)
             return true
         } catch {
             control.fail(error)
@@ -402,6 +464,7 @@ struct _CountSink<Input, E: Error>: _ParallelSink {
     }
 
     @inlinable
+    @inline(__always)
     mutating func consume(_ position: Int, _ element: Input) -> Bool {
         do throws(E) {
             if try predicate(element) { count &+= 1 }
@@ -426,6 +489,7 @@ struct _ContainsSink<Input, E: Error>: _ParallelSink {
     }
 
     @inlinable
+    @inline(__always)
     mutating func consume(_ position: Int, _ element: Input) -> Bool {
         do throws(E) {
             hit = try predicate(element)
@@ -451,6 +515,7 @@ struct _FirstSink<Input, E: Error>: _ParallelSink {
     }
 
     @inlinable
+    @inline(__always)
     mutating func consume(_ position: Int, _ element: Input) -> Bool {
         do throws(E) {
             guard try predicate(element) else { return true }
@@ -484,6 +549,7 @@ struct _ExtremeSink<Input, E: Error>: _ParallelSink {
     }
 
     @inlinable
+    @inline(__always)
     mutating func consume(_ position: Int, _ element: Input) -> Bool {
         guard let current = best else {
             best = element
@@ -507,6 +573,7 @@ struct _SumSink<Input: AdditiveArithmetic>: _ParallelSink {
     init(total: Input) { self.total = total }
 
     @inlinable
+    @inline(__always)
     mutating func consume(_ position: Int, _ element: Input) -> Bool {
         total += element
         return true
@@ -526,6 +593,7 @@ struct _AppendSink<Input>: _ParallelSink {
     init(target: UnsafeMutablePointer<[Input]>) { unsafe self.target = target }
 
     @inlinable
+    @inline(__always)
     mutating func consume(_ position: Int, _ element: Input) -> Bool {
         // SAFETY: the array is the folding range's, alive while the sink is used (see `_AppendSink`).
         unsafe target.pointee.append(element)
@@ -545,6 +613,7 @@ struct _WriteSink<Input>: _ParallelSink {
     init(base: UnsafeMutablePointer<Input>) { unsafe self.base = base }
 
     @inlinable
+    @inline(__always)
     mutating func consume(_ position: Int, _ element: Input) -> Bool {
         // Unsafe write: `position` is in 0..<count and each position is produced exactly once.
         // SAFETY: `position` is in `0..<count` and each position is produced exactly once.

@@ -1,0 +1,137 @@
+/// The pieces an inline adaptive fold (`_FoldRun.foldAdaptivelyInline`) has split off its range
+/// at heartbeats and published for thieves: a stack, newest on top.
+///
+/// Each piece is a `StackJob` whose context holds the fold and the piece's positions. The
+/// pieces are nested halves: the newest lies just right of the range the fold is working on,
+/// each older one right of the newer, so taking them back newest first is position order.
+/// Every push halves what remains of the fold's range, so a stack of `capacity` (64) holds
+/// every piece of a range of up to 2^63 positions; when it is full the fold simply does not
+/// split.
+///
+/// Lifetime: the jobs and contexts live in buffers allocated at the first publish (a heartbeat
+/// split, so at most once per fold per heartbeat period: nothing is allocated for a fold that
+/// never splits) and freed by `deallocate()` after every piece has been taken back, that is
+/// after each stolen piece's thief has set `done` (`Registry.takeBackJob` waits for it). The
+/// protocol of a published job is the join's: Scheduler/README.md §3.
+// @safe: the buffers are owned here; each slot below `count` holds an initialised job and context.
+@safe
+@usableFromInline
+struct _PublishedPieces<Partial: Sendable>: ~Copyable {
+    @usableFromInline var jobs: UnsafeMutablePointer<StackJob>?
+    @usableFromInline var contexts: UnsafeMutablePointer<_PieceContext<Partial>>?
+    /// Published pieces not yet taken back: slots `0..<count`, the newest at `count - 1`.
+    @usableFromInline var count: Int
+
+    @inlinable
+    static var capacity: Int { 64 }
+
+    @inlinable
+    init() {
+        // SAFETY: no buffer yet; `publish` allocates both before the first use.
+        unsafe jobs = nil
+        unsafe contexts = nil
+        count = 0
+    }
+
+    @inlinable
+    var isEmpty: Bool { count == 0 }
+
+    /// Publishes `positions` as a piece for thieves, on participant `me` (the fold's thread).
+    /// Returns false, publishing nothing, if the stack is full.
+    @inlinable
+    @inline(never)
+    mutating func publish(_ positions: Range<Int>, of run: _FoldRun<Partial>, on me: LivePointer<Participant>) -> Bool {
+        if count == Self.capacity { return false }
+        // SAFETY: both buffers are allocated once, with `capacity` slots, and freed in `deallocate`.
+        if unsafe jobs == nil {
+            unsafe jobs = UnsafeMutablePointer<StackJob>.allocate(capacity: Self.capacity)
+            unsafe contexts = UnsafeMutablePointer<_PieceContext<Partial>>.allocate(capacity: Self.capacity)
+        }
+        // SAFETY: `count < capacity`, so the slot is in both buffers, and it is free (slots at and
+        // above `count` are uninitialised). The job stays alive until `takeBackNewest` has taken
+        // it back or waited for its thief.
+        let context = unsafe contexts.unsafelyUnwrapped + count
+        unsafe context.initialize(to: _PieceContext(run: run, positions: positions))
+        let job = unsafe LivePointer(unchecked: jobs.unsafelyUnwrapped + count)
+        unsafe job.base.initialize(
+            to: StackJob(
+                context: UnsafeMutableRawPointer(context), runner: _PieceContext<Partial>.self,
+                family: me.pointee.family, ownerParker: me.pointee.parker, depth: me.pointee.joinDepth))
+        job.pointee.leftWindow = true  // published, never in the offer window (as `_joinPublished`)
+        ThreadPool._publishJob(job, on: me)
+        count &+= 1
+        return true
+    }
+
+    /// Takes back the newest piece: its positions if no thief took it (the caller folds them
+    /// itself), else the thief's result, after waiting for the thief (helping meanwhile).
+    ///
+    /// - Precondition: `!isEmpty`.
+    @inlinable
+    @inline(never)
+    mutating func takeBackNewest(on me: LivePointer<Participant>) -> _TakenPiece<Partial> {
+        count &-= 1
+        // SAFETY: slot `count` (the newest) holds an initialised job and context (see the type);
+        // once `_takeBackJob` returns, the job is off the deque or its thief has finished with it
+        // (its releasing exchange on `done`, acquired there, also publishes `result`), so both
+        // may be read and deinitialised.
+        let context = unsafe contexts.unsafelyUnwrapped + count
+        let job = unsafe LivePointer(unchecked: jobs.unsafelyUnwrapped + count)
+        let taken: _TakenPiece<Partial>
+        if ThreadPool._takeBackJob(job, on: me) {
+            taken = unsafe .notStolen(context.pointee.positions)
+        } else {
+            taken = unsafe .stolen(context.pointee.result.unsafelyUnwrapped)
+        }
+        unsafe job.base.deinitialize(count: 1)
+        unsafe context.deinitialize(count: 1)
+        return taken
+    }
+
+    /// Frees the buffers. Every piece must have been taken back.
+    @inlinable
+    consuming func deallocate() {
+        precondition(count == 0, "a parallel fold left a published piece behind")
+        // SAFETY: allocated in `publish` (or nil); no slot is initialised any more.
+        unsafe jobs?.deallocate()
+        unsafe contexts?.deallocate()
+    }
+}
+
+/// What taking back a piece found.
+@usableFromInline
+enum _TakenPiece<Partial> {
+    /// No thief took it: these positions are the caller's to fold.
+    case notStolen(Range<Int>)
+    /// A thief folded it into this partial result.
+    case stolen(Partial)
+}
+
+/// A published piece's job context: the fold, the positions, and the thief's result.
+@usableFromInline
+struct _PieceContext<Partial: Sendable>: _StackJobRunner {
+    @usableFromInline let run: _FoldRun<Partial>
+    @usableFromInline let positions: Range<Int>
+    @usableFromInline var result: Partial?
+
+    @inlinable
+    init(run: _FoldRun<Partial>, positions: Range<Int>) {
+        self.run = run
+        self.positions = positions
+        result = nil
+    }
+
+    /// Runs a stolen piece on the thief: an adaptive fold of its positions from `identity`.
+    @inlinable
+    static func run(_ context: UnsafeMutableRawPointer) {
+        // SAFETY: `context` is this type's slot in `_PublishedPieces.contexts`, alive until the
+        // owner has waited for `done` (set after this returns).
+        let me = unsafe context.assumingMemoryBound(to: Self.self)
+        // SAFETY: as above; the thief is a participant of the pool (it took the job from a deque).
+        var partial = unsafe me.pointee.run.identity()
+        unsafe me.pointee.run.foldAdaptively(
+            me.pointee.positions.lowerBound, me.pointee.positions.upperBound, &partial,
+            on: Participant.current.unsafelyUnwrapped)
+        unsafe me.pointee.result = partial
+    }
+}
