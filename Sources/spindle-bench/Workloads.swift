@@ -254,3 +254,11 @@ func nestedInJoins(_ pool: ThreadPool, _ depth: Int, _ body: () -> Int) -> Int {
     if depth == 0 { return body() }
     return pool.join({ nestedInJoins(pool, depth - 1, body) }, { 0 }).0
 }
+
+/// The map-reduce-1e7 row's sequential twin: the loop a user writes.
+func mapReduceSequential(_ data: [Int]) -> Int { data.reduce(0) { $0 + $1 * 3 } }
+
+/// The map-reduce-1e7 row's pipeline, as a user writes it.
+func mapReduceSpindle(_ data: [Int], _ pool: ThreadPool) -> Int {
+    data.parallel(on: pool).map { $0 * 3 }.reduce(0, +)
+}

@@ -468,6 +468,35 @@ if wanted("par-sum-1e7") {
     withExtendedLifetime(data) {}
 }
 
+if wanted("map-reduce-1e7") {
+    // A cheap transform into a reduce: the pipeline shape of issue 13. The sequential loop is
+    // vectorised; Spindle's calling thread runs its share as the same loop, a thief runs its
+    // pieces through the stage's stored closure (an indirect call per element). The loops are
+    // functions, not closures of this file's top-level code: a closure formed here is
+    // main-actor isolated, and Swift 6.3 checks the executor on every call of it.
+    let data = Array(0..<10_000_000)
+    let n = data.count
+    let input = ReadOnlyBuffer(base: data.withUnsafeBufferPointer { $0 })  // `data` outlives every use
+    rows += measure(
+        workload: "map-reduce-1e7", threads: threads, repetitions: repetitions,
+        contenders: [
+            Contender(name: "sequential") { mapReduceSequential(data) },
+            Contender(name: "spindle-outside") { mapReduceSpindle(data, pool) },
+            Contender(name: "spindle") { onWorker(pool) { mapReduceSpindle(data, pool) } },
+            Contender(name: "dispatch") {
+                let partial = UnsafeMutableBufferPointer<Int>.allocate(capacity: threads)
+                defer { partial.deallocate() }
+                let out = SendableBuffer(base: partial)
+                DispatchQueue.concurrentPerform(iterations: threads) { c in
+                    let piece = UnsafeBufferPointer(rebasing: input.base[(c * n / threads)..<((c + 1) * n / threads)])
+                    out.base[c] = piece.reduce(0) { $0 + $1 * 3 }
+                }
+                return partial.reduce(0, +)
+            },
+        ])
+    withExtendedLifetime(data) {}
+}
+
 if wanted("primes-2e6") {
     // Uneven work per item: dispatch and TaskGroup get 64 interleaved-free chunks (a user's
     // usual hand-chunking); Spindle needs no chunk size.

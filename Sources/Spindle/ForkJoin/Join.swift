@@ -215,6 +215,37 @@ extension ThreadPool {
     static func _takeBackJob(_ job: LivePointer<StackJob>, on me: LivePointer<Participant>) -> Bool {
         me.pointee.registry.takeBackJob(job, on: me)
     }
+
+    /// Pops `job` off this participant's deque if no thief took it (true: run it here).
+    @usableFromInline
+    @inline(never)
+    static func _reclaimJob(_ job: LivePointer<StackJob>, on me: LivePointer<Participant>) -> Bool {
+        me.pointee.registry.reclaimJob(job, on: me)
+    }
+
+    /// Waits for a stolen job as `_takeBackJob` does, but hands back the first related stack
+    /// job that `claim` accepts (nil once `job` is done). The caller runs a claimed job itself
+    /// and then calls `_completeClaimedJob`.
+    @usableFromInline
+    @inline(never)
+    static func _waitForStolenJob(
+        _ job: LivePointer<StackJob>, on me: LivePointer<Participant>,
+        claiming claim: (LivePointer<StackJob>) -> Bool
+    ) -> LivePointer<StackJob>? {
+        let claimed = me.pointee.registry.waitForStolenJob(
+            job, on: me, claiming: { $0.isStackJob && claim($0.stackJob) })
+        guard let claimed else { return nil }
+        let stackJob = claimed.stackJob
+        stackJob.pointee.thief.store(me.pointee.index, ordering: .relaxed)  // a hint only, as `execute`
+        return stackJob
+    }
+
+    /// Releases the owner of a job claimed by `_waitForStolenJob`, once its result is in place.
+    @usableFromInline
+    @inline(never)
+    static func _completeClaimedJob(_ job: LivePointer<StackJob>) {
+        StackJob.complete(job)
+    }
 }
 
 /// `join` on the pool of the current worker, or on `ThreadPool.shared` from any other thread.

@@ -34,6 +34,7 @@ struct JobRef: Equatable, Sendable, WordRepresentable {
         bits = unsafe UInt(bitPattern: Unmanaged.passRetained(job).toOpaque()) | 1
     }
 
+    var isStackJob: Bool { bits & 3 == 0 }
     var isHeap: Bool { bits & 3 == 1 }
     var isSpawnRecord: Bool { bits & 3 == 2 }
     var isExecutorJob: Bool { bits & 3 == 3 }

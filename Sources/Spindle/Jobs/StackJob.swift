@@ -61,6 +61,14 @@ struct StackJob: ~Copyable {
     static func execute(_ job: LivePointer<StackJob>) {
         // SAFETY: the owner waits for `done` before leaving its frame, so the context is alive until the exchange below.
         unsafe job.pointee.runner.run(job.pointee.context)
+        complete(job)
+    }
+
+    /// Releases the owner of a stolen job whose result is in its context: the end of
+    /// `execute`, also called by a parallel loop that ran a claimed piece itself. The job may
+    /// be gone once this returns.
+    @usableFromInline
+    static func complete(_ job: LivePointer<StackJob>) {
         let parker = job.pointee.ownerParker  // read before `done`: the frame may vanish after
         // Releasing: publishes the result written by `run`; pairs with the owner's acquiring loads.
         if job.pointee.done.exchange(1, ordering: .releasing) == 2 {

@@ -47,7 +47,7 @@ struct _FoldRun<Partial: Sendable>: Sendable {
         switch strategy.kind {
         case .adaptive:
             var partial = initial
-            foldAdaptivelyInline(count, &partial, on: me)
+            foldAdaptively(0, count, &partial, on: me)
             return partial
         case .evenly:
             return combine(initial, foldEvenly(0, count, pieces: Swift.max(1, Swift.min(threads, count)), on: me))
@@ -56,82 +56,87 @@ struct _FoldRun<Partial: Sendable>: Sendable {
         }
     }
 
-    /// The adaptive fold of `0..<count` on the calling thread, with `fold` called directly.
+    /// The adaptive fold of `lo..<hi` into `partial`, on participant `me`.
     ///
-    /// This function and the terminal around it inline into the terminal's caller, where every
-    /// stage's closure is a known literal: the calling thread's share of the loop is then the
-    /// loop a user would write (direct calls, vectorisable). Pieces that other threads take run
-    /// through `foldAdaptively`, which calls `fold` as a stored closure.
+    /// On the calling thread this function and the terminal around it inline into the
+    /// terminal's caller, where every stage's closure is a known literal: its share of the loop
+    /// is then the loop a user would write (direct calls, vectorisable). A thread that takes a
+    /// piece runs it here too, from `_PieceContext.run`, where `fold` is a stored closure: an
+    /// indirect call per element for a pipeline with closures.
     ///
-    /// Like `foldAdaptively`, it folds in growing batches and answers heartbeats; a heartbeat
-    /// that finds a hungry thread publishes the upper half of what remains as a *piece* and
-    /// goes on with the lower half. At the end of its range it takes back the newest piece:
-    /// unstolen, its positions follow on from the ones just folded, so the same partial result
-    /// goes on through them; stolen, the thief's result is combined on the right. Pieces are
-    /// taken back newest first, which is position order.
+    /// The range is folded in growing batches (`foldBatches`); a heartbeat that finds a hungry
+    /// thread publishes the upper half of what remains as a *piece*. At the end of its range
+    /// the fold takes back its newest piece: unstolen, its positions follow on from the ones
+    /// just folded, so the same partial result goes on through them; stolen, the thief's
+    /// result is combined on the right. Pieces come back newest first, which is position order.
+    ///
+    /// While it waits for a stolen piece, the fold *claims* pieces of the same loop that other
+    /// threads (or this one) published, and folds them here, in this same code: on the
+    /// calling thread that is the inlined code, so the faster code takes the larger share of a
+    /// loop whose stolen part runs slower. A claimed piece gets a frame of its own (its partial
+    /// result, its own pieces above `pieceBase`), pushed on `outer`; when its range and pieces
+    /// are done, its result completes its job (as a thief's would) and the frame below resumes.
+    /// One loop handles every frame, so the code inlines without recursion.
     @inlinable
     @inline(__always)
-    func foldAdaptivelyInline(_ count: Int, _ partial: inout Partial, on me: LivePointer<Participant>) {
-        var lo = 0
-        var hi = count
+    func foldAdaptively(_ lo: Int, _ hi: Int, _ partial: inout Partial, on me: LivePointer<Participant>) {
+        var lo = lo
+        var hi = hi
         var batch = 1
         var pieces = _PublishedPieces<Partial>()
+        var pieceBase = 0  // pieces below it belong to the frames in `outer`
+        var claimedJob: LivePointer<StackJob>? = nil  // the current frame's, if claimed
+        var outer: [_ClaimFrame<Partial>] = []
         while true {
-            while lo < hi {
-                if control.shouldStop(at: lo) { break }
-                if _slowPath(me.pointee.heartbeatIsDue) {
-                    // Clears the flag. A hungry thread and nothing of this thread's left to steal: split.
-                    if ThreadPool._answerHeartbeat(on: me) && hi - lo >= 2 {
-                        let mid = lo + (hi - lo) / 2
-                        if pieces.publish(mid..<hi, of: self, on: me) { hi = mid }
-                    }
+            foldBatches(&lo, &hi, &batch, &partial, &pieces, on: me)
+            if pieces.count > pieceBase {
+                switch pieces.takeBackNewest(on: me, claimingPiecesOf: control) {
+                case .notStolen(let positions):
+                    lo = positions.lowerBound
+                    hi = positions.upperBound
+                case .stolen(let piece):
+                    partial = combine(partial, piece)
+                case .claimed(let job, let positions):
+                    outer.append(_ClaimFrame(partial: partial, pieceBase: pieceBase, job: claimedJob))
+                    partial = identity()
+                    pieceBase = pieces.count
+                    claimedJob = job
+                    lo = positions.lowerBound
+                    hi = positions.upperBound
+                    batch = 1
                 }
-                let end = hi - lo > batch ? lo + batch : hi
-                fold(&partial, lo..<end)
-                lo = end
-                if batch < Self.adaptiveBatch { batch &*= 2 }
+                continue
             }
-            if pieces.isEmpty { break }
-            switch pieces.takeBackNewest(on: me) {
-            case .notStolen(let positions):
-                lo = positions.lowerBound
-                hi = positions.upperBound
-            case .stolen(let piece):
-                partial = combine(partial, piece)
-                lo = hi
-            }
+            guard let job = claimedJob else { break }
+            _PublishedPieces<Partial>.complete(job, with: partial)
+            let frame = outer.removeLast()
+            partial = frame.partial
+            pieceBase = frame.pieceBase
+            claimedJob = frame.job
         }
         pieces.deallocate()
     }
 
-    /// Folds `lo..<hi` sequentially, in batches, until a heartbeat finds this thread: then, unless
-    /// this thread's deque still holds work for thieves (older, larger pieces: taken first), the
-    /// rest of the range is split in two and the upper half published for a thief at once.
+    /// Folds `lo..<hi` in batches (of 1 position, doubling up to `adaptiveBatch`) until it is
+    /// done, or the loop stops (`lo` is then set to `hi`). At a heartbeat that finds a hungry
+    /// thread and nothing of this thread's left to steal, publishes the upper half of what
+    /// remains as a piece and shortens the range to the lower half.
     @inlinable
-    func foldAdaptively(_ lo: Int, _ hi: Int, _ partial: inout Partial, on me: LivePointer<Participant>) {
-        var lo = lo
-        var batch = 1
+    @inline(__always)
+    func foldBatches(
+        _ lo: inout Int, _ hi: inout Int, _ batch: inout Int, _ partial: inout Partial,
+        _ pieces: inout _PublishedPieces<Partial>, on me: LivePointer<Participant>
+    ) {
         while lo < hi {
-            if control.shouldStop(at: lo) { return }
+            if control.shouldStop(at: lo) {
+                lo = hi
+                return
+            }
             if _slowPath(me.pointee.heartbeatIsDue) {
                 // Clears the flag. A hungry thread and nothing of this thread's left to steal: split.
                 if ThreadPool._answerHeartbeat(on: me) && hi - lo >= 2 {
                     let mid = lo + (hi - lo) / 2
-                    let current = lo
-                    let (_, right) = ThreadPool._joinPublished(
-                        on: me,
-                        {
-                            foldAdaptively(current, mid, &partial, on: me)
-                        },
-                        { [self] in
-                            var right = identity()
-                            // On a thief, or inline on this thread: whoever runs it is a participant.
-                            // SAFETY: whoever runs a join half of this pool is its participant (thief or this thread), so `current` is set.
-                            unsafe foldAdaptively(mid, hi, &right, on: Participant.current.unsafelyUnwrapped)
-                            return right
-                        })
-                    partial = combine(partial, right)
-                    return
+                    if pieces.publish(mid..<hi, of: self, on: me) { hi = mid }
                 }
             }
             let end = hi - lo > batch ? lo + batch : hi
@@ -197,13 +202,29 @@ struct _FoldRun<Partial: Sendable>: Sendable {
     }
 }
 
+/// A claimed piece's fold, suspended frame by frame (see `_FoldRun.foldAdaptively`): the
+/// partial result of the frame below, where its pieces start, and the job it completes.
+@usableFromInline
+struct _ClaimFrame<Partial> {
+    @usableFromInline let partial: Partial
+    @usableFromInline let pieceBase: Int
+    @usableFromInline let job: LivePointer<StackJob>?
+
+    @inlinable
+    init(partial: Partial, pieceBase: Int, job: LivePointer<StackJob>?) {
+        self.partial = partial
+        self.pieceBase = pieceBase
+        self.job = job
+    }
+}
+
 extension ParallelSequence {
     /// Runs a fold over all positions on the pipeline's pool, from the calling thread (which
     /// takes part, as a worker or as a temporary outside participant).
     ///
     /// `initial` is the leftmost partial result (the calling thread's, which starts at position
     /// 0); `identity` starts every other piece. `fold` is called directly on the calling thread
-    /// (inlined into the caller: see `_FoldRun.foldAdaptivelyInline`) and as a stored closure
+    /// (inlined into the caller: see `_FoldRun.foldAdaptively`) and as a stored closure
     /// by pieces that run elsewhere.
     @inlinable
     @inline(__always)
@@ -225,14 +246,14 @@ extension ParallelSequence {
         let pool = _options.pool ?? ThreadPool.currentOrShared
         let strategy = _options.strategy
         // Not `_withParticipant`: the fold must inline here, not into a closure of its own
-        // (whose captures the optimiser would no longer see through).
-        if let me = Participant.current(in: pool.registryID) {
-            return run.run(count: count, initial: initial, strategy: strategy, threads: pool.threadCount, on: me)
-        }
-        let entry = pool._enterAsOutsider()
-        let result = run.run(
-            count: count, initial: initial, strategy: strategy, threads: pool.threadCount, on: entry.participant)
-        pool._exitAsOutsider(entry)
+        // (whose captures the optimiser would no longer see through). And one call of `run`
+        // for both kinds of caller: with two, the optimiser inlined only one of them.
+        let member = Participant.current(in: pool.registryID)
+        let entry = member == nil ? pool._enterAsOutsider() : nil
+        // SAFETY: `entry` is set exactly when `member` is nil.
+        let me = unsafe member ?? entry.unsafelyUnwrapped.participant
+        let result = run.run(count: count, initial: initial, strategy: strategy, threads: pool.threadCount, on: me)
+        if let entry { pool._exitAsOutsider(entry) }
         return result
     }
 }

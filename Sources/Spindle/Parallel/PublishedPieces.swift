@@ -1,4 +1,4 @@
-/// The pieces an inline adaptive fold (`_FoldRun.foldAdaptivelyInline`) has split off its range
+/// The pieces an adaptive fold (`_FoldRun.foldAdaptively`) has split off its range
 /// at heartbeats and published for thieves: a stack, newest on top.
 ///
 /// Each piece is a `StackJob` whose context holds the fold and the piece's positions. The
@@ -64,28 +64,72 @@ struct _PublishedPieces<Partial: Sendable>: ~Copyable {
     }
 
     /// Takes back the newest piece: its positions if no thief took it (the caller folds them
-    /// itself), else the thief's result, after waiting for the thief (helping meanwhile).
+    /// itself), else the thief's result, after waiting for the thief. While it waits, it helps
+    /// with related work, except that it hands back (`.claimed`) the first piece of the same
+    /// loop it finds (a thief's, or an older one of this thread's): the caller folds it,
+    /// completes it with `complete(_:with:)`, and calls this again.
     ///
     /// - Precondition: `!isEmpty`.
     @inlinable
     @inline(never)
-    mutating func takeBackNewest(on me: LivePointer<Participant>) -> _TakenPiece<Partial> {
+    mutating func takeBackNewest(
+        on me: LivePointer<Participant>, claimingPiecesOf control: _ParallelControl
+    ) -> _TakenPiece<Partial> {
+        // SAFETY: slot `count - 1` (the newest) holds an initialised job (see the type).
+        let job = unsafe LivePointer(unchecked: jobs.unsafelyUnwrapped + (count &- 1))
+        // After a claimed piece, the newest is looked for on the deque again (it is not there:
+        // a pop and a push back).
+        if ThreadPool._reclaimJob(job, on: me) { return popNewest(stolen: false) }
+        let claimed = ThreadPool._waitForStolenJob(
+            job, on: me,
+            claiming: { candidate in
+                // A stolen job is its thief's to read (its owner waits for `done`): the runner
+                // says whether it is a piece, the context's control whether of this loop.
+                guard ObjectIdentifier(candidate.pointee.runner) == ObjectIdentifier(_PieceContext<Partial>.self)
+                else { return false }
+                // SAFETY: the runner says the context is a `_PieceContext<Partial>`, alive until
+                // the job is completed.
+                let context = unsafe candidate.pointee.context.assumingMemoryBound(to: _PieceContext<Partial>.self)
+                return unsafe context.pointee.run.control === control
+            })
+        if let claimed {
+            // SAFETY: as in the classifier above: a live `_PieceContext<Partial>`.
+            let context = unsafe claimed.pointee.context.assumingMemoryBound(to: _PieceContext<Partial>.self)
+            return unsafe .claimed(claimed, context.pointee.positions)
+        }
+        return popNewest(stolen: true)
+    }
+
+    /// Removes the newest piece, returning its positions (not stolen: taken back off the
+    /// deque) or its thief's result (stolen and done: `_takeBackJob` or `_waitForStolenJob`
+    /// acquired the thief's releasing exchange on `done`, which also publishes `result`).
+    @inlinable
+    mutating func popNewest(stolen: Bool) -> _TakenPiece<Partial> {
         count &-= 1
-        // SAFETY: slot `count` (the newest) holds an initialised job and context (see the type);
-        // once `_takeBackJob` returns, the job is off the deque or its thief has finished with it
-        // (its releasing exchange on `done`, acquired there, also publishes `result`), so both
-        // may be read and deinitialised.
+        // SAFETY: slot `count` was the newest initialised slot, and nobody else uses it any
+        // more (see above), so it may be read and deinitialised.
         let context = unsafe contexts.unsafelyUnwrapped + count
         let job = unsafe LivePointer(unchecked: jobs.unsafelyUnwrapped + count)
         let taken: _TakenPiece<Partial>
-        if ThreadPool._takeBackJob(job, on: me) {
-            taken = unsafe .notStolen(context.pointee.positions)
-        } else {
+        if stolen {
             taken = unsafe .stolen(context.pointee.result.unsafelyUnwrapped)
+        } else {
+            taken = unsafe .notStolen(context.pointee.positions)
         }
         unsafe job.base.deinitialize(count: 1)
         unsafe context.deinitialize(count: 1)
         return taken
+    }
+
+    /// Completes a piece claimed by `takeBackNewest(on:claimingPiecesOf:)` with its result,
+    /// releasing its owner (which may be this thread, for an older piece of its own).
+    @inlinable
+    static func complete(_ job: LivePointer<StackJob>, with result: Partial) {
+        // SAFETY: the claimed job's context is a live `_PieceContext<Partial>` (see the claim);
+        // its owner reads `result` only after `_completeClaimedJob`'s releasing exchange.
+        let context = unsafe job.pointee.context.assumingMemoryBound(to: _PieceContext<Partial>.self)
+        unsafe context.pointee.result = result
+        ThreadPool._completeClaimedJob(job)
     }
 
     /// Frees the buffers. Every piece must have been taken back.
@@ -105,6 +149,8 @@ enum _TakenPiece<Partial> {
     case notStolen(Range<Int>)
     /// A thief folded it into this partial result.
     case stolen(Partial)
+    /// Not done yet; meanwhile, a piece of the same loop to fold here (`claimingPiecesOf:`).
+    case claimed(LivePointer<StackJob>, Range<Int>)
 }
 
 /// A published piece's job context: the fold, the positions, and the thief's result.

@@ -6,8 +6,18 @@ import Synchronization
 extension Registry {
     /// Waits until a promoted and stolen join job is done, helping with related work meanwhile.
     func waitForStolenJob(_ job: LivePointer<StackJob>, on me: LivePointer<Participant>) {
+        _ = waitForStolenJob(job, on: me, claiming: { _ in false })
+    }
+
+    /// Waits as `waitForStolenJob(_:on:)`, except that the first related job `claim` accepts
+    /// is handed back instead of run (nil once `job` is done): a parallel loop waiting for a
+    /// stolen piece takes a piece of its own loop this way, to run it in its own (inlined) code.
+    /// The caller then owns the claimed job as a thief would, and must complete it.
+    func waitForStolenJob(
+        _ job: LivePointer<StackJob>, on me: LivePointer<Participant>, claiming claim: (JobRef) -> Bool
+    ) -> JobRef? {
         helpUntil(
-            on: me,
+            on: me, claiming: claim,
             hint: { job.pointee.thief.load(ordering: .relaxed) },  // a hint only
             isDone: { job.pointee.done.load(ordering: .acquiring) == 1 },  // pairs with the thief's releasing exchange
             park: {
@@ -29,8 +39,8 @@ extension Registry {
 
     /// Waits for a count latch (scope, broadcast), helping with related work meanwhile.
     func wait(for latch: CountLatch, on me: LivePointer<Participant>) {
-        helpUntil(
-            on: me, hint: { -1 }, isDone: { latch.isReleased },
+        _ = helpUntil(
+            on: me, claiming: { _ in false }, hint: { -1 }, isDone: { latch.isReleased },
             park: {
                 latch.parkOwner(timeoutNanoseconds: heartbeat.intervalNanoseconds)
                 return false
@@ -41,11 +51,12 @@ extension Registry {
     /// home worker's inbox), then related work (stealing first from participant `hint`), then
     /// spin, then `park` (which returns whether it saw the wait end, and parks at most a heartbeat
     /// so that related work is looked for again). While it finds nothing it counts as hungry, so
-    /// the heartbeat and promotion requests serve it.
+    /// the heartbeat and promotion requests serve it. Related work that `claim` accepts is
+    /// returned instead of run; nil means the wait is over.
     private func helpUntil(
-        on me: LivePointer<Participant>, hint: () -> Int,
+        on me: LivePointer<Participant>, claiming claim: (JobRef) -> Bool, hint: () -> Int,
         isDone: () -> Bool, park: () -> Bool
-    ) {
+    ) -> JobRef? {
         Participant.assertOwned(me)
         var idleRounds = 0
         let spinLimit = configuration.spinBeforeSleep
@@ -61,6 +72,7 @@ extension Registry {
                     isHungry = false
                     heartbeat.participantWasFed()
                 }
+                if claim(work) { return work }
                 execute(work, on: me)
                 idleRounds = 0
                 continue
@@ -79,9 +91,10 @@ extension Registry {
             me.pointee.trace(.park)
             let ended = park()
             me.pointee.trace(.unpark)
-            if ended { return }
+            if ended { return nil }
             idleRounds = spinLimit - 1  // after a timed wake-up: one search, then park again
         }
+        return nil
     }
 }
 

@@ -73,6 +73,13 @@ extension Registry {
     /// Back at a published job: takes it back if no thief did (returns true: run it inline), else
     /// waits for the thief (returns false: the result is in place).
     func takeBackJob(_ job: LivePointer<StackJob>, on me: LivePointer<Participant>) -> Bool {
+        if reclaimJob(job, on: me) { return true }
+        waitForStolenJob(job, on: me)
+        return false
+    }
+
+    /// Pops `job` off the owner's deque if no thief took it (it is then the newest entry).
+    func reclaimJob(_ job: LivePointer<StackJob>, on me: LivePointer<Participant>) -> Bool {
         Participant.assertOwned(me)
         if let top = me.pointee.deque.pop() {
             if top == JobRef(stack: job) { return true }
@@ -81,7 +88,6 @@ extension Registry {
             me.pointee.deque.push(top)
             sleep.notifyWorkAvailable()
         }
-        waitForStolenJob(job, on: me)
         return false
     }
 
