@@ -57,6 +57,10 @@ let instructionProbes: [InstructionProbe] = [
     InstructionProbe(
         name: "zip-reduce-1e5", joins: pipelineProbeCount,
         sequentialFunction: "probeZipReduceSequential", joinFunction: "probeZipReduceParallel"),
+    // The same product through `enumerated()` and an index into the second array.
+    InstructionProbe(
+        name: "zip-by-offset-1e5", joins: pipelineProbeCount,
+        sequentialFunction: "probeZipReduceSequential", joinFunction: "probeZipByOffsetParallel"),
     InstructionProbe(
         name: "enumerated-reduce-1e5", joins: pipelineProbeCount,
         sequentialFunction: "probeEnumeratedReduceSequential", joinFunction: "probeEnumeratedReduceParallel"),
@@ -143,6 +147,12 @@ func probeZipReduceParallel(_ input: [Int], _ pool: ThreadPool) -> Int {
 }
 
 @inline(never)
+func probeZipByOffsetParallel(_ input: [Int], _ pool: ThreadPool) -> Int {
+    let other = input
+    return input.parallel(on: pool).enumerated().map { $0.element * other[$0.offset] }.reduce(0, +)
+}
+
+@inline(never)
 func probeEnumeratedReduceSequential(_ input: [Int]) -> Int {
     input.enumerated().reduce(0) { $0 &+ $1.offset &* $1.element }
 }
@@ -187,6 +197,8 @@ func runInstructionProbe(name: String, variant: String) throws -> Int {
     case ("map-min-1e5", "join"): body = { probeMapMinParallel(input, pool) }
     case ("zip-reduce-1e5", "sequential"): body = { probeZipReduceSequential(input) }
     case ("zip-reduce-1e5", "join"): body = { probeZipReduceParallel(input, pool) }
+    case ("zip-by-offset-1e5", "sequential"): body = { probeZipReduceSequential(input) }
+    case ("zip-by-offset-1e5", "join"): body = { probeZipByOffsetParallel(input, pool) }
     case ("enumerated-reduce-1e5", "sequential"): body = { probeEnumeratedReduceSequential(input) }
     case ("enumerated-reduce-1e5", "join"): body = { probeEnumeratedReduceParallel(input, pool) }
     case ("sum-1e5", "sequential"): body = { probeSumSequential(input) }

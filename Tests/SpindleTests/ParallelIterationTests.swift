@@ -113,6 +113,32 @@ struct ParallelIterationTests {
         #expect(tracker.missing == 0)
     }
 
+    /// Slow enough elements (a few hundred nanoseconds) on four threads that many heartbeats
+    /// split the ranges while they run, so that pieces are taken back, stolen, and claimed by
+    /// the threads waiting for them; order and exactly-once must survive every path.
+    @Test("adaptive pieces, stolen or claimed, keep position order and run once")
+    func adaptivePiecesKeepOrder() throws {
+        let wide = try ThreadPool(threads: 4)
+        defer { wide.shutdown() }
+        let n = isSanitizerRun ? 4_000 : 40_000
+        let slow: @Sendable (Int) -> Int = { x in
+            var v = x
+            for _ in 0..<200 { v = v &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407 }
+            return (v >> 33) & 1_023
+        }
+        let values = (0..<n).map(slow)
+        let compose: @Sendable (Affine, Affine) -> Affine = { f, g in Affine(a: f.a &* g.a, b: f.b &* g.a &+ g.b) }
+        let expected = values.map { Affine(a: $0 | 1, b: $0) }.reduce(Affine(a: 1, b: 0), compose)
+        for _ in 0..<(isSanitizerRun ? 2 : 4) {
+            let p = (0..<n).parallel(on: wide)
+            #expect(p.map { Affine(a: slow($0) | 1, b: slow($0)) }.reduce(Affine(a: 1, b: 0), compose) == expected)
+            #expect(p.map(slow).filter { $0 % 3 == 0 }.collect() == values.filter { $0 % 3 == 0 })
+            let tracker = OnceTracker(count: n)
+            p.forEach { _ = slow($0); tracker.mark($0) }
+            #expect(tracker.total == n && tracker.duplicates == 0 && tracker.missing == 0)
+        }
+    }
+
     @Test("searching terminals find the first match on every strategy", arguments: allStrategies)
     func searchingTerminals(strategy: SplitStrategy) {
         let n = largeCount

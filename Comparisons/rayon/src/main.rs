@@ -225,6 +225,18 @@ fn main() {
         row("par-sum-1e7", "rust-sequential", 1, t[0], t[0], "iter().sum()");
         row("par-sum-1e7", "rayon", threads, t[1], t[0], "par_iter().sum()");
     }
+    if wanted("map-reduce-1e7") {
+        use rayon::prelude::*;
+        // Checked arithmetic (Rust's release builds wrap; the Swift rows trap on overflow).
+        let data: Vec<i64> = (0..10_000_000i64).collect();
+        let t = measure(reps, &mut [
+            &mut || data.iter().fold(0i64, |a, &x| a.checked_add(x.checked_mul(3).unwrap()).unwrap()) as u64,
+            &mut || pool.install(|| data.par_iter().map(|&x| x.checked_mul(3).unwrap())
+                .reduce(|| 0i64, |a, b| a.checked_add(b).unwrap())) as u64,
+        ]);
+        row("map-reduce-1e7", "rust-sequential", 1, t[0], t[0], "");
+        row("map-reduce-1e7", "rayon", threads, t[1], t[0], "par_iter().map().reduce()");
+    }
     if wanted("primes-2e6") {
         use rayon::prelude::*;
         let n = 2_000_000i64;

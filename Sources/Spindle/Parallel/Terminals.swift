@@ -70,6 +70,10 @@ extension ParallelSequence {
     /// let offset = (1...100).parallel.reduce(10, +)      // 5060, as (1...100).reduce(10, +)
     /// let longest = lines.parallel.reduce("") { $0.count >= $1.count ? $0 : $1 }
     /// ```
+    ///
+    /// On the calling thread the loop inlines into your function with `combine`, as a sequential
+    /// `reduce` would. Swift 6.3 cannot prove the wrapping operators `Sendable` as references
+    /// (`reduce(0, &+)` warns); write `reduce(0) { $0 &+ $1 }`.
     /// - Throws: the first error `combine` throws.
     @inlinable
     @inline(__always)
