@@ -12,6 +12,9 @@ struct BadInputTests {
         await #expect(processExitsWith: .failure) { [size] in
             _ = (0..<10).parallel.split(.chunks(of: size)).sum()
         }
+        await #expect(processExitsWith: .failure) { [size] in
+            _ = [1, 2, 3].parallel.chunks(of: size).count()
+        }
     }
 
     @Test("a negative grace period stops the process with a precondition failure")

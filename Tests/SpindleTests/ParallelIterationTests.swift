@@ -92,6 +92,51 @@ struct ParallelIterationTests {
         #expect(maps.reduce(start, compose) == data.map { Affine(a: $0 | 1, b: $0) }.reduce(start, compose))
     }
 
+    @Test("chunks(of:) hands out contiguous slices in order, the last one shorter", arguments: allStrategies)
+    func chunks(strategy: SplitStrategy) {
+        let data = testData(10_007)
+        for size in [1, 7, 1_000, 10_007, 20_000] {
+            let p = data.parallel(on: pool).split(strategy).chunks(of: size)
+            let expected = stride(from: 0, to: data.count, by: size).map { data[$0..<Swift.min($0 + size, data.count)] }
+            #expect(p.count() == expected.count)
+            let slices = p.collect()
+            #expect(slices.map { $0.startIndex } == expected.map { $0.startIndex })  // a chunk keeps the indices
+            #expect(slices.map(Array.init) == expected.map(Array.init))
+            #expect(p.map { $0.reduce(0, +) }.sum() == data.reduce(0, +))
+        }
+        #expect([Int]().parallel(on: pool).chunks(of: 3).collect().isEmpty)
+    }
+
+    @Test("strides of integers run in parallel with the stride's elements", arguments: allStrategies)
+    func strides(strategy: SplitStrategy) {
+        let cases: [(from: Int, to: Int, by: Int)] = [
+            (0, 100, 3), (0, 99, 3), (10, -3, -4), (5, 5, 1), (5, 0, 1), (0, 1, 10), (-7, 7, 7),
+        ]
+        for c in cases {
+            let open = stride(from: c.from, to: c.to, by: c.by)
+            #expect(open.parallel(on: pool).split(strategy).collect() == Array(open), "\(c)")
+            let closed = stride(from: c.from, through: c.to, by: c.by)
+            #expect(closed.parallel(on: pool).split(strategy).collect() == Array(closed), "\(c)")
+        }
+        // The case: a UInt32 stride (its Stride is Int), a count the type cannot hold.
+        let big = stride(from: UInt32(0), to: 4_000_000_000, by: 40_000)
+        #expect(big.parallel(on: pool).split(strategy).map { Int($0) }.sum() == big.reduce(0) { $0 + Int($1) })
+        #expect(stride(from: 10, through: 100, by: 10).parallel(on: pool).sum() == 550)
+    }
+
+    @Test("parallelUpdateEach hands each element its offset", arguments: allStrategies)
+    func updateWithOffset(strategy: SplitStrategy) {
+        var values = [Int](repeating: -1, count: 10_003)
+        values.parallelUpdateEach(on: pool, split: strategy) { offset, value in value = offset * 2 }
+        #expect(values == (0..<10_003).map { $0 * 2 })
+        var slice = Array(0..<100)[10..<60]
+        slice.parallelUpdateEach(on: pool, split: strategy) { offset, value in value += offset }
+        #expect(Array(slice) == (0..<50).map { 10 + $0 * 2 })
+        var notContiguous = Strided(storage: Array(repeating: 0, count: 999))
+        notContiguous.parallelUpdateEach(on: pool, split: strategy) { offset, value in value = offset }
+        #expect(notContiguous.storage == Array(0..<999))
+    }
+
     @Test("ranges and collections without contiguous storage", arguments: allStrategies)
     func rangesAndOtherCollections(strategy: SplitStrategy) {
         let n = isSanitizerRun ? 20_003 : 100_003

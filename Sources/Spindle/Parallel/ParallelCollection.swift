@@ -74,3 +74,168 @@ extension RandomAccessCollection where Self: Sendable, Element: Sendable {
         ParallelCollection(base: self, pool: pool)
     }
 }
+
+// MARK: Chunks
+
+extension ParallelCollection where Base.SubSequence: Sendable {
+    /// The collection in contiguous chunks of `size` elements (the last one shorter), each a
+    /// slice of the collection: the shape image and signal code hands to `concurrentPerform`
+    /// one row or block at a time. A chunk keeps the collection's indices.
+    ///
+    /// ```swift
+    /// let rowSums = pixels.parallel.chunks(of: width).map { row in row.reduce(0, +) }.collect()
+    /// ```
+    ///
+    /// Each chunk is one element of the parallel sequence, so the split strategy divides chunks,
+    /// not elements: the default (adaptive) balances uneven chunks by itself.
+    ///
+    /// - Precondition: `size >= 1`.
+    @inlinable
+    public func chunks(of size: Int) -> ParallelChunks<Base> {
+        precondition(size >= 1, "chunks(of:) needs a chunk size of at least 1, got \(size)")
+        return ParallelChunks(base: base, size: size, options: _options)
+    }
+}
+
+/// A collection's contiguous chunks, as slices. Made by `chunks(of:)`.
+///
+/// ```swift
+/// let blockMaxima = samples.parallel.chunks(of: 4_096).map { $0.max() ?? 0 }.collect()
+/// ```
+public struct ParallelChunks<Base: RandomAccessCollection & Sendable>: IndexedParallelSequence
+where Base.Element: Sendable, Base.SubSequence: Sendable {
+    public typealias Element = Base.SubSequence
+
+    @usableFromInline let base: Base
+    @usableFromInline let size: Int
+    public var _options: _ParallelOptions
+
+    @inlinable
+    init(base: Base, size: Int, options: _ParallelOptions) {
+        self.base = base
+        self.size = size
+        _options = options
+    }
+
+    @inlinable
+    public var _positionCount: Int {
+        let count = base.count
+        return count / size + (count % size == 0 ? 0 : 1)
+    }
+
+    @inlinable
+    @inline(__always)
+    public func _element(at position: Int) -> Element {
+        let lower = position * size
+        let upper = Swift.min(lower + size, base.count)
+        let start = base.index(base.startIndex, offsetBy: lower)
+        return base[start..<base.index(start, offsetBy: upper - lower)]
+    }
+
+    @inlinable
+    @inline(__always)
+    public func _drive<Sink: _ParallelSink>(_ positions: Range<Int>, into sink: inout Sink) -> Bool
+    where Sink.Input == Element {
+        for position in positions where !sink.consume(position, _element(at: position)) { return false }
+        return true
+    }
+}
+
+// MARK: Strides
+
+/// The elements of an integer stride, by position: what `.parallel` reads from a `StrideTo` or a
+/// `StrideThrough` (which are only sequences).
+public struct _StrideElements<Element: Strideable & Sendable>: RandomAccessCollection, Sendable
+where Element.Stride: BinaryInteger & Sendable {
+    /// The first element (nil only when there are none).
+    @usableFromInline let start: Element?
+    @usableFromInline let step: Element.Stride
+    public let count: Int
+
+    @inlinable
+    init(start: Element?, step: Element.Stride, count: Int) {
+        self.start = start
+        self.step = step
+        self.count = count
+    }
+
+    /// The start, end and step of a stride, read through its mirror (the standard library keeps
+    /// its stored properties internal and computes `underestimatedCount` by iterating, O(n)).
+    /// Falls back to iterating if the mirror does not have them.
+    @usableFromInline
+    init<S: Sequence>(_ stride: S, endLabel: String, includesEnd: Bool) where S.Element == Element {
+        var start: Element?
+        var end: Element?
+        var step: Element.Stride?
+        for child in Mirror(reflecting: stride).children {
+            switch child.label {
+            case "from": start = child.value as? Element
+            case endLabel: end = child.value as? Element
+            case "by": step = child.value as? Element.Stride
+            default: break
+            }
+        }
+        guard let start, let end, let step, step != 0 else {
+            let elements = Array(stride)
+            self.init(
+                start: elements.first, step: elements.count > 1 ? elements[0].distance(to: elements[1]) : 1,
+                count: elements.count)
+            return
+        }
+        let distance = start.distance(to: end)
+        var count: Element.Stride = 0
+        if distance == 0 {
+            count = includesEnd ? 1 : 0
+        } else if (distance > 0) == (step > 0) {
+            let (whole, rest) = distance.quotientAndRemainder(dividingBy: step)
+            count = whole + (rest != 0 || includesEnd ? 1 : 0)
+        }
+        guard let exact = Int(exactly: count) else {
+            preconditionFailure("a stride of \(count) elements is too long for .parallel")
+        }
+        self.init(start: start, step: step, count: exact)
+    }
+
+    @inlinable public var startIndex: Int { 0 }
+    @inlinable public var endIndex: Int { count }
+
+    @inlinable
+    public subscript(position: Int) -> Element {
+        precondition(position >= 0 && position < count, "stride position \(position) out of 0..<\(count)")
+        return start!.advanced(by: step * Element.Stride(position))
+    }
+}
+
+extension StrideTo where Element: Sendable, Element.Stride: BinaryInteger & Sendable {
+    /// This stride as a parallel sequence on the current worker's pool, or on
+    /// `ThreadPool.shared` from any other thread.
+    ///
+    /// ```swift
+    /// let hits = stride(from: 0, to: samples.count, by: 4).parallel.count { samples[$0] > 0 }
+    /// ```
+    public var parallel: ParallelCollection<_StrideElements<Element>> {
+        ParallelCollection(base: _StrideElements(self, endLabel: "to", includesEnd: false), pool: nil)
+    }
+
+    /// This stride as a parallel sequence on `pool`.
+    public func parallel(on pool: ThreadPool) -> ParallelCollection<_StrideElements<Element>> {
+        ParallelCollection(base: _StrideElements(self, endLabel: "to", includesEnd: false), pool: pool)
+    }
+}
+
+extension StrideThrough where Element: Sendable, Element.Stride: BinaryInteger & Sendable {
+    /// This stride as a parallel sequence on the current worker's pool, or on
+    /// `ThreadPool.shared` from any other thread.
+    ///
+    /// ```swift
+    /// let total = stride(from: 10, through: 100, by: 10).parallel.sum()   // 550
+    /// ```
+    public var parallel: ParallelCollection<_StrideElements<Element>> {
+        ParallelCollection(base: _StrideElements(self, endLabel: "through", includesEnd: true), pool: nil)
+    }
+
+    /// This stride as a parallel sequence on `pool`.
+    public func parallel(on pool: ThreadPool) -> ParallelCollection<_StrideElements<Element>> {
+        ParallelCollection(base: _StrideElements(self, endLabel: "through", includesEnd: true), pool: pool)
+    }
+}

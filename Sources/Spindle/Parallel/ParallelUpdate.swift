@@ -17,6 +17,27 @@ extension MutableCollection where Self: RandomAccessCollection, Element: Sendabl
         split strategy: SplitStrategy = .adaptive,
         _ update: @Sendable (inout Element) throws(E) -> Void
     ) throws(E) {
+        try parallelUpdateEach(on: pool, split: strategy) { (_, element) throws(E) in try update(&element) }
+    }
+
+    /// Calls `update` with every element's offset (its distance from `startIndex`, as in
+    /// `enumerated()`; for an `Array`, its index) and the element, in place and in parallel, on
+    /// `pool` (the current worker's pool, else `ThreadPool.shared`), dividing the elements by
+    /// `strategy`.
+    ///
+    /// ```swift
+    /// var image = [Float](repeating: 0, count: width * height)
+    /// image.parallelUpdateEach { offset, pixel in pixel = shade(x: offset % width, y: offset / width) }
+    /// ```
+    /// Each element is passed to `update` exactly once, unless an error stops the loop.
+    /// - Throws: the first error `update` throws; the other ranges stop at their next batch, so
+    ///   some elements may not have been updated.
+    @inlinable
+    public mutating func parallelUpdateEach<E: Error>(
+        on pool: ThreadPool? = nil,
+        split strategy: SplitStrategy = .adaptive,
+        _ update: @Sendable (_ offset: Int, _ element: inout Element) throws(E) -> Void
+    ) throws(E) {
         // SAFETY: the storage stays valid for the whole call (the joins finish inside it); each position is handed to exactly one range, so writes never overlap.
         let done: Result<Void, E>? = unsafe withContiguousMutableStorageIfAvailable { buffer in
             guard let base = buffer.baseAddress else { return .success(()) }
@@ -24,7 +45,7 @@ extension MutableCollection where Self: RandomAccessCollection, Element: Sendabl
             let positions = pool.map { (0..<buffer.count).parallel(on: $0) } ?? (0..<buffer.count).parallel
             return Result { () throws(E) in
                 // Unsafe access: each position is handed to exactly one range.
-                try positions.split(strategy).forEach { (i) throws(E) in unsafe try update(&target.base[i]) }
+                try positions.split(strategy).forEach { (i) throws(E) in unsafe try update(i, &target.base[i]) }
             }
         }
         if let done {
