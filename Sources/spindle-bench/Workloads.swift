@@ -262,3 +262,64 @@ func mapReduceSequential(_ data: [Int]) -> Int { data.reduce(0) { $0 + $1 * 3 } 
 func mapReduceSpindle(_ data: [Int], _ pool: ThreadPool) -> Int {
     data.parallel(on: pool).map { $0 * 3 }.reduce(0, +)
 }
+
+// MARK: image blur
+
+/// One pixel of a 3×3 box blur of a `width`×`height` image, edges clamped. Every contender of
+/// the image-blur row computes each pixel with this same expression, so their results are
+/// bit-identical.
+@inline(__always)
+func blurredPixel(_ src: UnsafeBufferPointer<Float>, width: Int, height: Int, x: Int, y: Int) -> Float {
+    let up = max(y - 1, 0) * width
+    let mid = y * width
+    let down = min(y + 1, height - 1) * width
+    let left = max(x - 1, 0)
+    let right = min(x + 1, width - 1)
+    let top = src[up + left] + src[up + x] + src[up + right]
+    let centre = src[mid + left] + src[mid + x] + src[mid + right]
+    let bottom = src[down + left] + src[down + x] + src[down + right]
+    return (top + centre + bottom) * (1 / 9)
+}
+
+/// Row `y` of the blurred image, written to `out` (the row's first pixel).
+@inline(__always)
+func blurRow(_ src: UnsafeBufferPointer<Float>, into out: UnsafeMutablePointer<Float>, width: Int, height: Int, y: Int) {
+    for x in 0..<width { out[x] = blurredPixel(src, width: width, height: height, x: x, y: y) }
+}
+
+/// A digest of a blurred image that changes with any pixel: the bit patterns of a few pixels.
+func blurDigest(_ image: [Float]) -> Int {
+    var digest = image.count
+    for i in stride(from: 0, to: image.count, by: image.count / 61) {
+        digest = digest &* 31 &+ Int(image[i].bitPattern)
+    }
+    return digest
+}
+
+func blurSequential(_ src: UnsafeBufferPointer<Float>, width: Int, height: Int) -> [Float] {
+    Array(unsafeUninitializedCapacity: width * height) { buffer, count in
+        for y in 0..<height { blurRow(src, into: buffer.baseAddress! + y * width, width: width, height: height, y: y) }
+        count = width * height
+    }
+}
+
+/// Rows handed to Spindle one at a time, as they are to `concurrentPerform`.
+func blurSpindleRows(_ src: ReadOnlyBuffer<Float>, width: Int, height: Int, pool: ThreadPool) -> [Float] {
+    Array(unsafeUninitializedCapacity: width * height) { buffer, count in
+        let out = SendableBuffer(base: buffer)
+        (0..<height).parallel(on: pool).forEach { y in
+            blurRow(src.base, into: out.base.baseAddress! + y * width, width: width, height: height, y: y)
+        }
+        count = width * height
+    }
+}
+
+func blurDispatch(_ src: ReadOnlyBuffer<Float>, width: Int, height: Int) -> [Float] {
+    Array(unsafeUninitializedCapacity: width * height) { buffer, count in
+        let out = SendableBuffer(base: buffer)
+        DispatchQueue.concurrentPerform(iterations: height) { y in
+            blurRow(src.base, into: out.base.baseAddress! + y * width, width: width, height: height, y: y)
+        }
+        count = width * height
+    }
+}

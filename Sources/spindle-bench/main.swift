@@ -567,6 +567,60 @@ if wanted("map-collect-5e6") {
     withExtendedLifetime(data) {}
 }
 
+if wanted("uneven-7") {
+    // Seven expensive items whose cost doubles from one to the next (the binary-trees shape):
+    // 1, 2, 4, … 64 units of about 0.5 ms, no join inside an item. Two threads at best: 64 units
+    // on one, 63 on the other; a first-come order (item by item, as TaskGroup and
+    // concurrentPerform hand them out) ends with item 6 alone on one thread after 21 units.
+    let unit = calibratedWork(seconds: 0.0005)
+    let costs = (0..<7).map { unit << $0 }
+    let item: @Sendable (Int) -> Int = { k in busyWork(costs[k], seed: k) }
+    let rounds = quick ? 3 : 7
+    rows += measure(
+        workload: "uneven-7", threads: threads, repetitions: rounds,
+        contenders: [
+            Contender(name: "sequential") { (0..<7).reduce(0) { $0 &+ item($1) } },
+            Contender(name: "spindle-outside") { (0..<7).parallel(on: pool).map(item).reduce(0) { $0 &+ $1 } },
+            Contender(name: "spindle") { onWorker(pool) { (0..<7).parallel(on: pool).map(item).reduce(0) { $0 &+ $1 } } },
+            Contender(name: "spindle-perItem") {
+                onWorker(pool) { (0..<7).parallel(on: pool).split(.perItem).map(item).reduce(0) { $0 &+ $1 } }
+            },
+            Contender(name: "dispatch") {
+                let total = Atomic<Int>(0)
+                DispatchQueue.concurrentPerform(iterations: 7) { k in total.wrappingAdd(item(k), ordering: .relaxed) }
+                return total.load(ordering: .relaxed)
+            },
+            Contender(name: "taskgroup") {
+                blockingAwait {
+                    await withTaskGroup(of: Int.self) { group in
+                        for k in 0..<7 { group.addTask { item(k) } }
+                        return await group.reduce(0) { $0 &+ $1 }
+                    }
+                }
+            },
+        ])
+}
+
+if wanted("image-blur-4096") {
+    // A 3×3 box blur of a 4096×4096 Float image into a new one, rows handed out one at a time
+    // (as image code does with concurrentPerform).
+    let width = 4_096
+    let height = 4_096
+    let image = (0..<(width * height)).map { Float(($0 &* 2_654_435_761) >> 24 & 255) }
+    let src = ReadOnlyBuffer(base: image.withUnsafeBufferPointer { $0 })  // `image` outlives every use
+    rows += measure(
+        workload: "image-blur-4096", threads: threads, repetitions: repetitions,
+        contenders: [
+            Contender(name: "sequential") { blurDigest(blurSequential(src.base, width: width, height: height)) },
+            Contender(name: "spindle-outside") { blurDigest(blurSpindleRows(src, width: width, height: height, pool: pool)) },
+            Contender(name: "spindle") {
+                onWorker(pool) { blurDigest(blurSpindleRows(src, width: width, height: height, pool: pool)) }
+            },
+            Contender(name: "dispatch") { blurDigest(blurDispatch(src, width: width, height: height)) },
+        ])
+    withExtendedLifetime(image) {}
+}
+
 // MARK: async integration
 
 if wanted("async-tasks-1e5") {

@@ -172,14 +172,19 @@ struct ParallelIterationTests {
             return (v >> 33) & 1_023
         }
         let values = (0..<n).map(slow)
-        let compose: @Sendable (Affine, Affine) -> Affine = { f, g in Affine(a: f.a &* g.a, b: f.b &* g.a &+ g.b) }
+        let compose: @Sendable (Affine, Affine) -> Affine = { f, g in
+            Affine(a: f.a &* g.a, b: f.b &* g.a &+ g.b)
+        }
         let expected = values.map { Affine(a: $0 | 1, b: $0) }.reduce(Affine(a: 1, b: 0), compose)
         for _ in 0..<(isSanitizerRun ? 2 : 4) {
             let p = (0..<n).parallel(on: wide)
             #expect(p.map { Affine(a: slow($0) | 1, b: slow($0)) }.reduce(Affine(a: 1, b: 0), compose) == expected)
             #expect(p.map(slow).filter { $0 % 3 == 0 }.collect() == values.filter { $0 % 3 == 0 })
             let tracker = OnceTracker(count: n)
-            p.forEach { _ = slow($0); tracker.mark($0) }
+            p.forEach {
+                _ = slow($0)
+                tracker.mark($0)
+            }
             #expect(tracker.total == n && tracker.duplicates == 0 && tracker.missing == 0)
         }
     }

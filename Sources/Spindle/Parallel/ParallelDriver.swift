@@ -52,6 +52,14 @@ struct _FoldRun<Partial: Sendable>: Sendable {
         case .evenly:
             return combine(initial, foldEvenly(0, count, pieces: Swift.max(1, Swift.min(threads, count)), on: me))
         case .chunks(let size):
+            if count / size < Self.queuedItemsLimit {
+                // Few chunks: first come, first served, a helper for every other thread.
+                var partial = initial
+                var pieces = _PublishedPieces<Partial>()
+                foldQueuedItems(0, count, itemSize: size, helpers: threads - 1, &partial, &pieces, on: me)
+                pieces.deallocate()
+                return partial
+            }
             return combine(initial, foldInChunks(0, count, size: size, on: me))
         }
     }
@@ -96,7 +104,11 @@ struct _FoldRun<Partial: Sendable>: Sendable {
                     hi = positions.upperBound
                 case .stolen(let piece):
                     partial = combine(partial, piece)
-                case .claimed(let job, let positions):
+                case .claimed(let job, _, let queue?):
+                    // A helper of a first-come loop: take its items here.
+                    claimQueuedItems(queue)
+                    _PublishedPieces<Partial>.complete(job, with: identity())
+                case .claimed(let job, let positions, nil):
                     outer.append(_ClaimFrame(partial: partial, pieceBase: pieceBase, job: claimedJob))
                     partial = identity()
                     pieceBase = pieces.count
@@ -120,7 +132,9 @@ struct _FoldRun<Partial: Sendable>: Sendable {
     /// Folds `lo..<hi` in batches (of 1 position, doubling up to `adaptiveBatch`) until it is
     /// done, or the loop stops (`lo` is then set to `hi`). At a heartbeat that finds a hungry
     /// thread and nothing of this thread's left to steal, publishes the upper half of what
-    /// remains as a piece and shortens the range to the lower half.
+    /// remains as a piece and shortens the range to the lower half; or, with at most
+    /// `queuedItemsLimit` positions left, hands them out one by one (`foldQueuedItems`), so that
+    /// the last few (and, in a short loop, all of a few expensive) items are not kept together.
     @inlinable
     @inline(__always)
     func foldBatches(
@@ -135,6 +149,12 @@ struct _FoldRun<Partial: Sendable>: Sendable {
             if _slowPath(me.pointee.heartbeatIsDue) {
                 // Clears the flag. A hungry thread and nothing of this thread's left to steal: split.
                 if ThreadPool._answerHeartbeat(on: me) && hi - lo >= 2 {
+                    if hi - lo <= Self.queuedItemsLimit {
+                        // Few positions left: hand them out one by one rather than in halves.
+                        foldQueuedItems(lo, hi, itemSize: 1, helpers: 1, &partial, &pieces, on: me)
+                        lo = hi
+                        return
+                    }
                     let mid = lo + (hi - lo) / 2
                     if pieces.publish(mid..<hi, of: self, on: me) { hi = mid }
                 }
@@ -143,6 +163,57 @@ struct _FoldRun<Partial: Sendable>: Sendable {
             fold(&partial, lo..<end)
             lo = end
             if batch < Self.adaptiveBatch { batch &*= 2 }
+        }
+    }
+
+    /// The most items a fold hands out one by one (`_ItemQueue`) rather than in halves: what
+    /// remains of an adaptive range at a heartbeat, or the chunks of a short `.chunks` loop.
+    @inlinable
+    static var queuedItemsLimit: Int { 32 }
+
+    /// Folds `lo..<hi`, in items of `itemSize` positions, into `partial`, first come first
+    /// served: this thread and the helpers it publishes (`helpers` now, one more at each
+    /// heartbeat that finds a hungry thread while items are left) each take the next item. Once
+    /// the items are all taken, takes its helpers back (unstarted ones are dropped, running ones
+    /// waited for) and combines the items' results in position order.
+    ///
+    /// Not inlined, and `fold` is called as a stored closure: this serves few, costly items.
+    @inlinable
+    @inline(never)
+    func foldQueuedItems(
+        _ lo: Int, _ hi: Int, itemSize: Int, helpers: Int, _ partial: inout Partial,
+        _ pieces: inout _PublishedPieces<Partial>, on me: LivePointer<Participant>
+    ) {
+        let queue = _ItemQueue<Partial>(lo: lo, hi: hi, itemSize: itemSize)
+        let base = pieces.count
+        var published = 0
+        while published < Swift.min(helpers, queue.itemCount - 1) && pieces.publish(hi..<hi, of: self, queue: queue, on: me) {
+            published += 1
+        }
+        while let (item, positions) = queue.claim() {
+            if control.shouldStop(at: positions.lowerBound) { continue }
+            var result = identity()
+            fold(&result, positions)
+            queue.store(result, for: item)
+            if _slowPath(me.pointee.heartbeatIsDue) {
+                if ThreadPool._answerHeartbeat(on: me) && queue.hasUnclaimedItems {
+                    _ = pieces.publish(hi..<hi, of: self, queue: queue, on: me)
+                }
+            }
+        }
+        // A helper's positions are empty and its result is `identity()`: only its items count.
+        while pieces.count > base { _ = pieces.takeBackNewest(on: me) }
+        queue.combineResults(into: &partial, combine)
+    }
+
+    /// A helper's part of a first-come loop: claims items until none is left.
+    @inlinable
+    func claimQueuedItems(_ queue: _ItemQueue<Partial>) {
+        while let (item, positions) = queue.claim() {
+            if control.shouldStop(at: positions.lowerBound) { continue }
+            var result = identity()
+            fold(&result, positions)
+            queue.store(result, for: item)
         }
     }
 

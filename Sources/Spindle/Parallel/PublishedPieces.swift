@@ -40,7 +40,10 @@ struct _PublishedPieces<Partial: Sendable>: ~Copyable {
     /// Returns false, publishing nothing, if the stack is full.
     @inlinable
     @inline(never)
-    mutating func publish(_ positions: Range<Int>, of run: _FoldRun<Partial>, on me: LivePointer<Participant>) -> Bool {
+    mutating func publish(
+        _ positions: Range<Int>, of run: _FoldRun<Partial>, queue: _ItemQueue<Partial>? = nil,
+        on me: LivePointer<Participant>
+    ) -> Bool {
         if count == Self.capacity { return false }
         // SAFETY: both buffers are allocated once, with `capacity` slots, and freed in `deallocate`.
         if unsafe jobs == nil {
@@ -51,7 +54,7 @@ struct _PublishedPieces<Partial: Sendable>: ~Copyable {
         // above `count` are uninitialised). The job stays alive until `takeBackNewest` has taken
         // it back or waited for its thief.
         let context = unsafe contexts.unsafelyUnwrapped + count
-        unsafe context.initialize(to: _PieceContext(run: run, positions: positions))
+        unsafe context.initialize(to: _PieceContext(run: run, positions: positions, queue: queue))
         let job = unsafe LivePointer(unchecked: jobs.unsafelyUnwrapped + count)
         unsafe job.base.initialize(
             to: StackJob(
@@ -61,6 +64,19 @@ struct _PublishedPieces<Partial: Sendable>: ~Copyable {
         ThreadPool._publishJob(job, on: me)
         count &+= 1
         return true
+    }
+
+    /// Takes back the newest piece: its positions if no thief took it (the caller folds them
+    /// itself), else the thief's result, after waiting for the thief (helping meanwhile).
+    ///
+    /// - Precondition: `!isEmpty`.
+    @inlinable
+    @inline(never)
+    mutating func takeBackNewest(on me: LivePointer<Participant>) -> _TakenPiece<Partial> {
+        // SAFETY: slot `count - 1` (the newest) holds an initialised job (see the type).
+        let job = unsafe LivePointer(unchecked: jobs.unsafelyUnwrapped + (count &- 1))
+        let stolen = !ThreadPool._takeBackJob(job, on: me)
+        return popNewest(stolen: stolen)
     }
 
     /// Takes back the newest piece: its positions if no thief took it (the caller folds them
@@ -95,7 +111,7 @@ struct _PublishedPieces<Partial: Sendable>: ~Copyable {
         if let claimed {
             // SAFETY: as in the classifier above: a live `_PieceContext<Partial>`.
             let context = unsafe claimed.pointee.context.assumingMemoryBound(to: _PieceContext<Partial>.self)
-            return unsafe .claimed(claimed, context.pointee.positions)
+            return unsafe .claimed(claimed, context.pointee.positions, context.pointee.queue)
         }
         return popNewest(stolen: true)
     }
@@ -149,8 +165,9 @@ enum _TakenPiece<Partial> {
     case notStolen(Range<Int>)
     /// A thief folded it into this partial result.
     case stolen(Partial)
-    /// Not done yet; meanwhile, a piece of the same loop to fold here (`claimingPiecesOf:`).
-    case claimed(LivePointer<StackJob>, Range<Int>)
+    /// Not done yet; meanwhile, a piece of the same loop to fold here (`claimingPiecesOf:`):
+    /// its positions, or the first-come items it helps with.
+    case claimed(LivePointer<StackJob>, Range<Int>, _ItemQueue<Partial>?)
 }
 
 /// A published piece's job context: the fold, the positions, and the thief's result.
@@ -158,16 +175,20 @@ enum _TakenPiece<Partial> {
 struct _PieceContext<Partial: Sendable>: _StackJobRunner {
     @usableFromInline let run: _FoldRun<Partial>
     @usableFromInline let positions: Range<Int>
+    /// Set for a helper of a first-come loop: the piece is its items, not `positions`.
+    @usableFromInline let queue: _ItemQueue<Partial>?
     @usableFromInline var result: Partial?
 
     @inlinable
-    init(run: _FoldRun<Partial>, positions: Range<Int>) {
+    init(run: _FoldRun<Partial>, positions: Range<Int>, queue: _ItemQueue<Partial>?) {
         self.run = run
         self.positions = positions
+        self.queue = queue
         result = nil
     }
 
-    /// Runs a stolen piece on the thief: an adaptive fold of its positions from `identity`.
+    /// Runs a stolen piece on the thief: an adaptive fold of its positions from `identity`, or
+    /// a helper's share of first-come items (its result is then `identity()`).
     @inlinable
     static func run(_ context: UnsafeMutableRawPointer) {
         // SAFETY: `context` is this type's slot in `_PublishedPieces.contexts`, alive until the
@@ -175,6 +196,11 @@ struct _PieceContext<Partial: Sendable>: _StackJobRunner {
         let me = unsafe context.assumingMemoryBound(to: Self.self)
         // SAFETY: as above; the thief is a participant of the pool (it took the job from a deque).
         var partial = unsafe me.pointee.run.identity()
+        if let queue = unsafe me.pointee.queue {
+            unsafe me.pointee.run.claimQueuedItems(queue)
+            unsafe me.pointee.result = partial
+            return
+        }
         unsafe me.pointee.run.foldAdaptively(
             me.pointee.positions.lowerBound, me.pointee.positions.upperBound, &partial,
             on: Participant.current.unsafelyUnwrapped)
