@@ -189,6 +189,37 @@ struct ParallelIterationTests {
         }
     }
 
+    /// Items 0 and 1 can only finish together (each waits until the other has started), and
+    /// item 3 only after item 0 (the waits are generous guards, not clocks the test relies on).
+    /// On a one-worker pool called from outside, halving would give items 0–1 to this thread
+    /// and 2–3 to the worker, which would then wait in item 3 while item 1 sits behind item 0;
+    /// handed out one by one, every item starts on the next free thread, and all four finish.
+    @Test("a short .perItem loop hands its items to free threads one by one")
+    func perItemFirstCome() throws {
+        let oneWorker = try ThreadPool(threads: 1)
+        defer { oneWorker.shutdown() }
+        let zeroStarted = DispatchSemaphore(value: 0)
+        let oneStarted = DispatchSemaphore(value: 0)
+        let zeroDone = DispatchSemaphore(value: 0)
+        let guardTime = DispatchTime.now() + 30
+        let met = (0..<4).parallel(on: oneWorker).split(.perItem).map { (item: Int) -> Bool in
+            switch item {
+            case 0:
+                zeroStarted.signal()
+                defer { zeroDone.signal() }
+                return oneStarted.wait(timeout: guardTime) == .success
+            case 1:
+                oneStarted.signal()
+                return zeroStarted.wait(timeout: guardTime) == .success
+            case 3:
+                return zeroDone.wait(timeout: guardTime) == .success
+            default:
+                return true
+            }
+        }.collect()
+        #expect(met == [true, true, true, true])
+    }
+
     @Test("searching terminals find the first match on every strategy", arguments: allStrategies)
     func searchingTerminals(strategy: SplitStrategy) {
         let n = largeCount

@@ -53,10 +53,12 @@ struct _FoldRun<Partial: Sendable>: Sendable {
             return combine(initial, foldEvenly(0, count, pieces: Swift.max(1, Swift.min(threads, count)), on: me))
         case .chunks(let size):
             if count / size < Self.queuedItemsLimit {
-                // Few chunks: first come, first served, a helper for every other thread.
+                // Few chunks: first come, first served, a helper for every other thread (every
+                // worker, when the caller is an outside thread).
                 var partial = initial
                 var pieces = _PublishedPieces<Partial>()
-                foldQueuedItems(0, count, itemSize: size, helpers: threads - 1, &partial, &pieces, on: me)
+                let helpers = me.pointee.isWorker ? threads - 1 : threads
+                foldQueuedItems(0, count, itemSize: size, helpers: helpers, &partial, &pieces, on: me)
                 pieces.deallocate()
                 return partial
             }

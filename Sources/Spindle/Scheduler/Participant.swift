@@ -45,7 +45,7 @@ struct Participant: ~Copyable {
     @usableFromInline let registryID: ObjectIdentifier
     /// Position in the registry's participant table; workers are `0..<threadCount`.
     let index: Int
-    let isWorker: Bool
+    @usableFromInline let isWorker: Bool
 
     /// For an outside participant whose thread is a worker of another pool (directly or through
     /// further nesting): that worker's participant. While blocked here, the thread still serves
