@@ -64,6 +64,10 @@ let instructionProbes: [InstructionProbe] = [
     InstructionProbe(
         name: "enumerated-reduce-1e5", joins: pipelineProbeCount,
         sequentialFunction: "probeEnumeratedReduceSequential", joinFunction: "probeEnumeratedReduceParallel"),
+    // Three stages with a closure each, then a fourth in reduce.
+    InstructionProbe(
+        name: "chain-3-1e5", joins: pipelineProbeCount,
+        sequentialFunction: "probeChainSequential", joinFunction: "probeChainParallel"),
     InstructionProbe(
         name: "sum-1e5", joins: pipelineProbeCount,
         sequentialFunction: "probeSumSequential", joinFunction: "probeSumParallel"),
@@ -163,6 +167,16 @@ func probeEnumeratedReduceParallel(_ input: [Int], _ pool: ThreadPool) -> Int {
 }
 
 @inline(never)
+func probeChainSequential(_ input: [Int]) -> Int {
+    input.lazy.map { $0 &* 3 }.filter { $0 & 2 == 0 }.map { $0 &+ 1 }.reduce(0) { $0 &+ $1 }
+}
+
+@inline(never)
+func probeChainParallel(_ input: [Int], _ pool: ThreadPool) -> Int {
+    input.parallel(on: pool).map { $0 &* 3 }.filter { $0 & 2 == 0 }.map { $0 &+ 1 }.reduce(0) { $0 &+ $1 }
+}
+
+@inline(never)
 func probeSumSequential(_ input: [Int]) -> Int { input.reduce(0, +) }
 
 @inline(never)
@@ -201,6 +215,8 @@ func runInstructionProbe(name: String, variant: String) throws -> Int {
     case ("zip-by-offset-1e5", "join"): body = { probeZipByOffsetParallel(input, pool) }
     case ("enumerated-reduce-1e5", "sequential"): body = { probeEnumeratedReduceSequential(input) }
     case ("enumerated-reduce-1e5", "join"): body = { probeEnumeratedReduceParallel(input, pool) }
+    case ("chain-3-1e5", "sequential"): body = { probeChainSequential(input) }
+    case ("chain-3-1e5", "join"): body = { probeChainParallel(input, pool) }
     case ("sum-1e5", "sequential"): body = { probeSumSequential(input) }
     case ("sum-1e5", "join"): body = { probeSumParallel(input, pool) }
     default: throw ProbeError(message: "unknown probe \(name) \(variant)")

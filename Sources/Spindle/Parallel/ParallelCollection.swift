@@ -12,23 +12,28 @@ where Base.Element: Sendable {
     public typealias Element = Base.Element
 
     @usableFromInline let base: Base
-    @usableFromInline let count: Int
     public var _options: _ParallelOptions
 
     @inlinable
     init(base: Base, pool: ThreadPool?) {
         self.base = base
-        count = base.count
         _options = _ParallelOptions(pool: pool, strategy: .adaptive)
     }
 
+    /// O(1) on a random-access collection; not stored, so that the base is two fields (see
+    /// `_ParallelOptions`).
     @inlinable
-    public var _positionCount: Int { count }
+    public var _positionCount: Int { base.count }
 
     @inlinable
     @inline(__always)
     public func _element(at position: Int) -> Element {
-        base[base.index(base.startIndex, offsetBy: position)]
+        // Contiguous storage: read without the collection's bounds check (`position` comes from
+        // a range split from `0..<count`), as `_drive` does.
+        assert(position >= 0 && position < base.count, "position \(position) out of 0..<\(base.count)")
+        // SAFETY: `position` is in `0..<count` (see above).
+        if let element = unsafe base.withContiguousStorageIfAvailable({ unsafe $0[position] }) { return element }
+        return base[base.index(base.startIndex, offsetBy: position)]
     }
 
     @inlinable
@@ -83,7 +88,7 @@ extension ParallelCollection where Base.SubSequence: Sendable {
     /// one row or block at a time. A chunk keeps the collection's indices.
     ///
     /// ```swift
-    /// let rowSums = pixels.parallel.chunks(of: width).map { row in row.reduce(0, +) }.collect()
+    /// let rowSums = values.parallel.chunks(of: 1_024).map { row in row.reduce(0, +) }.collect()
     /// ```
     ///
     /// Each chunk is one element of the parallel sequence, so the split strategy divides chunks,
@@ -100,7 +105,7 @@ extension ParallelCollection where Base.SubSequence: Sendable {
 /// A collection's contiguous chunks, as slices. Made by `chunks(of:)`.
 ///
 /// ```swift
-/// let blockMaxima = samples.parallel.chunks(of: 4_096).map { $0.max() ?? 0 }.collect()
+/// let blockMaxima = values.parallel.chunks(of: 4_096).map { $0.max() ?? 0 }.collect()
 /// ```
 public struct ParallelChunks<Base: RandomAccessCollection & Sendable>: IndexedParallelSequence
 where Base.Element: Sendable, Base.SubSequence: Sendable {
@@ -211,7 +216,7 @@ extension StrideTo where Element: Sendable, Element.Stride: BinaryInteger & Send
     /// `ThreadPool.shared` from any other thread.
     ///
     /// ```swift
-    /// let hits = stride(from: 0, to: samples.count, by: 4).parallel.count { samples[$0] > 0 }
+    /// let everyFourth = stride(from: 0, to: data.count, by: 4).parallel.count { data[$0] > 0 }
     /// ```
     public var parallel: ParallelCollection<_StrideElements<Element>> {
         ParallelCollection(base: _StrideElements(self, endLabel: "to", includesEnd: false), pool: nil)

@@ -55,12 +55,11 @@ struct _FoldRun<Partial: Sendable>: Sendable {
             if count / size < Self.queuedItemsLimit {
                 // Few chunks: first come, first served, a helper for every other thread (every
                 // worker, when the caller is an outside thread).
-                var partial = initial
                 var pieces = _PublishedPieces<Partial>()
                 let helpers = me.pointee.isWorker ? threads - 1 : threads
-                foldQueuedItems(0, count, itemSize: size, helpers: helpers, &partial, &pieces, on: me)
+                let items = foldQueuedItems(0, count, itemSize: size, helpers: helpers, &pieces, on: me)
                 pieces.deallocate()
-                return partial
+                return combine(initial, items)
             }
             return combine(initial, foldInChunks(0, count, size: size, on: me))
         }
@@ -153,7 +152,9 @@ struct _FoldRun<Partial: Sendable>: Sendable {
                 if ThreadPool._answerHeartbeat(on: me) && hi - lo >= 2 {
                     if hi - lo <= Self.queuedItemsLimit {
                         // Few positions left: hand them out one by one rather than in halves.
-                        foldQueuedItems(lo, hi, itemSize: 1, helpers: 1, &partial, &pieces, on: me)
+                        // (A result, not `&partial`: an address taken here would keep the
+                        // running partial in memory through the whole loop.)
+                        partial = combine(partial, foldQueuedItems(lo, hi, itemSize: 1, helpers: 1, &pieces, on: me))
                         lo = hi
                         return
                     }
@@ -173,19 +174,19 @@ struct _FoldRun<Partial: Sendable>: Sendable {
     @inlinable
     static var queuedItemsLimit: Int { 32 }
 
-    /// Folds `lo..<hi`, in items of `itemSize` positions, into `partial`, first come first
-    /// served: this thread and the helpers it publishes (`helpers` now, one more at each
-    /// heartbeat that finds a hungry thread while items are left) each take the next item. Once
-    /// the items are all taken, takes its helpers back (unstarted ones are dropped, running ones
-    /// waited for) and combines the items' results in position order.
+    /// Folds `lo..<hi`, in items of `itemSize` positions, first come first served: this thread
+    /// and the helpers it publishes (`helpers` now, one more at each heartbeat that finds a
+    /// hungry thread while items are left) each take the next item. Once the items are all
+    /// taken, takes its helpers back (unstarted ones are dropped, running ones waited for) and
+    /// returns the items' results combined in position order, from `identity()`.
     ///
     /// Not inlined, and `fold` is called as a stored closure: this serves few, costly items.
     @inlinable
     @inline(never)
     func foldQueuedItems(
-        _ lo: Int, _ hi: Int, itemSize: Int, helpers: Int, _ partial: inout Partial,
+        _ lo: Int, _ hi: Int, itemSize: Int, helpers: Int,
         _ pieces: inout _PublishedPieces<Partial>, on me: LivePointer<Participant>
-    ) {
+    ) -> Partial {
         let queue = _ItemQueue<Partial>(lo: lo, hi: hi, itemSize: itemSize)
         let base = pieces.count
         var published = 0
@@ -205,7 +206,9 @@ struct _FoldRun<Partial: Sendable>: Sendable {
         }
         // A helper's positions are empty and its result is `identity()`: only its items count.
         while pieces.count > base { _ = pieces.takeBackNewest(on: me) }
-        queue.combineResults(into: &partial, combine)
+        var items = identity()
+        queue.combineResults(into: &items, combine)
+        return items
     }
 
     /// A helper's part of a first-come loop: claims items until none is left.

@@ -79,7 +79,9 @@ public struct SplitStrategy: Sendable, Equatable, CustomStringConvertible {
 
     /// The default: a range runs sequentially on one thread and hands half of what remains to
     /// the pool only when a heartbeat asks for it (another thread is hungry). Cheap items cost
-    /// no splitting at all; uneven items balance themselves. No tuning knob.
+    /// no splitting at all; uneven items balance themselves. When 32 positions or fewer remain
+    /// at such a heartbeat, they are handed out one by one instead (first come, first served, as
+    /// `TaskGroup` does), so a few expensive items are not kept together. No tuning knob.
     public static var adaptive: SplitStrategy { SplitStrategy(kind: .adaptive) }
 
     /// One piece per worker thread of the pool, all of them stealable at once: best for uniform
@@ -87,7 +89,9 @@ public struct SplitStrategy: Sendable, Equatable, CustomStringConvertible {
     public static var evenly: SplitStrategy { SplitStrategy(kind: .evenly) }
 
     /// Pieces of at most `size` elements, made by halving; each halving is a `join`, so the
-    /// heartbeat decides which pieces other threads take.
+    /// heartbeat decides which pieces other threads take. A loop of fewer than 32 pieces hands
+    /// them out one by one instead, to every thread of the pool at once (first come, first
+    /// served).
     ///
     /// - Precondition: `size >= 1`.
     public static func chunks(of size: Int) -> SplitStrategy {
@@ -95,7 +99,11 @@ public struct SplitStrategy: Sendable, Equatable, CustomStringConvertible {
         return SplitStrategy(kind: .chunks(size))
     }
 
-    /// Every element may go to another thread: `chunks(of: 1)`. For few, expensive items.
+    /// Every element may go to another thread: `chunks(of: 1)`. For few, expensive items:
+    ///
+    /// ```swift
+    /// let results = (0..<7).parallel.split(.perItem).map { expensive($0) }.collect()
+    /// ```
     public static var perItem: SplitStrategy { SplitStrategy(kind: .chunks(1)) }
 
     public var description: String {
@@ -108,15 +116,46 @@ public struct SplitStrategy: Sendable, Equatable, CustomStringConvertible {
 }
 
 /// Where and how a pipeline runs (carried by every stage, set at the base or by `split(_:)`).
+///
+/// Stored as one enum, so that it counts as a single field: the optimiser keeps a pipeline in
+/// registers, and so sees each stage's closure where the terminal calls it, only while the
+/// pipeline has at most six fields in all (`shouldExpand` in the Swift optimiser). A struct of
+/// an optional pool and a strategy would be two, and a zipped pipeline of two collections
+/// with a `map` on top would be seven.
 public struct _ParallelOptions: Sendable {
+    @usableFromInline
+    enum Storage: Sendable {
+        case currentPool(SplitStrategy)
+        case pool(ThreadPool, SplitStrategy)
+    }
+
+    @usableFromInline var storage: Storage
+
     /// The pool; `nil` means the current worker's pool, else `ThreadPool.shared`.
-    public var pool: ThreadPool?
-    public var strategy: SplitStrategy
+    @inlinable
+    public var pool: ThreadPool? {
+        get {
+            switch storage {
+            case .currentPool: return nil
+            case .pool(let pool, _): return pool
+            }
+        }
+        set { self = _ParallelOptions(pool: newValue, strategy: strategy) }
+    }
+
+    @inlinable
+    public var strategy: SplitStrategy {
+        get {
+            switch storage {
+            case .currentPool(let strategy), .pool(_, let strategy): return strategy
+            }
+        }
+        set { self = _ParallelOptions(pool: pool, strategy: newValue) }
+    }
 
     @inlinable
     public init(pool: ThreadPool?, strategy: SplitStrategy) {
-        self.pool = pool
-        self.strategy = strategy
+        storage = pool.map { .pool($0, strategy) } ?? .currentPool(strategy)
     }
 }
 

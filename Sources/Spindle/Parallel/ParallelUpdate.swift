@@ -26,8 +26,9 @@ extension MutableCollection where Self: RandomAccessCollection, Element: Sendabl
     /// `strategy`.
     ///
     /// ```swift
-    /// var image = [Float](repeating: 0, count: width * height)
-    /// image.parallelUpdateEach { offset, pixel in pixel = shade(x: offset % width, y: offset / width) }
+    /// let width = 640, height = 480
+    /// var shade = [Float](repeating: 0, count: width * height)
+    /// shade.parallelUpdateEach { offset, value in value = Float(offset % width) / Float(width) }
     /// ```
     /// Each element is passed to `update` exactly once, unless an error stops the loop.
     /// - Throws: the first error `update` throws; the other ranges stop at their next batch, so

@@ -321,7 +321,7 @@ extension ParallelSequence where Element: Comparable {
     @inlinable
     @inline(__always)
     public func min() -> Element? {
-        min(by: { $0 < $1 })
+        comparableExtreme(keepsRight: { best, element in element < best })
     }
 
     /// The largest element, or `nil` if there are none.
@@ -332,7 +332,26 @@ extension ParallelSequence where Element: Comparable {
     @inlinable
     @inline(__always)
     public func max() -> Element? {
-        max(by: { $0 < $1 })
+        comparableExtreme(keepsRight: { best, element in best < element })
+    }
+
+    /// `min()` and `max()`: as `extreme(by:keepsRightWhen:)`, with `<` itself rather than a
+    /// throwing comparator, so that nothing of error handling is left in the loop.
+    @inlinable
+    @inline(__always)
+    func comparableExtreme(keepsRight: @escaping @Sendable (Element, Element) -> Bool) -> Element? {
+        _runFold(
+            control: _ParallelControl(), initial: nil, identity: { nil },
+            fold: { partial, positions in
+                var sink = _ComparableExtremeSink(best: partial, keepsRight: keepsRight)
+                _ = self._drive(positions, into: &sink)
+                partial = sink.best
+            },
+            combine: { left, right in
+                guard let left else { return right }
+                guard let right else { return left }
+                return keepsRight(left, right) ? right : left
+            })
     }
 }
 
@@ -566,6 +585,30 @@ struct _ExtremeSink<Input, E: Error>: _ParallelSink {
             control.fail(error)
             return false
         }
+    }
+}
+
+/// The best element so far by a non-throwing order (`min()`, `max()`).
+@usableFromInline
+struct _ComparableExtremeSink<Input>: _ParallelSink {
+    @usableFromInline var best: Input?
+    @usableFromInline let keepsRight: @Sendable (Input, Input) -> Bool
+
+    @inlinable
+    init(best: Input?, keepsRight: @escaping @Sendable (Input, Input) -> Bool) {
+        self.best = best
+        self.keepsRight = keepsRight
+    }
+
+    @inlinable
+    @inline(__always)
+    mutating func consume(_ position: Int, _ element: Input) -> Bool {
+        if let current = best {
+            if keepsRight(current, element) { best = element }
+        } else {
+            best = element
+        }
+        return true
     }
 }
 
