@@ -212,11 +212,6 @@ extension IndexedParallelSequence {
     /// Pairs the elements of this sequence and `other`, position by position, stopping at the
     /// shorter one. Runs on this sequence's pool and split strategy.
     ///
-    /// For a cheap element function, the optimiser does not yet see through a zipped pipeline
-    /// (the next stage's closure is called through a pointer, about 3.5 times the instructions of
-    /// the sequential loop); over two arrays, `a.parallel.enumerated().map { $0.element *
-    /// b[$0.offset] }` runs at about the loop's own cost (see the Performance Guide).
-    ///
     /// ```swift
     /// let same = a.parallel.zip(b.parallel).allSatisfy { $0 == $1 }
     /// ```
