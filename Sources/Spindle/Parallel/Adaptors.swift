@@ -147,8 +147,7 @@ public struct ParallelZip<First: IndexedParallelSequence, Second: IndexedParalle
     public func _drive<Sink: _ParallelSink>(_ positions: Range<Int>, into sink: inout Sink) -> Bool
     where Sink.Input == Element {
         // Both sides are read by position: one plain loop, no sink holding a copy of `second`.
-        for position in positions where !sink.consume(position, _element(at: position)) { return false }
-        return true
+        _driveByPosition(positions, into: &sink)
     }
 }
 

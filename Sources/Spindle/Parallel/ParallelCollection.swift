@@ -32,7 +32,7 @@ where Base.Element: Sendable {
         // a range split from `0..<count`), as `_drive` does.
         assert(position >= 0 && position < base.count, "position \(position) out of 0..<\(base.count)")
         // SAFETY: `position` is in `0..<count` (see above).
-        if let element = unsafe base.withContiguousStorageIfAvailable({ unsafe $0[position] }) { return element }
+        if let element = base.withContiguousStorageIfAvailable({ unsafe $0[position] }) { return element }
         return base[base.index(base.startIndex, offsetBy: position)]
     }
 
@@ -141,8 +141,7 @@ where Base.Element: Sendable, Base.SubSequence: Sendable {
     @inline(__always)
     public func _drive<Sink: _ParallelSink>(_ positions: Range<Int>, into sink: inout Sink) -> Bool
     where Sink.Input == Element {
-        for position in positions where !sink.consume(position, _element(at: position)) { return false }
-        return true
+        _driveByPosition(positions, into: &sink)
     }
 }
 

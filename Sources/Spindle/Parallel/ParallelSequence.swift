@@ -59,6 +59,18 @@ public protocol IndexedParallelSequence: ParallelSequence {
     func _element(at position: Int) -> Element
 }
 
+extension IndexedParallelSequence {
+    /// A `_drive` that reads each element through `_element(at:)`: for sequences with no
+    /// cheaper way to produce a range (chunks, zips).
+    @inlinable
+    @inline(__always)
+    func _driveByPosition<Sink: _ParallelSink>(_ positions: Range<Int>, into sink: inout Sink) -> Bool
+    where Sink.Input == Element {
+        for position in positions where !sink.consume(position, _element(at: position)) { return false }
+        return true
+    }
+}
+
 /// How a parallel loop divides its range among threads.
 ///
 /// ```swift
