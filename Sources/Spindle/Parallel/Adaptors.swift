@@ -290,22 +290,3 @@ struct _EnumeratedSink<Inner: _ParallelSink, Input>: _ParallelSink where Inner.I
         inner.consume(position, (position, element))
     }
 }
-
-@usableFromInline
-struct _ZipSink<Inner: _ParallelSink, Second: IndexedParallelSequence, Input>: _ParallelSink
-where Inner.Input == (Input, Second.Element) {
-    @usableFromInline var inner: Inner
-    @usableFromInline let second: Second
-
-    @inlinable
-    init(inner: Inner, second: Second) {
-        self.inner = inner
-        self.second = second
-    }
-
-    @inlinable
-    @inline(__always)
-    mutating func consume(_ position: Int, _ element: Input) -> Bool {
-        inner.consume(position, (element, second._element(at: position)))
-    }
-}
