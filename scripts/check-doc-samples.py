@@ -3,7 +3,7 @@
 
 Samples are the ```swift blocks of the DocC articles (Sources/Spindle/Spindle.docc/*.md), of the
 README, and of the `///` doc comments in Sources/ (Spindle and its bridges). Each becomes the body
-of its own `async throws` function in one module, type-checked with `swiftc -typecheck` against
+of its own function (`async throws` when it awaits, else `throws`) in one module, type-checked with `swiftc -typecheck` against
 the debug build's modules (run `swift build --enable-all-traits` first); samples whose top level
 declares an extension, a protocol or `@main` are placed at file scope as they are. The
 placeholders samples use (`work(_:)`, `render(_:)`, `Image`, …) are declared in
@@ -155,7 +155,12 @@ def main():
             declarations, rest = split_declarations(code)
             # Line numbers: declarations keep theirs relative to each other; diagnostics in the
             # rest are reported against the sample's start (close enough to find the line).
-            text = header + declarations + [f"func sample{n:03d}() async throws {{"] + ["    " + l for l in rest] + ["}"]
+            # A sample that awaits is the body of an async function; one that does not is
+            # synchronous code (where blocking calls such as `wait()` are allowed: they are
+            # `noasync`).
+            awaits = any(re.search(r"\bawait\b", l.split("//")[0]) for l in rest)
+            effects = "async throws" if awaits else "throws"
+            text = header + declarations + [f"func sample{n:03d}() {effects} {{"] + ["    " + l for l in rest] + ["}"]
             offset = len(header) + (0 if declarations else 1)
         with open(os.path.join(out, name), "w") as f:
             f.write("\n".join(text) + "\n")

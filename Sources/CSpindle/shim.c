@@ -24,6 +24,7 @@
 #endif
 
 __thread void *spindle_tls_participant = NULL;
+__thread char spindle_tls_thread_token = 0;
 
 int spindle_futex_wait(uint32_t *address, uint32_t expected, int64_t timeout_ns) {
 #if defined(__linux__)

@@ -176,6 +176,41 @@ func discardingChildTasks(_ count: Int) async {
 }
 
 /// Median latency of `calls` awaited round trips, measured inside one task.
+/// As `asyncLatency`, from the main actor: a main-actor task makes the calls while the main
+/// thread serves the main queue through its run loop (as an app's main thread does).
+@MainActor
+func mainActorLatency(calls: Int, _ body: @escaping @MainActor () async throws -> Int) -> Double {
+    let result = Box<Double>()
+    Task { @MainActor in
+        var samples = [Double]()
+        samples.reserveCapacity(calls)
+        for _ in 0..<calls {
+            let t0 = now()
+            _ = try? await body()
+            samples.append(now() - t0)
+        }
+        result.value = median(samples)  // on the main thread, read below on the same thread
+    }
+    while result.value == nil { _ = RunLoop.main.run(mode: .default, before: Date(timeIntervalSinceNow: 0.001)) }
+    return result.value!
+}
+
+/// As `asyncLatency`, from a task that prefers `executor` (its calls start on that executor's threads).
+func asyncLatency(calls: Int, preferring executor: any TaskExecutor, _ body: @escaping @Sendable () async throws -> Int) -> Double {
+    blockingAwait {
+        await Task(executorPreference: executor) {
+            var samples = [Double]()
+            samples.reserveCapacity(calls)
+            for _ in 0..<calls {
+                let t0 = now()
+                _ = try? await body()
+                samples.append(now() - t0)
+            }
+            return median(samples)
+        }.value
+    }
+}
+
 func asyncLatency(calls: Int, _ body: @escaping @Sendable () async throws -> Int) -> Double {
     blockingAwait {
         var samples = [Double]()

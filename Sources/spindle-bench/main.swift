@@ -650,7 +650,9 @@ if wanted("run-roundtrip") {
     // One `try await pool.run { 1 }` from async code, against the same hop through a detached
     // task and through a continuation resumed from DispatchQueue.global().
     let calls = quick ? 2_000 : 10_000
-    var samples = [[Double]](repeating: [], count: 3)
+    // `spindle-run-on-pool`: the same call from a task that already runs on the pool, where
+    // `run` has nothing to hop to.
+    var samples = [[Double]](repeating: [], count: 4)
     for round in 0...repetitions {
         let m = [
             asyncLatency(calls: calls) { await Task.detached { 1 }.value },
@@ -660,15 +662,31 @@ if wanted("run-roundtrip") {
                     DispatchQueue.global().async { continuation.resume(returning: 1) }
                 }
             },
+            asyncLatency(calls: calls, preferring: pool) { try await pool.run { 1 } },
         ]
-        if round > 0 { for i in 0..<3 { samples[i].append(m[i]) } }
+        if round > 0 { for i in 0..<4 { samples[i].append(m[i]) } }
     }
-    let names = ["task-detached", "spindle-run", "dispatch-continuation"]
+    let names = ["task-detached", "spindle-run", "dispatch-continuation", "spindle-run-on-pool"]
     let base = median(samples[0])
-    rows += (0..<3).map { i in
+    rows += (0..<4).map { i in
         Row(
             workload: "run-roundtrip", contender: names[i], threads: threads, medianSeconds: median(samples[i]),
             ratio: median(samples[i]) / base, note: "per call; ratio vs task-detached")
+    }
+    // From the main actor, where many programs start (a `@main` type's `main`, an app's UI code).
+    var mainSamples = [[Double]](repeating: [], count: 2)
+    for round in 0...repetitions {
+        let m = [
+            mainActorLatency(calls: calls) { await Task.detached { 1 }.value },
+            mainActorLatency(calls: calls) { try await pool.run { 1 } },
+        ]
+        if round > 0 { for i in 0..<2 { mainSamples[i].append(m[i]) } }
+    }
+    let mainBase = median(mainSamples[0])
+    rows += zip(["task-detached", "spindle-run"], mainSamples).map { name, samples in
+        Row(
+            workload: "run-roundtrip-main-actor", contender: name, threads: threads, medianSeconds: median(samples),
+            ratio: median(samples) / mainBase, note: "per call from the main actor; ratio vs task-detached")
     }
 }
 
@@ -846,6 +864,49 @@ if wanted("cpu-job") {
                 return box.value!
             },
         ])
+}
+
+if wanted("submit-flood") {
+    // `submit` of trivial tasks into `maxPending: 1000` from one thread and from eight threads
+    // at once (each retries after `.saturated`), the handles dropped: the admission path under
+    // contention. Per submission: wall time over all submissions of the round.
+    let perThread = quick ? 100_000 : 1_000_000
+    let flood = try! ThreadPool(configuration: .init(threads: threads, maxPending: 1_000))
+    func floodSeconds(submitters: Int) -> Double {
+        let start = DispatchSemaphore(value: 0)
+        let done = DispatchGroup()
+        for _ in 0..<submitters {
+            done.enter()
+            Thread {
+                start.wait()
+                for _ in 0..<perThread {
+                    while (try? flood.submit { 0 }) == nil { sched_yield() }
+                }
+                done.leave()
+            }.start()
+        }
+        let t0 = now()
+        for _ in 0..<submitters { start.signal() }
+        done.wait()
+        while flood.metrics.pendingTasks > 0 { sched_yield() }  // until every task has started
+        return (now() - t0) / Double(submitters * perThread)
+    }
+    var samples = [[Double]](repeating: [], count: 2)
+    for round in 0...max(1, repetitions / 3) {
+        let m = [floodSeconds(submitters: 1), floodSeconds(submitters: 8)]
+        if round > 0 { for i in 0..<2 { samples[i].append(m[i]) } }
+    }
+    flood.shutdown()
+    let single = median(samples[0])
+    rows.append(
+        Row(
+            workload: "submit-flood", contender: "spindle-1-submitter", threads: threads, medianSeconds: single,
+            ratio: 1, note: "per submission, \(perThread) submits, maxPending 1000"))
+    rows.append(
+        Row(
+            workload: "submit-flood", contender: "spindle-8-submitters", threads: threads,
+            medianSeconds: median(samples[1]), ratio: median(samples[1]) / single,
+            note: "per submission, 8 threads x \(perThread) submits; ratio vs one submitter"))
 }
 
 if wanted("trivial-job") {

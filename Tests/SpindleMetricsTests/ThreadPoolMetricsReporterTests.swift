@@ -69,7 +69,6 @@
         @Test("levels become gauges and totals counters, all with the pool dimension")
         func firstReport() async throws {
             let pool = try ThreadPool(configuration: .init(threads: 2, maxPending: 100))
-            defer { pool.shutdown() }
             let metrics = TestMetrics()
             let reporter = ThreadPoolMetricsReporter(pool: pool, name: "render", factory: metrics)
             #expect(reporter.name == "render")
@@ -108,13 +107,13 @@
                 #expect(series.count == 1, "\(label)")
                 #expect(series.allSatisfy { flat($0.dimensions) == ["pool=render"] }, "\(label)")
             }
+            await pool.shutdown()
         }
 
         @Test("a later report moves counters by what changed since the previous one")
         func deltas() async throws {
             // One worker, so that a task held at a gate keeps a later one from starting.
             let pool = try ThreadPool(threads: 1)
-            defer { pool.shutdown() }
             let metrics = TestMetrics()
             let reporter = ThreadPoolMetricsReporter(pool: pool, name: "io", factory: metrics)
             let io = [("pool", "io")]
@@ -151,6 +150,7 @@
             for value in try metrics.expectGauge("spindle_utilization", io).values {
                 #expect((0...1).contains(value))
             }
+            await pool.shutdown()
         }
 
         @Test("a pool without maxPending has no queue-pressure gauge")
@@ -167,7 +167,6 @@
         func twoPools() async throws {
             let a = try ThreadPool(threads: 1)
             let b = try ThreadPool(threads: 2)
-            defer { a.shutdown(); b.shutdown() }
             let metrics = TestMetrics()
             let reporters = [
                 ThreadPoolMetricsReporter(pool: a, name: "a", factory: metrics),
@@ -181,6 +180,8 @@
             #expect(try metrics.expectGauge("spindle_threads", [("pool", "b")]).values == [2])
             #expect(try metrics.expectCounter("spindle_completed_tasks", [("pool", "a")]).totalValue == 1)
             #expect(try metrics.expectCounter("spindle_completed_tasks", [("pool", "b")]).totalValue == 3)
+            await a.shutdown()
+            await b.shutdown()
         }
 
         @Test("without a factory, the reporter uses MetricsSystem.factory")
@@ -197,7 +198,6 @@
         @Test("run(every:) reports repeatedly and returns when its task is cancelled", .timeLimit(.minutes(1)))
         func periodic() async throws {
             let pool = try ThreadPool(threads: 1)
-            defer { pool.shutdown() }
             let metrics = TestMetrics()
             let reporter = ThreadPoolMetricsReporter(pool: pool, name: "tick", factory: metrics)
             let tick = [("pool", "tick")]
@@ -215,6 +215,7 @@
             // However the deltas were split between reports, they add up to the pool's totals.
             #expect(try metrics.expectCounter("spindle_completed_tasks", tick).totalValue == 4)
             #expect(try metrics.expectCounter("spindle_failed_tasks", tick).totalValue == 1)
+            await pool.shutdown()
         }
     }
 #endif

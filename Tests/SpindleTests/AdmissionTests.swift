@@ -1,4 +1,9 @@
 import Synchronization
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 import Testing
 @testable import Spindle
 
@@ -28,6 +33,79 @@ struct AdmissionTests {
             #expect(tookOne && unbounded.count == 1)
         }
         #expect(unbounded.count == 0, "each token gave its place back when it went out of scope")
+    }
+
+    @Test("concurrent takes from eight threads never exceed the bound, and every place comes back")
+    func concurrentTakesKeepTheBound() {
+        let places = PendingPlaces(bound: 5)
+        let overBound = Counter()
+        let granted = Counter()
+        runOnThreads(8) { _ in
+            for _ in 0..<20_000 {
+                guard let place = places.take() else { continue }
+                granted.add()
+                if places.count > 5 { overBound.add() }
+                place.giveBack()
+            }
+        }
+        #expect(overBound.value == 0)
+        #expect(granted.value > 0)
+        #expect(places.count == 0)
+    }
+
+    @Test("eight threads submitting into maxPending: every accepted task runs once, none beyond the bound waits")
+    func concurrentSubmitters() throws {
+        let pool = try ThreadPool(configuration: .init(threads: 2, maxPending: 16))
+        let perThread = isSanitizerRun ? 500 : 5_000
+        let ran = OnceTracker(count: 8 * perThread)
+        let refused = Counter()
+        let pendingSeen = Counter()
+        runOnThreads(8) { t in
+            for i in 0..<perThread {
+                while true {
+                    do {
+                        try pool.spawn { ran.mark(t * perThread + i) }
+                        if pool.metrics.pendingTasks > 16 { pendingSeen.add() }
+                        break
+                    } catch {
+                        refused.add()
+                        sched_yield()
+                    }
+                }
+            }
+        }
+        pool.shutdown()  // runs everything accepted
+        #expect(ran.total == 8 * perThread && ran.duplicates == 0 && ran.missing == 0)
+        #expect(pendingSeen.value == 0, "more than maxPending tasks were waiting at once")
+    }
+
+    @Test("a shutdown racing with eight submitting threads: every task accepted runs, later ones are refused")
+    func shutdownRacingSubmitters() throws {
+        for _ in 0..<(isSanitizerRun ? 5 : 50) {
+            let pool = try ThreadPool(threads: 2)
+            let accepted = Counter()
+            let ran = Counter()
+            let started = Counter()
+            let closer = TestThread.start {
+                while started.value < 8 { sched_yield() }
+                pool.shutdown()
+            }
+            runOnThreads(8) { _ in
+                started.add()
+                for _ in 0..<2_000 {
+                    do {
+                        try pool.spawn { ran.add() }
+                        accepted.add()
+                    } catch {
+                        #expect(error as? ThreadPoolError == .shutDown)
+                        return
+                    }
+                }
+            }
+            closer.join()
+            pool.shutdown()  // returns once every worker exited: all accepted work has run
+            #expect(ran.value == accepted.value, "accepted \(accepted.value), ran \(ran.value)")
+        }
     }
 
     @Test("capacity waiters are resumed oldest first")

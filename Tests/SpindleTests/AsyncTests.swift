@@ -42,7 +42,7 @@ struct AsyncExecutorTests {
         #expect(index != nil)
         let inside = await withTaskExecutorPreference(pool) { pool.currentThreadIndex }
         #expect(inside != nil)
-        pool.shutdown()
+        await pool.shutdown()
     }
 
     @Test("ten thousand child tasks on the pool's executor each run exactly once")
@@ -64,7 +64,7 @@ struct AsyncExecutorTests {
         #expect(ran.total == n && ran.duplicates == 0 && ran.missing == 0)
         #expect(offPool.value == 0)
         #expect(pool.metrics.executorJobs >= n)
-        pool.shutdown()
+        await pool.shutdown()
     }
 
     @Test("run returns the closure's value and rethrows its error")
@@ -73,7 +73,7 @@ struct AsyncExecutorTests {
         #expect(try await pool.run { fibJoin(pool, 20) } == fibSequential(20))
         #expect(try await pool.run { pool.currentThreadIndex != nil })
         await #expect(throws: TestError.left) { try await pool.run { () throws -> Int in throw TestError.left } }
-        pool.shutdown()
+        await pool.shutdown()
     }
 
     @Test("run: cancelled before the work starts, the work never runs")
@@ -85,7 +85,7 @@ struct AsyncExecutorTests {
         caller.cancel()
         await #expect(throws: CancellationError.self) { try await caller.value }
         blocked.unblock()
-        blocked.pool.shutdown()
+        await blocked.pool.shutdown()
         #expect(!ran.isSet)
     }
 
@@ -103,7 +103,7 @@ struct AsyncExecutorTests {
             caller.cancel()
             if let value = try? await caller.value { values += value }
         }
-        pool.shutdown()  // everything started has finished
+        await pool.shutdown()  // everything started has finished
         #expect(runs.value == values)
     }
 
@@ -115,13 +115,13 @@ struct AsyncExecutorTests {
         #expect(throws: ThreadPoolError.saturated(maxPending: 1)) { try blocked.pool.spawn {} }
         blocked.unblock()
         #expect(try await value == 7)
-        blocked.pool.shutdown()
+        await blocked.pool.shutdown()
     }
 
     @Test("run after shutdown throws .shutDown")
     func runAfterShutdown() async throws {
         let pool = try ThreadPool(threads: 1)
-        pool.shutdown()
+        await pool.shutdown()
         await #expect(throws: ThreadPoolError.shutDown) { try await pool.run { 1 } }
     }
 }
@@ -144,7 +144,7 @@ struct BoundedConcurrencyTests {
         }
         #expect(seen.total == 200 && seen.duplicates == 0 && seen.missing == 0)
         #expect(gauge.highest <= maxConcurrent)
-        pool.shutdown()
+        await pool.shutdown()
     }
 
     @Test("map keeps the input order, over a sequence and an async sequence")
@@ -163,7 +163,7 @@ struct BoundedConcurrencyTests {
         #expect(doubled == (0..<50).map { $0 * 2 })
         let none = try await pool.map([Int](), maxConcurrent: 4) { $0 }
         #expect(none.isEmpty)
-        pool.shutdown()
+        await pool.shutdown()
     }
 
     @Test("the first error cancels the rest and is rethrown; no element is taken after it")
@@ -178,7 +178,7 @@ struct BoundedConcurrencyTests {
             }
         }
         #expect(started.value < 10_000)
-        pool.shutdown()
+        await pool.shutdown()
     }
 
     @Test("an endless async sequence is read lazily: bounded in flight, stopped by an error")
@@ -197,7 +197,7 @@ struct BoundedConcurrencyTests {
         #expect(gauge.highest <= 5)
         // Elements are pulled only for free slots: a handful past the failing one at most.
         #expect(pulled.value <= 1_000 + 5 + 1)
-        pool.shutdown()
+        await pool.shutdown()
     }
 
     @Test("cancelling the caller stops work that has not started")
@@ -218,7 +218,7 @@ struct BoundedConcurrencyTests {
             await #expect(throws: CancellationError.self) { try await caller.value }
             #expect(started.value < 100_000)
         }.value
-        pool.shutdown()
+        await pool.shutdown()
     }
 
     @Test("maxConcurrent below 1 is a clear error")
@@ -231,7 +231,7 @@ struct BoundedConcurrencyTests {
             _ = try await pool.map([1], maxConcurrent: -3) { $0 }
         }
         #expect(String(describing: ThreadPoolError.invalidMaxConcurrent(0)).contains("maxConcurrent"))
-        pool.shutdown()
+        await pool.shutdown()
     }
 }
 
@@ -249,7 +249,7 @@ struct GracefulShutdownTests {
         let clean = await pool.shutdown(gracePeriod: .seconds(60))
         #expect(clean)
         #expect(ran.total == 300 && ran.missing == 0)
-        for (i, handle) in handles.enumerated() { #expect(try handle.wait() == i) }
+        for (i, handle) in handles.enumerated() { #expect(try await handle.value == i) }
         #expect(throws: ThreadPoolError.shutDown) { try pool.spawn {} }
     }
 
@@ -318,9 +318,9 @@ struct MetricsTests {
         #expect(during.queuedBackgroundJobs >= 7)
         #expect(during.cancelledTasks == 1)
         blocked.unblock()
-        for h in ok { _ = try h.wait() }
-        for h in bad { _ = try? h.wait() }
-        pool.shutdown()
+        for h in ok { _ = try await h.value }
+        for h in bad { _ = try? await h.value }
+        await pool.shutdown()
         let after = pool.metrics
         #expect(after.completedTasks == 4 + 1 + 1)  // the four, the spawn and the blocker
         #expect(after.failedTasks == 2)
@@ -357,7 +357,7 @@ struct MetricsTests {
             if seen == 3 { break }
         }
         #expect(seen == 3)
-        pool.shutdown()
+        await pool.shutdown()
     }
 
     @Test("presets: one worker per core for CPU work, two for I/O, both bounded")

@@ -24,7 +24,7 @@ struct BackpressureTests {
         blocked.unblock()
         try await submitter.value
         #expect(admitted.isSet)
-        blocked.pool.shutdown()
+        await blocked.pool.shutdown()
         #expect(ran.total == 3 && ran.duplicates == 0 && ran.missing == 0)
     }
 
@@ -34,7 +34,7 @@ struct BackpressureTests {
         let first = try blocked.pool.submit { 1 }
         async let second = blocked.pool.submitAwaitingCapacity { 2 }
         blocked.unblock()
-        #expect(try first.wait() == 1)
+        #expect(try await first.value == 1)
         #expect(try await second.value == 2)
     }
 
@@ -48,7 +48,7 @@ struct BackpressureTests {
         submitter.cancel()
         await #expect(throws: CancellationError.self) { try await submitter.value }
         blocked.unblock()
-        blocked.pool.shutdown()
+        await blocked.pool.shutdown()
         #expect(!ran.isSet)
         // Its place was never taken: the pool is back to zero pending work.
         #expect(blocked.pool.registry.pendingPlaces.count == 0)
@@ -65,7 +65,7 @@ struct BackpressureTests {
         }
         await #expect(throws: CancellationError.self) { try await submitter.value }
         blocked.unblock()
-        blocked.pool.shutdown()
+        await blocked.pool.shutdown()
         #expect(!ran.isSet)
     }
 
@@ -106,7 +106,7 @@ struct BackpressureTests {
             }
             try await group.waitForAll()
         }
-        pool.shutdown()
+        await pool.shutdown()
         #expect(ran.total == perSubmitter * submitters)
         #expect(ran.duplicates == 0 && ran.missing == 0)
         #expect(pool.registry.pendingPlaces.count == 0)
@@ -118,6 +118,6 @@ struct BackpressureTests {
         let handle = try await pool.submitAwaitingCapacity { 42 }
         #expect(try await handle.value == 42)
         try await pool.spawnAwaitingCapacity {}
-        pool.shutdown()
+        await pool.shutdown()
     }
 }

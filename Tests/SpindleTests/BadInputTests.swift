@@ -49,7 +49,7 @@ struct BadInputTests {
         await #expect(throws: ThreadPoolError.invalidMaxConcurrent(value)) {
             _ = try await pool.map(stream, maxConcurrent: value) { $0 }
         }
-        pool.shutdown()
+        await pool.shutdown()
     }
 
     @Test(
@@ -60,15 +60,15 @@ struct BadInputTests {
         let waiting = try blocked.pool.submit { 1 }
         await #expect(throws: ThreadPoolError.timedOut(timeout)) { try await waiting.value(timeout: timeout) }
         blocked.unblock()
-        #expect(try waiting.wait() == 1)
+        #expect(try await waiting.value == 1)
         #expect(try await waiting.value(timeout: timeout) == 1)
-        blocked.pool.shutdown()
+        await blocked.pool.shutdown()
     }
 
     @Test("work after shutdown is refused with .shutDown, never dropped silently")
     func afterShutdown() async throws {
         let pool = try ThreadPool(threads: 1)
-        pool.shutdown()
+        await pool.shutdown()
         #expect(throws: ThreadPoolError.shutDown) { try pool.spawn {} }
         #expect(throws: ThreadPoolError.shutDown) { _ = try pool.submit { 1 } }
         await #expect(throws: ThreadPoolError.shutDown) { try await pool.spawnAwaitingCapacity {} }
@@ -94,6 +94,6 @@ struct BadInputTests {
         try await pool.forEach(empty, maxConcurrent: 1) { _ in }
         #expect(pool.broadcast { _ in 1 }.count == 2)
         pool.scope { _ in }
-        pool.shutdown()
+        await pool.shutdown()
     }
 }

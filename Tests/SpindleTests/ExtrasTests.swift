@@ -59,11 +59,11 @@ struct ExtrasTests {
             ranOn.mark(context.index)
             return context.index * 10
         }
-        #expect(try handle.wait() == (0..<threads).map { $0 * 10 })
+        #expect(try await handle.value == (0..<threads).map { $0 * 10 })
         #expect(try await handle.value == (0..<threads).map { $0 * 10 })
         #expect(handle.isComplete)
         #expect(ranOn.total == threads && ranOn.duplicates == 0 && ranOn.missing == 0)
-        pool.shutdown()
+        await pool.shutdown()
     }
 
     @Test("spawnBroadcast returns before the parts run, and they run after foreground work")

@@ -43,7 +43,7 @@ func exerciseEveryFeature(gracefully: Bool) async {
             }
         }
         for (i, h) in handles.enumerated() where i % 5 == 0 { h.cancel() }
-        for h in handles { _ = try? h.wait() }
+        for h in handles { _ = try? await h.value }
         _ = try await pool.run { 42 }
         _ = try await pool.submitAwaitingCapacity { 1 }.value
         try await pool.spawnAwaitingCapacity {}
@@ -56,7 +56,7 @@ func exerciseEveryFeature(gracefully: Bool) async {
         _ = try await pool.map(0..<50, maxConcurrent: 4) { $0 }
         _ = (0..<200_000).parallel(on: pool).map { $0 &* 3 }.filter { $0 % 2 == 0 }.collect()
         try pool.resize(threads: 5)
-        _ = try pool.spawnBroadcast { $0.index }.wait()
+        _ = try await pool.spawnBroadcast { $0.index }.value
         try pool.resize(threads: 2)
         _ = pool.join({ 1 }, { 2 }, { 3 }, { 4 })
         var values = Array((0..<100_000).reversed())
@@ -64,7 +64,7 @@ func exerciseEveryFeature(gracefully: Bool) async {
         if gracefully {
             _ = await pool.shutdown(gracePeriod: .seconds(30))
         } else {
-            pool.shutdown()
+            await pool.shutdown()
         }
     } catch {
         print("workload failed: \(error)")

@@ -232,7 +232,7 @@ struct NothingLostTests {
     func broadcastAfterShutdown() async {
         await #expect(processExitsWith: .failure) {
             let pool = try ThreadPool(threads: 2)
-            pool.shutdown()
+            await pool.shutdown()
             _ = pool.broadcast { $0.index }
         }
     }
@@ -240,7 +240,7 @@ struct NothingLostTests {
     @Test("ThreadPool.shared refuses shutdown()")
     func sharedRefusesShutdown() async {
         await #expect(processExitsWith: .failure) {
-            ThreadPool.shared.shutdown()
+            await ThreadPool.shared.shutdown()
         }
     }
 

@@ -287,7 +287,7 @@ extension TaskTests {
         await #expect(throws: CancellationError.self) { try await awaiting.value }
         #expect(handle.isComplete)
         blocked.unblock()
-        _ = try blocked.pool.submit { 0 }.wait()  // everything queued before has been dequeued
+        _ = try await blocked.pool.submit { 0 }.value  // everything queued before has been dequeued
         #expect(!ran.isSet)
     }
 
@@ -306,7 +306,6 @@ extension TaskTests {
     @Test("value(timeout:) lets go of the task's state once the value arrived, long before the timeout")
     func asyncValueTimeoutReleasesState() async throws {
         let pool = try ThreadPool(threads: 1)
-        defer { pool.shutdown() }
         weak var state: TaskState<[Int]>?
         do {
             let handle = try pool.submit { Array(0..<1_000) }
@@ -318,6 +317,7 @@ extension TaskTests {
         let deadline = ContinuousClock.now.advanced(by: .seconds(60))
         while state != nil && ContinuousClock.now < deadline { await Task.yield() }
         #expect(state == nil, "the task state is still alive after the value was delivered")
+        await pool.shutdown()
     }
 
     @Test("maxPending: a cancelled task and one run by wait() give their place back at once")

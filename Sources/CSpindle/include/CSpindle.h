@@ -23,6 +23,14 @@ static inline __attribute__((always_inline)) void spindle_set_current_participan
     spindle_tls_participant = slot;
 }
 
+/// A number distinct for every live thread (the address of a thread-local byte), for spreading
+/// threads over a sharded queue.
+extern __thread char spindle_tls_thread_token;
+
+static inline __attribute__((always_inline)) uint64_t spindle_thread_token(void) {
+    return (uint64_t)(uintptr_t)&spindle_tls_thread_token;
+}
+
 /// Tells the processor this thread is spinning (x86 `pause`, ARM `yield`).
 static inline __attribute__((always_inline)) void spindle_cpu_relax(void) {
 #if defined(__x86_64__) || defined(__i386__)

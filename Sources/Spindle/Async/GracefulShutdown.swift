@@ -1,6 +1,30 @@
 import CSpindle
 
 extension ThreadPool {
+    /// `shutdown()` for async code: the same guarantees, with the caller suspended instead of
+    /// blocked while the workers run what is queued and exit.
+    ///
+    /// ```swift
+    /// try pool.spawn { flushCaches() }
+    /// await pool.shutdown()   // flushCaches() has run, the worker threads are gone
+    /// ```
+    /// The waiting is done by a short-lived thread of its own, so no thread of Swift's
+    /// cooperative pool is held. From a task that runs on this pool's workers it only closes the
+    /// pool and returns, as `shutdown()` does from inside the pool.
+    /// - Precondition: the pool is not `ThreadPool.shared`, which is never shut down.
+    @concurrent
+    public func shutdown() async {
+        precondition(!isPerpetual, Self.perpetualMessage("shutdown()"))
+        let registry = self.registry
+        if registry.callerIsInsidePool { return registry.shutdown() }  // returns at once there
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            spawnDetachedThread(name: "spindle-shutdown") {
+                registry.shutdown()
+                continuation.resume()
+            }
+        }
+    }
+
     /// Shuts the pool down gracefully: stops admission at once (new background work throws
     /// `ThreadPoolError.shutDown`, and async submitters waiting at `maxPending` are ended with
     /// it), lets running and queued work finish until `gracePeriod` has passed, then cancels the

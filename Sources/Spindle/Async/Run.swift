@@ -1,3 +1,4 @@
+import CSpindle
 import Synchronization
 
 /// `run`: synchronous CPU work offloaded from async code onto the pool.
@@ -13,13 +14,48 @@ extension ThreadPool {
     /// }
     /// ```
     /// The work is a background task: it counts against `maxPending`, and at that bound `run`
-    /// waits (suspended) for a place rather than failing. If the calling task is cancelled
-    /// before the work starts, the work never runs and `run` throws `CancellationError`; once it
-    /// runs, it runs to the end.
+    /// waits (suspended) for a place rather than failing. From a task that already runs on one
+    /// of this pool's workers (`Task(executorPreference: pool)`), there is nothing to hop to:
+    /// the work runs on the spot, outside `maxPending`.
+    ///
+    /// `run` keeps the caller's isolation (`nonisolated(nonsending)`): from the main actor or
+    /// another actor, the work is handed over from there and the result comes back there, with no
+    /// extra hop through the global executor. Work that ends within about 10 µs of being handed
+    /// over is waited for on the calling thread, since suspending and being woken costs more
+    /// than that; longer work suspends the task, and the caller's thread (or actor) is free.
+    ///
+    /// Cancellation of the calling task:
+    /// - before the work starts: the work never runs, and `run` throws `CancellationError`;
+    /// - while it runs: the work is not interrupted, but `ThreadPool.isCancelled` turns true in
+    ///   it and in everything it forks (`join`, `scope`, parallel loops), so it can stop early
+    ///   (`try ThreadPool.checkCancellation()` in a throwing loop body stops the loop); when it
+    ///   returns, `run` throws `CancellationError`, whatever the work returned.
+    ///
+    /// ```swift
+    /// try await pool.run {
+    ///     try images.parallel.forEach { image in
+    ///         try ThreadPool.checkCancellation()   // a cancelled request stops the loop
+    ///         _ = render(image)
+    ///     }
+    /// }
+    /// ```
     /// - Throws: the error `work` throws; `CancellationError`; `ThreadPoolError.shutDown`.
-    @concurrent
-    public func run<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+    @inlinable
+    nonisolated(nonsending) public func run<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
         try Task.checkCancellation()
+        if let me = Participant.current(in: registryID), me.pointee.isWorker {
+            // Already on a worker of this pool (the task prefers it): no hop. `isCancelled` reads
+            // this task's cancellation here (the worker runs the task's job as a family root).
+            let value = try work()
+            try Task.checkCancellation()
+            return value
+        }
+        return try await _runOnWorker(work)
+    }
+
+    /// `run`'s hop: the work as a background job, the calling task suspended until it ran.
+    @usableFromInline
+    nonisolated(nonsending) func _runOnWorker<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
         let job = RunJob(work: work, registry: registry)
         let registry = self.registry
         return try await withTaskCancellationHandler {
@@ -34,7 +70,11 @@ extension ThreadPool {
                 // `maxPending`, a task waits for a place and queues the job then.
                 switch registry.tryAdmitBackground(job) {
                 case .admitted:
-                    break
+                    // Work that ends within a few microseconds resumes this continuation before
+                    // the closure returns; the task then goes on here, on the calling thread,
+                    // instead of being enqueued and waking a thread of its executor (which costs
+                    // more than the wait: README "run round trip").
+                    job.waitBrieflyForResumption()
                 case .closed:
                     job.abandon(with: ThreadPoolError.shutDown)
                 case .saturated:
@@ -74,6 +114,11 @@ final class RunJob<T: Sendable>: HeapJob, @unchecked Sendable {  // mutable stat
     private var outcome = Outcome.pending
     private var continuation: UnsafeContinuation<T, any Error>?
     private var place: PendingPlace?
+    /// Set (releasing) once the continuation has been resumed, by whoever resumed it.
+    private let resumed = Atomic<Bool>(false)
+    /// Set when the awaiting task is cancelled; the work observes it through
+    /// `ThreadPool.isCancelled`, and so does the work it forks.
+    private let cancellationFlag = CancellationFlag()
 
     init(work: @escaping @Sendable () throws -> T, registry: Registry) {
         self.work = work
@@ -82,6 +127,8 @@ final class RunJob<T: Sendable>: HeapJob, @unchecked Sendable {  // mutable stat
     }
 
     override var recordsOwnOutcome: Bool { true }
+
+    override var cancellation: CancellationSource? { .flag(cancellationFlag) }
 
     /// Stores the continuation; false if the call was cancelled first.
     func install(_ continuation: UnsafeContinuation<T, any Error>) -> Bool {
@@ -122,14 +169,40 @@ final class RunJob<T: Sendable>: HeapJob, @unchecked Sendable {  // mutable stat
         // SAFETY: only the winner resumes; it was installed before admission, so it is there.
         let (won, continuation) = unsafe leavePending(to: .running)
         guard won else { return }  // cancelled while queued
-        let result = Result { try work() }
+        var result = Result { try work() }
         registry.record(TaskOutcome(result))
+        // Cancelled while it ran: the work saw `ThreadPool.isCancelled` (and may have stopped
+        // early), and the call ends as a cancelled one, whatever the work returned.
+        if cancellationFlag.isSet { result = .failure(CancellationError()) }
         lock.withLock { outcome = .finished }
         unsafe continuation.unsafelyUnwrapped.resume(with: result)  // installed before admission
+        resumed.store(true, ordering: .releasing)  // pairs with `waitBrieflyForResumption`
     }
 
-    /// The awaiting task was cancelled: if the work has not started, it never will.
-    func cancel() { _ = endBeforeStart(throwing: CancellationError(), isCancellation: true) }
+    /// How long the submitting thread waits for a resumption before it lets its task suspend:
+    /// about what waking a parked thread of the task's executor costs on Linux.
+    static var resumptionWaitNanoseconds: Int64 { 10_000 }
+
+    /// On the submitting thread, inside the continuation's closure: spins until the continuation
+    /// was resumed or `resumptionWaitNanoseconds` passed. Bounded, so a long job costs its
+    /// caller at most that much spinning; a short one then needs no hop back.
+    func waitBrieflyForResumption() {
+        let deadline = monotonicNanoseconds() + Self.resumptionWaitNanoseconds
+        // Acquiring: pairs with the releasing store after the resumption (a hint only: the
+        // continuation itself carries the result).
+        while !resumed.load(ordering: .acquiring) {
+            if monotonicNanoseconds() > deadline { return }
+            spindle_cpu_relax()
+        }
+    }
+
+    /// The awaiting task was cancelled: if the work has not started, it never will; if it runs,
+    /// `ThreadPool.isCancelled` turns true for it and the call throws `CancellationError` once it
+    /// returns.
+    func cancel() {
+        cancellationFlag.set()
+        _ = endBeforeStart(throwing: CancellationError(), isCancellation: true)
+    }
 
     /// Taken out of the queue at a graceful shutdown's deadline.
     override func cancelBeforeStart() -> Bool { endBeforeStart(throwing: CancellationError(), isCancellation: true) }

@@ -51,7 +51,7 @@ extension ThreadPool {
         on me: LivePointer<Participant>,
         _ body: @Sendable (BroadcastContext) throws(E) -> T
     ) throws(E) -> [T] {
-        // Room for every worker slot; the number of workers is read under the admission lock
+        // Room for every worker slot; the number of workers is read under the lifecycle lock
         // (a concurrent `resize` changes it under the same lock).
         var results = [Result<T, E>?](repeating: nil, count: registry.maxWorkers)
         var n = 0
@@ -64,6 +64,7 @@ extension ThreadPool {
             withoutActuallyEscaping(part) { escapingPart in
                 unsafe withUnsafePointer(to: escapingPart) { run in
                     let latch = CountLatch(ownerParker: me.pointee.parker)
+                    registry.shareCancellationSource(of: me)
                     let admitted = registry.lifecycleLock.withLock { () -> Bool in
                         n = registry.workerCount  // read before the parts exist; the inbox lock publishes it
                         guard !registry.isShutDown else { return false }
@@ -77,7 +78,7 @@ extension ThreadPool {
                     // Running the parts on the caller instead would hand them worker indices that
                     // no worker has: per-worker state set up that way would be wrong.
                     precondition(admitted, "ThreadPool.broadcast called on a shut-down pool: it has no workers to run the parts on")
-                    registry.sleep.notifyWorkAvailable(count: n)
+                    registry.sleep.notifyEveryWorker(count: n)
                     latch.decrement()  // the owner's token
                     registry.wait(for: latch, on: me)
                 }

@@ -18,7 +18,7 @@ extension ThreadPool {
         _ body: @escaping @Sendable (BroadcastContext) throws -> T
     ) throws(ThreadPoolError) -> BroadcastHandle<T> {
         let registry = self.registry
-        // The number of workers is read under the admission lock, which `resize` changes it under.
+        // The number of workers is read under the lifecycle lock, which `resize` changes it under.
         let (state, n) = try registry.lifecycleLock.withLock { () throws(ThreadPoolError) -> (BroadcastState<T>, Int) in
             guard !registry.isShutDown else { throw .shutDown }
             let n = registry.workerCount
@@ -29,7 +29,7 @@ extension ThreadPool {
             }
             return (state, n)
         }
-        registry.sleep.notifyWorkAvailable(count: n)
+        registry.sleep.notifyEveryWorker(count: n)
         return BroadcastHandle(state: state, registry: registry)
     }
 }
@@ -58,6 +58,7 @@ public final class BroadcastHandle<T: Sendable>: Sendable {
     /// A worker of the pool that waits keeps running its own part meanwhile.
     /// - Throws: the first error in worker order (`CancellationError` for a part cancelled at
     ///   shutdown), after every part has finished.
+    @available(*, noasync, message: "wait() blocks its thread; in async code use `try await handle.value`")
     public func wait() throws -> [T] {
         state.event.waitServingInboxes()
         return try state.outcome.get()

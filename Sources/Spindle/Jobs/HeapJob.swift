@@ -22,7 +22,7 @@ class HeapJob: @unchecked Sendable {  // `place` is touched by one thread at a t
     /// one thread that took the job out of the queue: never two threads at once.
     private var place: PendingPlace?
 
-    /// Takes over the place the job was admitted with (called under the admission lock, just
+    /// Takes over the place the job was admitted with (called by the admitting thread, just
     /// before the job is queued). Jobs that can be cancelled while queued (a submitted task, a
     /// `run`) override this to keep the place in the state that decides between start and
     /// cancellation; whichever wins ends the place.
@@ -45,6 +45,10 @@ class HeapJob: @unchecked Sendable {  // `place` is touched by one thread at a t
     /// deadline); says whether it did (false: someone else started or cancelled it first).
     /// The caller has called `leaveQueue()`.
     func cancelBeforeStart() -> Bool { true }
+
+    /// For a background job: where the cancellation its code observes comes from, when not
+    /// from the Swift task running it (a `run` call's flag). Read when the job starts.
+    var cancellation: CancellationSource? { nil }
 
     /// Runs the job on the current participant.
     @usableFromInline

@@ -10,6 +10,9 @@ final class Injector<Element>: @unchecked Sendable {  // `items` is only touched
     private var items = FIFOQueue<Element>()
     /// Count of queued items; written under the lock, read without it as a hint.
     private let queued = Atomic<Int>(0)
+    /// Keeps the next object's fields off this one's lines (shards of a `ShardedInjector` are
+    /// allocated one after another).
+    private let padding = CacheLinePad()
 
     func push(_ job: Element) {
         lock.withLock {

@@ -29,13 +29,21 @@ final class PendingPlaces: @unchecked Sendable {  // `taken` is atomic; `waiters
         return count >= bound
     }
 
-    /// Takes a place if one is free. Takes must not race each other (callers hold the pool's
-    /// lifecycle lock), so the check and the increment are one step; gives back only free
-    /// places, which keeps the bound.
+    /// Takes a place if one is free: the check and the increment are one compare-and-swap, so
+    /// concurrent takes never exceed the bound.
     func take() -> PendingPlace? {
-        if isFull { return nil }
-        taken.wrappingAdd(1, ordering: .relaxed)  // a count; the caller's lock orders the takes
-        return PendingPlace(places: self)
+        guard let bound else {
+            taken.wrappingAdd(1, ordering: .relaxed)  // a count only, without a bound
+            return PendingPlace(places: self)
+        }
+        var seen = taken.load(ordering: .relaxed)
+        while true {
+            if seen >= bound { return nil }
+            // Relaxed: a count; the job itself is published by the queue's lock.
+            let (exchanged, current) = taken.compareExchange(expected: seen, desired: seen + 1, ordering: .relaxed)
+            if exchanged { return PendingPlace(places: self) }
+            seen = current
+        }
     }
 
     /// Called by `PendingPlace.deinit` only.

@@ -8,13 +8,11 @@ extension Registry {
     /// (the caller then hands the job to another executor: a job must never be dropped).
     /// Not bounded by `maxPending`: a job is a task's continuation, which cannot be refused.
     func admitExecutorJob(_ job: UnownedJob) -> Bool {
-        let admitted = lifecycleLock.withLock { () -> Bool in
-            guard !isClosed else { return false }
-            background.push(JobRef(executorJob: job))
-            return true
-        }
-        if admitted { sleep.notifyWorkAvailable() }
-        return admitted
+        guard admissionGate.enter() else { return false }
+        background.push(JobRef(executorJob: job))
+        admissionGate.leave()
+        sleep.notifyWorkAvailable()
+        return true
     }
 
     /// Counts a task outcome on the calling participant's own counters, or on the shared ones
@@ -47,7 +45,7 @@ extension Registry {
                 if cancelBeforeStart(job.takeHeapJob()) { cancelled += 1 }
             }
         }
-        while let job = background.pop() {
+        while let job = background.pop(startingAt: 0) {
             if job.isExecutorJob {
                 globalConcurrentExecutor.enqueue(job.executorJob)
                 continue

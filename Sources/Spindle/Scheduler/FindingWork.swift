@@ -27,16 +27,21 @@ extension Registry {
             let heapJob = job.takeHeapJob()
             if heapJob.isBackground {
                 heapJob.leaveQueue()
-                me.pointee.family = makeFamily()
+                // A background job is the root of a call tree of its own (CancellationFlow.swift).
+                let saved = beginRootFamily(on: me, cancellation: heapJob.cancellation)
+                heapJob.execute()
+                endRootFamily(on: me, restoring: saved)
+                if !heapJob.recordsOwnOutcome { record(.completed) }
             } else {
                 me.pointee.family = heapJob.family
+                heapJob.execute()
             }
-            heapJob.execute()
-            if heapJob.isBackground && !heapJob.recordsOwnOutcome { record(.completed) }
         } else if job.isExecutorJob {
-            me.pointee.family = makeFamily()
+            // A Swift job is a root too: its task is the cancellation source (CancellationFlow.swift).
+            let saved = beginRootFamily(on: me)
             // SAFETY: the job came from the runtime through `enqueue` (so the pool is a task executor and `taskExecutor` is set) and runs once, here.
             unsafe job.executorJob.runSynchronously(on: taskExecutor.unsafelyUnwrapped)
+            endRootFamily(on: me, restoring: saved)
             me.pointee.bump(me.pointee.executorJobs)
         } else if job.isSpawnRecord {
             let record = job.spawnRecordPointer
@@ -67,7 +72,16 @@ extension Registry {
         if let job = me.pointee.inbox.pop() { return job }
         if let job = stealForeground(for: me) { return job }
         if let job = me.pointee.backgroundInbox.pop() { return job }
-        return background.pop()
+        return background.pop(startingAt: me.pointee.index)
+    }
+
+    /// Whether any job that an idle worker could take is queued (hints: relaxed loads, read by a
+    /// searcher after its fence in `WorkerSleepState.stoppedSearching`).
+    var hasVisibleWork: Bool {
+        if !background.isEmpty || !foreground.isEmpty { return true }
+        let count = slotCount.load(ordering: .acquiring)  // pairs with the publishing stores
+        for i in 0..<count where !participant(at: i).pointee.deque.isProbablyEmpty { return true }
+        return false
     }
 
     func stealForeground(for me: LivePointer<Participant>) -> JobRef? {

@@ -332,6 +332,9 @@ extension Registry {
         let (outcome, first) = lifecycleLock.withLock { () -> (CloseOutcome, Bool) in
             let first = lifecycle.phase == .running
             if first {
+                // Every admission that got through the gate has queued its job once this returns,
+                // so a worker that sees `closedFlag` and then finds nothing can exit.
+                admissionGate.close()
                 closedFlag.store(true, ordering: .releasing)  // pairs with `isShutDown`
                 if lifecycle.liveWorkers == 0 { workersGone.set() }  // a failed start
             }

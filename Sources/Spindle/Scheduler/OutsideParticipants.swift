@@ -28,23 +28,27 @@ extension Registry {
             if slot == nil { sched_yield() }
         }
         guard let me = slot else { preconditionFailure("the loop ends with a slot") }
-        me.pointee.family = makeFamily()
         let previous = Participant.current
         if let outer = previous {
             me.pointee.homeWorker = outer.pointee.isWorker ? outer : outer.pointee.homeWorker
         }
         Participant.makeCurrent(me)
+        // An outside call is the root of its call tree; its thread's Swift task, if any, is the
+        // cancellation source (CancellationFlow.swift).
+        let saved = beginRootFamily(on: me)
         heartbeat.participantBecameActive()
-        return ExternalParticipant(participant: me, previous: previous)
+        return ExternalParticipant(participant: me, previous: previous, savedRoot: saved)
     }
 
     func exitExternal(_ entry: ExternalParticipant) {
         heartbeat.participantBecameIdle()
-        Participant.makeCurrent(entry.previous)
         let me = entry.participant
+        endRootFamily(on: me, restoring: entry.savedRoot)
+        Participant.makeCurrent(entry.previous)
         me.pointee.retireSpawnSlab()
         me.pointee.homeWorker = nil
-        me.pointee.family = 0
+        me.pointee.cachedCancellationFamily = 0
+        me.pointee.cachedCancellation = nil
         me.pointee.heartbeat.store(false, ordering: .relaxed)
         externalLock.withLock { freeExternal.append(me) }
     }
@@ -57,4 +61,6 @@ struct ExternalParticipant {
     /// The thread's participant before this call (of another pool, or an outer call), restored
     /// on exit.
     let previous: LivePointer<Participant>?
+    /// The slot's state before this call became the root of its family (restored on exit).
+    let savedRoot: SavedRoot
 }

@@ -104,6 +104,17 @@ struct Participant: ~Copyable {
     let busyNanoseconds = Atomic<Int64>(0)
     let busySince = Atomic<Int64>(0)
 
+    /// Cancellation (Scheduler/CancellationFlow.swift), owner-only: the family this participant is
+    /// the root of (0: none), the `run` call that root serves, the family whose source it has
+    /// looked for and the one it listed in the registry, and the last source it looked up for a
+    /// job of someone else's family.
+    var familyRoot: Int = 0
+    var rootCancellation: CancellationSource? = nil
+    var checkedCancellationFamily: Int = 0
+    var sharedCancellationFamily: Int = 0
+    var cachedCancellationFamily: Int = 0
+    var cachedCancellation: CancellationSource? = nil
+
     init(registry: Registry, index: Int, isWorker: Bool) {
         newestPending = nil
         oldestPending = nil

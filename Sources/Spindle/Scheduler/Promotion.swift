@@ -47,6 +47,7 @@ extension Registry {
     /// Makes a join job stealable: pushes it onto the owner's deque and wakes a sleeper.
     func publishJob(_ job: LivePointer<StackJob>, on me: LivePointer<Participant>) {
         Participant.assertOwned(me)
+        shareCancellationSource(of: me)
         me.pointee.deque.push(JobRef(stack: job))
         me.pointee.bump(me.pointee.promotions)
         me.pointee.trace(.promotion)
@@ -63,6 +64,7 @@ extension Registry {
     @unsafe
     func publishJobs(_ jobs: LivePointer<StackJob>, count: Int, on me: LivePointer<Participant>) {
         Participant.assertOwned(me)
+        shareCancellationSource(of: me)
         // SAFETY: `k < count`, and the caller promises those jobs (see # Safety).
         for k in 0..<count { me.pointee.deque.push(JobRef(stack: unsafe jobs.advanced(by: k))) }
         me.pointee.bump(me.pointee.promotions)
@@ -94,6 +96,7 @@ extension Registry {
     /// Pushes a scope spawn record onto the current participant's deque.
     func pushSpawnRecord(_ job: JobRef, on me: LivePointer<Participant>) {
         Participant.assertOwned(me)
+        shareCancellationSource(of: me)
         me.pointee.deque.push(job)
         sleep.notifyWorkAvailable()
     }
@@ -102,6 +105,7 @@ extension Registry {
     /// participant of this registry, else into the foreground injector.
     func pushForeground(_ job: HeapJob) {
         if let me = Participant.current(in: identity) {
+            shareCancellationSource(of: me)
             me.pointee.deque.push(JobRef(heap: job))
         } else {
             foreground.push(JobRef(heap: job))

@@ -55,19 +55,26 @@ final class Registry: @unchecked Sendable {  // mutable state is atomic or guard
 
     /// Foreground jobs without an owning deque (handed in from non-participants, or given back).
     let foreground = Injector<JobRef>()
-    /// Background jobs: spawn, submit.
-    let background = Injector<JobRef>()
+    /// Background jobs: spawn, submit, run, Swift jobs. Sharded by submitting thread, so that
+    /// submitters on different threads take different locks.
+    let background = ShardedInjector<JobRef>(shardCount: 8)
+    /// Open until shutdown; background admission passes it without a lock (AdmissionGate).
+    let admissionGate = AdmissionGate()
 
     let sleep = WorkerSleepState()
     let heartbeat: Heartbeat
 
     /// Source of call identities (`Participant.family`). 0 is never handed out.
     private let nextFamily = Atomic<Int>(1)
+    /// Cancellation sources that family roots shared with thieves, by family
+    /// (Scheduler/CancellationFlow.swift).
+    let sharedCancellation = Mutex<[Int: CancellationSource]>([:])
 
     // MARK: Lifecycle
 
-    /// Guards `lifecycle` (see `PoolLifecycle`) against background admission and broadcasts, so
-    /// no job slips in after workers decide to exit.
+    /// Guards `lifecycle` (see `PoolLifecycle`) and broadcasts. Background admission does not
+    /// take it: `admissionGate`, closed by `close` under this lock, keeps jobs from slipping in
+    /// after workers decide to exit.
     let lifecycleLock = FutexLock()
     /// Under `lifecycleLock`.
     var lifecycle: PoolLifecycle

@@ -139,6 +139,7 @@ public final class ThreadPool: @unchecked Sendable {  // immutable after init; t
     ///
     /// Dropping the last reference to the pool calls this (from `deinit`, with the same rules).
     /// - Precondition: the pool is not `ThreadPool.shared`, which is never shut down.
+    @available(*, noasync, message: "shutdown() blocks its thread until the workers exit; in async code use `await pool.shutdown()`")
     public func shutdown() {
         precondition(!isPerpetual, Self.perpetualMessage("shutdown()"))
         registry.shutdown()

@@ -68,11 +68,11 @@ private func startThread(
     #endif
 }
 
-/// Starts a thread nobody joins (the heartbeat, which signals its own end).
+/// Starts a thread nobody joins (the heartbeat, which signals its own end; an async shutdown's waiter).
 func spawnDetachedThread(name: String, body: @escaping @Sendable () -> Void) {
     switch startThread(name: name, stackSize: nil, body: body) {
     case .success(let handle): pthread_detach(handle)
-    case .failure(let error): fatalError("Spindle could not start its heartbeat thread: \(error)")
+    case .failure(let error): fatalError("Spindle could not start its thread \(name): \(error)")
     }
 }
 

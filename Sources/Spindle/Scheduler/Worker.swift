@@ -28,9 +28,22 @@ enum Worker {
         }
         var idleRounds = 0
         var isHungry = false
-        defer { if isHungry { registry.heartbeat.participantWasFed() } }  // runs before the one above
+        /// Counted among the searching workers (WorkerSleepState): from a failed search until it
+        /// finds a job or lists itself as a sleeper.
+        var isSearching = false
+        defer {
+            if isHungry { registry.heartbeat.participantWasFed() }  // runs before the one above
+            if isSearching { _ = registry.sleep.stoppedSearching(foundWork: false) }
+        }
         /// Runs a job this worker found, ending its hungry spell first.
         func run(_ job: JobRef) {
+            if isSearching {
+                isSearching = false
+                // A producer may have left more work to this worker: pass it on (README §1).
+                if registry.sleep.stoppedSearching(foundWork: true), registry.hasVisibleWork {
+                    registry.sleep.notifyWorkAvailable()
+                }
+            }
             if isHungry {
                 isHungry = false
                 registry.heartbeat.participantWasFed()
@@ -54,6 +67,10 @@ enum Worker {
                 continue
             }
             if closed { return .shutDown }
+            if !isSearching {
+                isSearching = true
+                registry.sleep.beganSearching()
+            }
             if !isHungry {
                 isHungry = true
                 me.pointee.becameIdle(at: monotonicNanoseconds())
@@ -66,6 +83,8 @@ enum Worker {
                 spindle_cpu_relax()
                 continue
             }
+            isSearching = false
+            _ = registry.sleep.stoppedSearching(foundWork: false)  // before `prepareToSleep`'s fence
             let ticket = registry.sleep.prepareToSleep(me)
             let closedBeforeSleep = registry.isShutDown
             if let job = registry.findWork(for: me) {

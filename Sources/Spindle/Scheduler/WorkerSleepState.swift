@@ -18,6 +18,12 @@ final class WorkerSleepState: @unchecked Sendable {  // `sleepers` is guarded by
     private let lock = FutexLock()
     private var sleepers: [LivePointer<Participant>] = []
     private let sleeperCount = Atomic<Int>(0)
+    /// Workers that are awake, out of work and looking for some: from a failed search until they
+    /// find a job or list themselves as sleepers. A notification leaves as many jobs to them as
+    /// there are, instead of waking a sleeper for each (README §1, *searching worker*).
+    /// Relaxed: the fences of `notifyWorkAvailable` and `prepareToSleep`/`stoppedSearching`
+    /// order it; a stale count errs towards one wake-up too many, never too few.
+    private let searcherCount = Atomic<Int>(0)
 
     /// A racy look at the sleeper count (relaxed): only for wake-ups that are hints.
     var mayHaveSleepers: Bool { sleeperCount.load(ordering: .relaxed) > 0 }
@@ -26,10 +32,24 @@ final class WorkerSleepState: @unchecked Sendable {  // `sleepers` is guarded by
     /// hint, for tests of an idle pool).
     var sleepingCount: Int { sleeperCount.load(ordering: .relaxed) }
 
-    /// Producer side, after jobs became visible: wakes up to `count` sleepers.
+    /// Producer side, after jobs became visible: wakes up to `count` sleepers, less one for each
+    /// worker that is searching for work (it will find one of the jobs: README §1).
     func notifyWorkAvailable(count: Int = 1) {
-        atomicMemoryFence(ordering: .sequentiallyConsistent)  // pairs with the fence in `prepareToSleep`
+        atomicMemoryFence(ordering: .sequentiallyConsistent)  // pairs with the fences in `prepareToSleep` and `stoppedSearching`
         guard sleeperCount.load(ordering: .relaxed) > 0 else { return }
+        let unserved = count - searcherCount.load(ordering: .relaxed)  // after the fence: see README §1
+        if unserved > 0 { wake(unserved) }
+    }
+
+    /// Producer side for work that only particular workers may run (their inboxes): wakes up to
+    /// `count` sleepers whether or not others are searching, since those cannot take it.
+    func notifyEveryWorker(count: Int) {
+        atomicMemoryFence(ordering: .sequentiallyConsistent)  // as in `notifyWorkAvailable`
+        guard sleeperCount.load(ordering: .relaxed) > 0 else { return }
+        wake(count)
+    }
+
+    private func wake(_ count: Int) {
         let woken = lock.withLock { () -> [LivePointer<Participant>] in
             let n = min(count, sleepers.count)
             let chosen = Array(sleepers.suffix(n))
@@ -41,7 +61,24 @@ final class WorkerSleepState: @unchecked Sendable {  // `sleepers` is guarded by
     }
 
     func wakeAll() {
-        notifyWorkAvailable(count: Int.max)
+        notifyEveryWorker(count: Int.max)
+    }
+
+    /// A worker that found no work starts searching (counted until `stoppedSearching`).
+    func beganSearching() {
+        searcherCount.wrappingAdd(1, ordering: .relaxed)  // a missed increment costs one extra wake-up
+    }
+
+    /// A searching worker stops: it found a job, or is about to list itself as a sleeper (then
+    /// `prepareToSleep`'s fence follows). When it found a job, it issues the fence itself and
+    /// returns true: the caller must then look whether more work is visible and notify for it,
+    /// since a producer may have left that work to this worker (README §1, *searcher takes
+    /// another job*).
+    func stoppedSearching(foundWork: Bool) -> Bool {
+        searcherCount.wrappingSubtract(1, ordering: .relaxed)  // before the fence below or `prepareToSleep`'s
+        guard foundWork else { return false }
+        atomicMemoryFence(ordering: .sequentiallyConsistent)  // pairs with the fence in `notifyWorkAvailable`
+        return sleeperCount.load(ordering: .relaxed) > 0
     }
 
     /// Sleeper side, step 1: returns the ticket to park with. The caller must search for work

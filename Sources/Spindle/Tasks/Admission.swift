@@ -4,15 +4,18 @@ import Synchronization
 ///
 /// Each admitted job takes a `PendingPlace` (Primitives/PendingPlaces.swift) and hands it to the
 /// job (`HeapJob.holdPlace`), which ends it when the job leaves the waiting room: when it starts
-/// or is cancelled, whichever comes first. Admission and closing the pool are one step under the
-/// lifecycle lock, so no job slips into a pool whose workers decided to exit.
+/// or is cancelled, whichever comes first. No lock is taken when there is room: the admission
+/// passes the pool's `AdmissionGate` (which closing the pool shuts and drains, so no job slips
+/// into a pool whose workers decided to exit), takes a place with a compare-and-swap, and pushes
+/// into the submitting thread's shard of the background queue.
 extension Registry {
     /// What one admission try found.
     enum Admission { case admitted, saturated, closed }
 
-    /// Under `lifecycleLock`: takes a place and queues `job`, or says why not.
-    private func admitLocked(_ job: HeapJob) -> Admission {
-        guard !isClosed else { return .closed }
+    /// Takes a place and queues `job`, or says why not. Lock-free but for the queue shard's lock.
+    private func admit(_ job: HeapJob) -> Admission {
+        guard admissionGate.enter() else { return .closed }
+        defer { admissionGate.leave() }
         guard let place = pendingPlaces.take() else { return .saturated }
         job.holdPlace(place)
         background.push(JobRef(heap: job))
@@ -21,7 +24,7 @@ extension Registry {
 
     /// One admission try that neither throws nor waits (for `run`, which decides itself).
     func tryAdmitBackground(_ job: HeapJob) -> Admission {
-        let admission = lifecycleLock.withLock { admitLocked(job) }
+        let admission = admit(job)
         if admission == .admitted { sleep.notifyWorkAvailable() }
         return admission
     }
@@ -58,7 +61,13 @@ extension Registry {
                             guard !pendingPlaces.isFull else { return nil }
                             // Room after all. If a giver already resumed us ("try again"), leave it at that.
                             guard waiters.remove(id) else { return nil }
-                            return .success(admitLocked(job) == .admitted)
+                            // Another submitter may take the place first (they take no lock): then
+                            // this one tries again.
+                            switch admit(job) {
+                            case .admitted: return .success(true)
+                            case .saturated: return .success(false)
+                            case .closed: return .failure(ThreadPoolError.shutDown)
+                            }
                         }
                         if let outcome { continuation.resume(with: outcome) }
                     }

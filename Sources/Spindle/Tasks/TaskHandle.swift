@@ -20,6 +20,8 @@ final class TaskState<T: Sendable>: @unchecked Sendable {  // `outcome`, `awaite
     private var outcome: Result<T, any Error>?
     private var awaiters: [Int: CheckedContinuation<T, any Error>] = [:]
     private var nextAwaiter = 0
+    /// Awaiters cancelled before they registered (`cancelAwait` came first).
+    private var cancelledAwaiters: Set<Int> = []
     let body: @Sendable () throws -> T
     /// The pool's registry: its `maxPending` count and its metrics.
     private let registry: Registry
@@ -85,28 +87,60 @@ final class TaskState<T: Sendable>: @unchecked Sendable {  // `outcome`, `awaite
     /// Valid after `event` is set.
     var result: Result<T, any Error> { lock.withLock { outcome! } }
 
-    /// Suspends until the outcome is known. `onTimeout`, when given, is armed with the awaiter's
-    /// id and may end the wait early through `abandonAwait`.
-    func awaitOutcome(armTimeout: ((Int) -> Void)? = nil) async throws -> T {
-        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
-            let id = lock.withLock { () -> Int? in
-                if outcome != nil { return nil }
-                nextAwaiter += 1
-                awaiters[nextAwaiter] = continuation
-                return nextAwaiter
-            }
-            guard let id else {
-                continuation.resume(with: result)
-                return
-            }
-            armTimeout?(id)
+    /// A number for one asynchronous wait, taken before it suspends (so that its cancellation
+    /// handler can name it even before it registers).
+    func makeAwaiterID() -> Int {
+        lock.withLock {
+            nextAwaiter += 1
+            return nextAwaiter
         }
     }
+
+    /// Suspends until the outcome is known, as awaiter `id`. `armTimeout`, when given, is called
+    /// once the wait is registered and may end it early through `abandonAwait`. Throws
+    /// `CancellationError` at once when `cancelAwait(id)` came first.
+    func awaitOutcome(id: Int, armTimeout: (() -> Void)? = nil) async throws -> T {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
+            let registered = lock.withLock { () -> Bool? in
+                if outcome != nil { return nil }
+                if cancelledAwaiters.remove(id) != nil { return false }
+                awaiters[id] = continuation
+                return true
+            }
+            switch registered {
+            case nil: continuation.resume(with: result)
+            case false: continuation.resume(throwing: CancellationError())
+            case true: armTimeout?()
+            }
+        }
+    }
+
+    /// How many asynchronous waits are registered now (for tests).
+    var awaiterCount: Int { lock.withLock { awaiters.count } }
 
     /// Ends one asynchronous wait with `error`, if it is still waiting.
     func abandonAwait(_ id: Int, with error: any Error) {
         let continuation = lock.withLock { awaiters.removeValue(forKey: id) }
         continuation?.resume(throwing: error)
+    }
+
+    /// The task awaiting as `id` was cancelled: its wait ends with `CancellationError` (or will
+    /// not start), and the task itself is cancelled if it has not started and nobody else awaits
+    /// it. Other awaiters keep waiting for the task's own outcome.
+    func cancelAwait(_ id: Int) {
+        let (continuation, othersWaiting) = lock.withLock { () -> (CheckedContinuation<T, any Error>?, Bool) in
+            let continuation = awaiters.removeValue(forKey: id)
+            if continuation == nil && outcome == nil { cancelledAwaiters.insert(id) }
+            return (continuation, !awaiters.isEmpty)
+        }
+        continuation?.resume(throwing: CancellationError())
+        if !othersWaiting { _ = cancel() }
+    }
+
+    /// Forgets the mark `cancelAwait` left for an awaiter that then did not register (the
+    /// outcome was already there).
+    func forgetAwaiter(_ id: Int) {
+        _ = lock.withLock { cancelledAwaiters.remove(id) }
     }
 }
 
@@ -116,8 +150,9 @@ final class TaskState<T: Sendable>: @unchecked Sendable {  // `outcome`, `awaite
 /// let handle = try pool.submit { render(tile) }
 /// // … other work …
 /// let image = try handle.wait()           // from synchronous code
-/// let same = try await handle.value        // from async code, without blocking a thread
 /// ```
+/// From async code, `try await handle.value` waits without blocking a thread (`wait()` is
+/// unavailable there).
 ///
 /// `wait()` from a thread that finds the task not yet started runs it on the spot, so waiting on
 /// a task from inside another task cannot deadlock the pool.
@@ -138,6 +173,7 @@ public final class TaskHandle<T: Sendable>: Sendable {
     ///
     /// If no worker has started the task yet, the calling thread runs it itself.
     /// - Throws: the task's error, or `CancellationError` when it was cancelled before it started.
+    @available(*, noasync, message: "wait() blocks its thread; in async code use `try await handle.value`")
     public func wait() throws -> T {
         if task.claim() {
             task.runClaimed()
@@ -153,16 +189,20 @@ public final class TaskHandle<T: Sendable>: Sendable {
     /// let handle = try pool.submit { render(tile) }
     /// let image = try await handle.value
     /// ```
-    /// If the awaiting Swift task is cancelled, the submitted task is cancelled too when it has not
-    /// started yet (then this throws `CancellationError`); a running task finishes and its value is
-    /// returned.
+    /// If the awaiting Swift task is cancelled, this throws `CancellationError` at once. The
+    /// submitted task is cancelled too when it has not started yet and no other task is awaiting
+    /// its value at that moment; otherwise it goes on, and the other awaiters get its outcome.
+    /// (To stop it for everyone, call `cancel()`.)
     /// - Throws: the task's error, or `CancellationError`.
     public var value: T {
         get async throws {
-            try await withTaskCancellationHandler {
-                try await task.awaitOutcome()
+            let task = self.task
+            let id = task.makeAwaiterID()
+            defer { task.forgetAwaiter(id) }
+            return try await withTaskCancellationHandler {
+                try await task.awaitOutcome(id: id)
             } onCancel: {
-                _ = task.cancel()
+                task.cancelAwait(id)
             }
         }
     }
@@ -177,20 +217,24 @@ public final class TaskHandle<T: Sendable>: Sendable {
     /// - Throws: `ThreadPoolError.timedOut` when the timeout passes first; otherwise as `value`.
     public func value(timeout: Duration) async throws -> T {
         let task = self.task
+        let id = task.makeAwaiterID()
+        defer { task.forgetAwaiter(id) }
         // The timer is cancelled as soon as the wait ends, so that it does not keep the task's
         // state (and its result) alive for the rest of the timeout.
         let timer = TimeoutTimer()
         defer { timer.cancel() }
         return try await withTaskCancellationHandler {
-            try await task.awaitOutcome(armTimeout: { id in
-                let sleeper = Task {
-                    do { try await Task.sleep(for: timeout) } catch { return }  // cancelled: the wait ended
-                    task.abandonAwait(id, with: ThreadPoolError.timedOut(timeout))
-                }
-                timer.arm(sleeper)
-            })
+            try await task.awaitOutcome(
+                id: id,
+                armTimeout: {
+                    let sleeper = Task {
+                        do { try await Task.sleep(for: timeout) } catch { return }  // cancelled: the wait ended
+                        task.abandonAwait(id, with: ThreadPoolError.timedOut(timeout))
+                    }
+                    timer.arm(sleeper)
+                })
         } onCancel: {
-            _ = task.cancel()
+            task.cancelAwait(id)
         }
     }
 

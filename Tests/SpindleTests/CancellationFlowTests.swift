@@ -1,0 +1,227 @@
+import Synchronization
+import Testing
+@testable import Spindle
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// Spins (yielding the CPU) until `ThreadPool.isCancelled` turns true; false if it has not after
+/// `seconds` (a liveness guard, so that a missing cancellation fails the test instead of hanging it).
+func spinUntilPoolCancellation(seconds: Double = 120) -> Bool {
+    let deadline = ContinuousClock.now.advanced(by: .milliseconds(Int(seconds * 1000)))
+    while !ThreadPool.isCancelled {
+        if ContinuousClock.now > deadline { return false }
+        sched_yield()
+    }
+    return true
+}
+
+/// Which threads (pool indices) observed a cancellation.
+final class ThreadSet: Sendable {
+    private let members = Mutex<Set<Int>>([])
+
+    func insert(_ index: Int?) { _ = members.withLock { $0.insert(index ?? -1) } }
+
+    var snapshot: Set<Int> { members.withLock { $0 } }
+}
+
+@Suite("cancellation flows from Swift tasks into the work they start")
+struct CancellationFlowTests {
+    @Test("isCancelled is false outside any task, in run and in a stolen branch of an uncancelled call")
+    func falseWhenNotCancelled() async throws {
+        #expect(!ThreadPool.isCancelled)
+        let pool = try ThreadPool(threads: 2)
+        let seen = try await pool.run { () -> [Bool] in
+            let (a, b) = pool.join({ ThreadPool.isCancelled }, { ThreadPool.isCancelled })
+            return [ThreadPool.isCancelled, a, b]
+        }
+        #expect(seen == [false, false, false])
+        await pool.shutdown()
+    }
+
+    @Test("run: cancelled while the work runs, the work sees isCancelled and run throws CancellationError")
+    func runCancelledWhileRunning() async throws {
+        let pool = try ThreadPool(threads: 2)
+        let started = Flag()
+        let sawCancellation = Flag()
+        let caller = Task(executorPreference: asyncDriver) {
+            try await pool.run { () -> Int in
+                started.set()
+                if spinUntilPoolCancellation() { sawCancellation.set() }
+                return 5  // returned, but the call was cancelled: run throws
+            }
+        }
+        #expect(await eventually { started.isSet })
+        caller.cancel()
+        await #expect(throws: CancellationError.self) { try await caller.value }
+        #expect(sawCancellation.isSet)
+        await pool.shutdown()
+    }
+
+    @Test("run: both branches of a join see the caller's cancellation, the stolen one on another worker")
+    func joinBranchesSeeCancellation() async throws {
+        let pool = try ThreadPool(threads: 2)
+        let started = Counter()
+        let observers = ThreadSet()
+        let caller = Task(executorPreference: asyncDriver) {
+            try await pool.run {
+                pool.join(
+                    {
+                        started.add()
+                        if spinUntilPoolCancellation() { observers.insert(pool.currentThreadIndex) }
+                    },
+                    {
+                        started.add()
+                        if spinUntilPoolCancellation() { observers.insert(pool.currentThreadIndex) }
+                    })
+            }
+        }
+        // Both started: the first blocks its worker, so the second was taken by the other one.
+        #expect(await eventually { started.value == 2 })
+        caller.cancel()
+        await #expect(throws: CancellationError.self) { try await caller.value }
+        #expect(observers.snapshot.count == 2, "observers: \(observers.snapshot)")
+        await pool.shutdown()
+    }
+
+    @Test("run: checkCancellation in a throwing parallel loop stops the loop and its unstarted items")
+    func loopStopsOnCancellation() async throws {
+        let pool = try ThreadPool(threads: 2)
+        let started = Counter()
+        let caller = Task(executorPreference: asyncDriver) {
+            try await pool.run {
+                try (0..<64).parallel(on: pool).split(.perItem).forEach { _ in
+                    started.add()
+                    _ = spinUntilPoolCancellation()
+                    try ThreadPool.checkCancellation()
+                }
+            }
+        }
+        #expect(await eventually { started.value >= 2 })
+        caller.cancel()
+        await #expect(throws: CancellationError.self) { try await caller.value }
+        #expect(started.value < 64, "every item started: the loop did not stop")
+        await pool.shutdown()
+    }
+
+    @Test("a scope spawn sees the cancellation of the task that prefers the pool and opened the scope")
+    func scopeSpawnInPreferringTask() async throws {
+        let pool = try ThreadPool(threads: 2)
+        let started = Counter()
+        let observers = ThreadSet()
+        let caller = Task(executorPreference: pool) {
+            pool.scope { scope in
+                scope.spawn {
+                    started.add()
+                    if spinUntilPoolCancellation() { observers.insert(pool.currentThreadIndex) }
+                }
+                started.add()
+                if spinUntilPoolCancellation() { observers.insert(pool.currentThreadIndex) }
+            }
+        }
+        #expect(await eventually { started.value == 2 })
+        caller.cancel()
+        await caller.value
+        #expect(observers.snapshot.count == 2, "observers: \(observers.snapshot)")
+        await pool.shutdown()
+    }
+
+    @Test("a join called from a task on another pool's thread carries that task's cancellation to the thief")
+    func outsideCallerTask() async throws {
+        let pool = try ThreadPool(threads: 2)
+        let started = Counter()
+        let observers = ThreadSet()
+        let caller = Task(executorPreference: asyncDriver) {
+            pool.join(
+                {
+                    started.add()
+                    if spinUntilPoolCancellation() { observers.insert(pool.currentThreadIndex) }
+                },
+                {
+                    started.add()
+                    if spinUntilPoolCancellation() { observers.insert(pool.currentThreadIndex) }
+                })
+        }
+        #expect(await eventually { started.value == 2 })
+        caller.cancel()
+        _ = await caller.value
+        // The caller's own branch ran outside the pool (index -1), the other on a worker.
+        #expect(observers.snapshot.count == 2, "observers: \(observers.snapshot)")
+        await pool.shutdown()
+    }
+
+    @Test("a background task submitted from cancelled work is not cancelled with it")
+    func backgroundTasksDoNotInherit() async throws {
+        let pool = try ThreadPool(threads: 2)
+        let started = Flag()
+        let submitted = Mutex<TaskHandle<Bool>?>(nil)
+        let caller = Task(executorPreference: asyncDriver) {
+            try await pool.run {
+                started.set()
+                let sawCancellation = spinUntilPoolCancellation()
+                // Submitted after the call was cancelled: the task is not part of the call.
+                let handle = try pool.submit { ThreadPool.isCancelled }
+                submitted.withLock { $0 = handle }
+                return sawCancellation
+            }
+        }
+        #expect(await eventually { started.isSet })
+        caller.cancel()
+        await #expect(throws: CancellationError.self) { try await caller.value }
+        let handle = try #require(submitted.withLock { $0 })
+        #expect(try await handle.value == false)
+        await pool.shutdown()
+    }
+
+    @Test("run from a task that already runs on the pool does not hop: same worker, not a background task")
+    func runWithoutHop() async throws {
+        let pool = try ThreadPool(threads: 2)
+        let (before, inside, after) = try await Task(executorPreference: pool) { () async throws -> (Int?, Int?, Int?) in
+            let before = pool.currentThreadIndex
+            let inside = try await pool.run { pool.currentThreadIndex }
+            return (before, inside, pool.currentThreadIndex)
+        }.value
+        #expect(before != nil && inside == before && after == before)
+        #expect(pool.metrics.completedTasks == 0)  // nothing went through the background queue
+        await pool.shutdown()
+    }
+
+    @Test("run without a hop still throws CancellationError when its task was cancelled while it ran")
+    func runWithoutHopCancelled() async throws {
+        let pool = try ThreadPool(threads: 2)
+        let started = Flag()
+        let sawCancellation = Flag()
+        let caller = Task(executorPreference: pool) {
+            try await pool.run { () -> Int in
+                started.set()
+                if spinUntilPoolCancellation() { sawCancellation.set() }
+                return 1
+            }
+        }
+        #expect(await eventually { started.isSet })
+        caller.cancel()
+        await #expect(throws: CancellationError.self) { try await caller.value }
+        #expect(sawCancellation.isSet)
+        await pool.shutdown()
+    }
+}
+
+extension TaskTests {
+    @Test("cancelling one awaiter of value ends its wait only: the task runs and the other awaiter gets the value")
+    func cancellingOneAwaiter() async throws {
+        let blocked = try BlockedPool()
+        let handle = try blocked.pool.submit { 42 }
+        let first = Task(executorPreference: asyncDriver) { try await handle.value }
+        let second = Task(executorPreference: asyncDriver) { try await handle.value }
+        #expect(await eventually { handle.task.awaiterCount == 2 })
+        first.cancel()
+        await #expect(throws: CancellationError.self) { try await first.value }
+        #expect(!handle.isComplete)  // not cancelled: someone else still wants it
+        blocked.unblock()
+        #expect(try await second.value == 42)
+        await blocked.pool.shutdown()
+    }
+}
