@@ -223,3 +223,7 @@ func asyncLatency(calls: Int, _ body: @escaping @Sendable () async throws -> Int
         return median(samples)
     }
 }
+
+/// An async function that does not suspend: the floor of any async call (for run-on-pool-batch).
+@inline(never)
+func plainAsyncCall(_ i: Int) async -> Int { i }

@@ -652,7 +652,7 @@ if wanted("run-roundtrip") {
     let calls = quick ? 2_000 : 10_000
     // `spindle-run-on-pool`: the same call from a task that already runs on the pool, where
     // `run` has nothing to hop to.
-    var samples = [[Double]](repeating: [], count: 4)
+    var samples = [[Double]](repeating: [], count: 5)
     for round in 0...repetitions {
         let m = [
             asyncLatency(calls: calls) { await Task.detached { 1 }.value },
@@ -663,15 +663,44 @@ if wanted("run-roundtrip") {
                 }
             },
             asyncLatency(calls: calls, preferring: pool) { try await pool.run { 1 } },
+            // The bare hand-off `run` is built on: a continuation resumed by a pool worker.
+            asyncLatency(calls: calls) {
+                await withCheckedContinuation { continuation in
+                    try! pool.spawn { continuation.resume(returning: 1) }
+                }
+            },
         ]
-        if round > 0 { for i in 0..<4 { samples[i].append(m[i]) } }
+        if round > 0 { for i in 0..<5 { samples[i].append(m[i]) } }
     }
-    let names = ["task-detached", "spindle-run", "dispatch-continuation", "spindle-run-on-pool"]
+    let names = ["task-detached", "spindle-run", "dispatch-continuation", "spindle-run-on-pool", "spawn-continuation"]
     let base = median(samples[0])
-    rows += (0..<4).map { i in
+    rows += (0..<5).map { i in
         Row(
             workload: "run-roundtrip", contender: names[i], threads: threads, medianSeconds: median(samples[i]),
             ratio: median(samples[i]) / base, note: "per call; ratio vs task-detached")
+    }
+    // From a task on the pool, timed over a batch (no clock read per call): what a `run` that
+    // has nothing to hop to adds to a plain async call.
+    let batch = quick ? 20_000 : 200_000
+    var batchSamples = [[Double]](repeating: [], count: 2)
+    for round in 0...repetitions {
+        let m = blockingAwait {
+            await Task(executorPreference: pool) { () async -> [Double] in
+                var t0 = now()
+                for i in 0..<batch { blackHole(await plainAsyncCall(i)) }
+                let plain = (now() - t0) / Double(batch)
+                t0 = now()
+                for i in 0..<batch { blackHole((try? await pool.run { i }) ?? 0) }
+                return [plain, (now() - t0) / Double(batch)]
+            }.value
+        }
+        if round > 0 { for i in 0..<2 { batchSamples[i].append(m[i]) } }
+    }
+    let plainCall = median(batchSamples[0])
+    rows += zip(["plain-async-call", "spindle-run"], batchSamples).map { name, samples in
+        Row(
+            workload: "run-on-pool-batch", contender: name, threads: threads, medianSeconds: median(samples),
+            ratio: median(samples) / plainCall, note: "per call from a task on the pool, timed over \(batch) calls")
     }
     // From the main actor, where many programs start (a `@main` type's `main`, an app's UI code).
     var mainSamples = [[Double]](repeating: [], count: 2)
