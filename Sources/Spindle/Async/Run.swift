@@ -28,8 +28,10 @@ extension ThreadPool {
     /// - before the work starts: the work never runs, and `run` throws `CancellationError`;
     /// - while it runs: the work is not interrupted, but `ThreadPool.isCancelled` turns true in
     ///   it and in everything it forks (`join`, `scope`, parallel loops), so it can stop early
-    ///   (`try ThreadPool.checkCancellation()` in a throwing loop body stops the loop); when it
-    ///   returns, `run` throws `CancellationError`, whatever the work returned.
+    ///   (`try ThreadPool.checkCancellation()` throws `CancellationError`, and in a throwing loop
+    ///   body stops the loop). Whatever the work then returns or throws is what `run` returns or
+    ///   throws: a value that was computed is never replaced by an error, so `CancellationError`
+    ///   from `run` means the work did not run (or threw it itself).
     ///
     /// ```swift
     /// try await pool.run {
@@ -46,9 +48,7 @@ extension ThreadPool {
         if let me = Participant.current(in: registryID), me.pointee.isWorker {
             // Already on a worker of this pool (the task prefers it): no hop. `isCancelled` reads
             // this task's cancellation here (the worker runs the task's job as a family root).
-            let value = try work()
-            try Task.checkCancellation()
-            return value
+            return try work()
         }
         return try await _runOnWorker(work)
     }
@@ -169,11 +169,10 @@ final class RunJob<T: Sendable>: HeapJob, @unchecked Sendable {  // mutable stat
         // SAFETY: only the winner resumes; it was installed before admission, so it is there.
         let (won, continuation) = unsafe leavePending(to: .running)
         guard won else { return }  // cancelled while queued
-        var result = Result { try work() }
+        // Cancelled while it runs: the work sees `ThreadPool.isCancelled` and may stop early (by
+        // throwing `CancellationError`, say); whatever it returns or throws reaches the caller.
+        let result = Result { try work() }
         registry.record(TaskOutcome(result))
-        // Cancelled while it ran: the work saw `ThreadPool.isCancelled` (and may have stopped
-        // early), and the call ends as a cancelled one, whatever the work returned.
-        if cancellationFlag.isSet { result = .failure(CancellationError()) }
         lock.withLock { outcome = .finished }
         unsafe continuation.unsafelyUnwrapped.resume(with: result)  // installed before admission
         resumed.store(true, ordering: .releasing)  // pairs with `waitBrieflyForResumption`
@@ -197,8 +196,7 @@ final class RunJob<T: Sendable>: HeapJob, @unchecked Sendable {  // mutable stat
     }
 
     /// The awaiting task was cancelled: if the work has not started, it never will; if it runs,
-    /// `ThreadPool.isCancelled` turns true for it and the call throws `CancellationError` once it
-    /// returns.
+    /// `ThreadPool.isCancelled` turns true for it.
     func cancel() {
         cancellationFlag.set()
         _ = endBeforeStart(throwing: CancellationError(), isCancellation: true)

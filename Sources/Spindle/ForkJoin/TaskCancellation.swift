@@ -13,11 +13,11 @@ extension ThreadPool {
     /// let rows = try await pool.run { () -> [Int] in
     ///     var rows: [Int] = []
     ///     for row in 0..<n {
-    ///         if ThreadPool.isCancelled { break }   // the request was cancelled: stop early
+    ///         try ThreadPool.checkCancellation()   // the request was cancelled: stop early
     ///         rows.append(work(row))
     ///     }
     ///     return rows
-    /// }   // throws CancellationError when the task was cancelled meanwhile
+    /// }
     /// ```
     /// Work that does not look runs to the end. Background tasks (`spawn`, `submit`) are not
     /// part of the call that submitted them: cancel them through their handle. Costs a

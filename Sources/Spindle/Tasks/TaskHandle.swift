@@ -20,8 +20,6 @@ final class TaskState<T: Sendable>: @unchecked Sendable {  // `outcome`, `awaite
     private var outcome: Result<T, any Error>?
     private var awaiters: [Int: CheckedContinuation<T, any Error>] = [:]
     private var nextAwaiter = 0
-    /// Awaiters cancelled before they registered (`cancelAwait` came first).
-    private var cancelledAwaiters: Set<Int> = []
     let body: @Sendable () throws -> T
     /// The pool's registry: its `maxPending` count and its metrics.
     private let registry: Registry
@@ -97,20 +95,18 @@ final class TaskState<T: Sendable>: @unchecked Sendable {  // `outcome`, `awaite
     }
 
     /// Suspends until the outcome is known, as awaiter `id`. `armTimeout`, when given, is called
-    /// once the wait is registered and may end it early through `abandonAwait`. Throws
-    /// `CancellationError` at once when `cancelAwait(id)` came first.
+    /// once the wait is registered and may end it early through `abandonAwait`.
     func awaitOutcome(id: Int, armTimeout: (() -> Void)? = nil) async throws -> T {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
-            let registered = lock.withLock { () -> Bool? in
-                if outcome != nil { return nil }
-                if cancelledAwaiters.remove(id) != nil { return false }
+            let registered = lock.withLock { () -> Bool in
+                if outcome != nil { return false }
                 awaiters[id] = continuation
                 return true
             }
-            switch registered {
-            case nil: continuation.resume(with: result)
-            case false: continuation.resume(throwing: CancellationError())
-            case true: armTimeout?()
+            if registered {
+                armTimeout?()
+            } else {
+                continuation.resume(with: result)
             }
         }
     }
@@ -124,23 +120,13 @@ final class TaskState<T: Sendable>: @unchecked Sendable {  // `outcome`, `awaite
         continuation?.resume(throwing: error)
     }
 
-    /// The task awaiting as `id` was cancelled: its wait ends with `CancellationError` (or will
-    /// not start), and the task itself is cancelled if it has not started and nobody else awaits
-    /// it. Other awaiters keep waiting for the task's own outcome.
+    /// The task awaiting as `id` was cancelled: cancels the task if it has not started and no
+    /// other task awaits it (then every wait ends with `CancellationError`). Otherwise nothing
+    /// changes: the task runs, and this awaiter, like the others, gets its real outcome, so a
+    /// `CancellationError` from `value` always means that the task never ran.
     func cancelAwait(_ id: Int) {
-        let (continuation, othersWaiting) = lock.withLock { () -> (CheckedContinuation<T, any Error>?, Bool) in
-            let continuation = awaiters.removeValue(forKey: id)
-            if continuation == nil && outcome == nil { cancelledAwaiters.insert(id) }
-            return (continuation, !awaiters.isEmpty)
-        }
-        continuation?.resume(throwing: CancellationError())
+        let othersWaiting = lock.withLock { awaiters.keys.contains { $0 != id } }
         if !othersWaiting { _ = cancel() }
-    }
-
-    /// Forgets the mark `cancelAwait` left for an awaiter that then did not register (the
-    /// outcome was already there).
-    func forgetAwaiter(_ id: Int) {
-        _ = lock.withLock { cancelledAwaiters.remove(id) }
     }
 }
 
@@ -189,16 +175,17 @@ public final class TaskHandle<T: Sendable>: Sendable {
     /// let handle = try pool.submit { render(tile) }
     /// let image = try await handle.value
     /// ```
-    /// If the awaiting Swift task is cancelled, this throws `CancellationError` at once. The
-    /// submitted task is cancelled too when it has not started yet and no other task is awaiting
-    /// its value at that moment; otherwise it goes on, and the other awaiters get its outcome.
-    /// (To stop it for everyone, call `cancel()`.)
+    /// If the awaiting Swift task is cancelled, the submitted task is cancelled too when it has
+    /// not started yet and no other task is awaiting its value at that moment: this then throws
+    /// `CancellationError`, and the task never runs. Otherwise (the task runs already, or
+    /// someone else awaits it) the task goes on and this returns its outcome, as for every other
+    /// awaiter: `CancellationError` from `value` always means the task did not run. To stop it
+    /// for everyone, call `cancel()`.
     /// - Throws: the task's error, or `CancellationError`.
     public var value: T {
         get async throws {
             let task = self.task
             let id = task.makeAwaiterID()
-            defer { task.forgetAwaiter(id) }
             return try await withTaskCancellationHandler {
                 try await task.awaitOutcome(id: id)
             } onCancel: {
@@ -218,7 +205,6 @@ public final class TaskHandle<T: Sendable>: Sendable {
     public func value(timeout: Duration) async throws -> T {
         let task = self.task
         let id = task.makeAwaiterID()
-        defer { task.forgetAwaiter(id) }
         // The timer is cancelled as soon as the wait ends, so that it does not keep the task's
         // state (and its result) alive for the rest of the timeout.
         let timer = TimeoutTimer()
