@@ -125,7 +125,7 @@ final class TaskState<T: Sendable>: @unchecked Sendable {  // `outcome`, `awaite
     /// changes: the task runs, and this awaiter, like the others, gets its real outcome, so a
     /// `CancellationError` from `value` always means that the task never ran.
     func cancelAwait(_ id: Int) {
-        let othersWaiting = lock.withLock { awaiters.keys.contains { $0 != id } }
+        let othersWaiting = lock.withLock { awaiters.count > (awaiters[id] == nil ? 0 : 1) }
         if !othersWaiting { _ = cancel() }
     }
 }
