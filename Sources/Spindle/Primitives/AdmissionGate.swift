@@ -40,7 +40,4 @@ final class AdmissionGate: Sendable {
         state.bitwiseOr(1, ordering: .acquiringAndReleasing)
         while state.load(ordering: .acquiring) != 1 { sched_yield() }  // pairs with `leave`
     }
-
-    /// Whether `close` has been called (racy; a hint).
-    var isClosed: Bool { state.load(ordering: .relaxed) & 1 != 0 }
 }
