@@ -182,14 +182,7 @@ func discardingChildTasks(_ count: Int) async {
 func mainActorLatency(calls: Int, _ body: @escaping @MainActor () async throws -> Int) -> Double {
     let result = Box<Double>()
     Task { @MainActor in
-        var samples = [Double]()
-        samples.reserveCapacity(calls)
-        for _ in 0..<calls {
-            let t0 = now()
-            _ = try? await body()
-            samples.append(now() - t0)
-        }
-        result.value = median(samples)  // on the main thread, read below on the same thread
+        result.value = await medianLatency(calls: calls, body)  // on the main thread, read below on the same thread
     }
     while result.value == nil { _ = RunLoop.main.run(mode: .default, before: Date(timeIntervalSinceNow: 0.001)) }
     return result.value!
@@ -198,30 +191,25 @@ func mainActorLatency(calls: Int, _ body: @escaping @MainActor () async throws -
 /// As `asyncLatency`, from a task that prefers `executor` (its calls start on that executor's threads).
 func asyncLatency(calls: Int, preferring executor: any TaskExecutor, _ body: @escaping @Sendable () async throws -> Int) -> Double {
     blockingAwait {
-        await Task(executorPreference: executor) {
-            var samples = [Double]()
-            samples.reserveCapacity(calls)
-            for _ in 0..<calls {
-                let t0 = now()
-                _ = try? await body()
-                samples.append(now() - t0)
-            }
-            return median(samples)
-        }.value
+        await Task(executorPreference: executor) { await medianLatency(calls: calls, body) }.value
     }
 }
 
 func asyncLatency(calls: Int, _ body: @escaping @Sendable () async throws -> Int) -> Double {
-    blockingAwait {
-        var samples = [Double]()
-        samples.reserveCapacity(calls)
-        for _ in 0..<calls {
-            let t0 = now()
-            _ = try? await body()
-            samples.append(now() - t0)
-        }
-        return median(samples)
+    blockingAwait { await medianLatency(calls: calls, body) }
+}
+
+/// The median time of one `body()` over `calls` calls, each timed on its own, in the caller's
+/// isolation (so that a main-actor caller times main-actor calls).
+nonisolated(nonsending) func medianLatency(calls: Int, _ body: () async throws -> Int) async -> Double {
+    var samples = [Double]()
+    samples.reserveCapacity(calls)
+    for _ in 0..<calls {
+        let t0 = now()
+        _ = try? await body()
+        samples.append(now() - t0)
     }
+    return median(samples)
 }
 
 /// An async function that does not suspend: the floor of any async call (for run-on-pool-batch).
