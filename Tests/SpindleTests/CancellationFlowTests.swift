@@ -19,6 +19,13 @@ func spinUntilPoolCancellation(seconds: Double = 120) -> Bool {
     return true
 }
 
+/// A branch of the tests below: counts itself as started, spins until it sees the cancellation,
+/// then records the thread that saw it (-1: outside the pool).
+func branchAwaitingCancellation(_ pool: ThreadPool, started: Counter, observers: ThreadSet) {
+    started.add()
+    if spinUntilPoolCancellation() { observers.insert(pool.currentThreadIndex) }
+}
+
 /// Which threads (pool indices) observed a cancellation.
 final class ThreadSet: Sendable {
     private let members = Mutex<Set<Int>>([])
@@ -42,11 +49,15 @@ struct CancellationFlowTests {
         await pool.shutdown()
     }
 
-    @Test("run: cancelled while the work runs, the work sees isCancelled and its value still reaches the caller")
-    func runCancelledWhileRunning() async throws {
+    /// `fromPool`: the calling task prefers the pool itself, so `run` does not hop (the work runs
+    /// on the task's own worker); otherwise it runs on the driver pool and `run` hands the work over.
+    @Test(
+        "run: cancelled while the work runs, the work sees isCancelled and its value still reaches the caller",
+        arguments: [false, true])
+    func runCancelledWhileRunning(fromPool: Bool) async throws {
         let pool = try ThreadPool(threads: 2)
         let started = Flag()
-        let caller = Task(executorPreference: asyncDriver) {
+        let caller = Task(executorPreference: fromPool ? pool : asyncDriver) {
             try await pool.run { () -> Bool in
                 started.set()
                 return spinUntilPoolCancellation()
@@ -85,14 +96,8 @@ struct CancellationFlowTests {
         let caller = Task(executorPreference: asyncDriver) {
             try await pool.run {
                 pool.join(
-                    {
-                        started.add()
-                        if spinUntilPoolCancellation() { observers.insert(pool.currentThreadIndex) }
-                    },
-                    {
-                        started.add()
-                        if spinUntilPoolCancellation() { observers.insert(pool.currentThreadIndex) }
-                    })
+                    { branchAwaitingCancellation(pool, started: started, observers: observers) },
+                    { branchAwaitingCancellation(pool, started: started, observers: observers) })
             }
         }
         // Both started: the first blocks its worker, so the second was taken by the other one.
@@ -130,12 +135,8 @@ struct CancellationFlowTests {
         let observers = ThreadSet()
         let caller = Task(executorPreference: pool) {
             pool.scope { scope in
-                scope.spawn {
-                    started.add()
-                    if spinUntilPoolCancellation() { observers.insert(pool.currentThreadIndex) }
-                }
-                started.add()
-                if spinUntilPoolCancellation() { observers.insert(pool.currentThreadIndex) }
+                scope.spawn { branchAwaitingCancellation(pool, started: started, observers: observers) }
+                branchAwaitingCancellation(pool, started: started, observers: observers)
             }
         }
         #expect(await eventually { started.value == 2 })
@@ -152,14 +153,8 @@ struct CancellationFlowTests {
         let observers = ThreadSet()
         let caller = Task(executorPreference: asyncDriver) {
             pool.join(
-                {
-                    started.add()
-                    if spinUntilPoolCancellation() { observers.insert(pool.currentThreadIndex) }
-                },
-                {
-                    started.add()
-                    if spinUntilPoolCancellation() { observers.insert(pool.currentThreadIndex) }
-                })
+                { branchAwaitingCancellation(pool, started: started, observers: observers) },
+                { branchAwaitingCancellation(pool, started: started, observers: observers) })
         }
         #expect(await eventually { started.value == 2 })
         caller.cancel()
@@ -202,22 +197,6 @@ struct CancellationFlowTests {
         }.value
         #expect(before != nil && inside == before && after == before)
         #expect(pool.metrics.completedTasks == 0)  // nothing went through the background queue
-        await pool.shutdown()
-    }
-
-    @Test("run without a hop: the work sees its task's cancellation")
-    func runWithoutHopCancelled() async throws {
-        let pool = try ThreadPool(threads: 2)
-        let started = Flag()
-        let caller = Task(executorPreference: pool) {
-            try await pool.run { () -> Bool in
-                started.set()
-                return spinUntilPoolCancellation()
-            }
-        }
-        #expect(await eventually { started.isSet })
-        caller.cancel()
-        #expect(try await caller.value == true)
         await pool.shutdown()
     }
 }
