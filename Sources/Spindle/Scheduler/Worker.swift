@@ -33,14 +33,14 @@ enum Worker {
         var isSearching = false
         defer {
             if isHungry { registry.heartbeat.participantWasFed() }  // runs before the one above
-            if isSearching { _ = registry.sleep.stoppedSearching(foundWork: false) }
+            if isSearching { registry.sleep.stoppedSearching() }
         }
         /// Runs a job this worker found, ending its hungry spell first.
         func run(_ job: JobRef) {
             if isSearching {
                 isSearching = false
                 // A producer may have left more work to this worker: pass it on (README §1).
-                if registry.sleep.stoppedSearching(foundWork: true), registry.hasVisibleWork {
+                if registry.sleep.stoppedSearchingWithWork(), registry.hasVisibleWork {
                     registry.sleep.notifyWorkAvailable()
                 }
             }
@@ -84,7 +84,7 @@ enum Worker {
                 continue
             }
             isSearching = false
-            _ = registry.sleep.stoppedSearching(foundWork: false)  // before `prepareToSleep`'s fence
+            registry.sleep.stoppedSearching()  // before `prepareToSleep`'s fence
             let ticket = registry.sleep.prepareToSleep(me)
             let closedBeforeSleep = registry.isShutDown
             if let job = registry.findWork(for: me) {

@@ -21,7 +21,7 @@ final class WorkerSleepState: @unchecked Sendable {  // `sleepers` is guarded by
     /// Workers that are awake, out of work and looking for some: from a failed search until they
     /// find a job or list themselves as sleepers. A notification leaves as many jobs to them as
     /// there are, instead of waking a sleeper for each (README §1, *searching worker*).
-    /// Relaxed: the fences of `notifyWorkAvailable` and `prepareToSleep`/`stoppedSearching`
+    /// Relaxed: the fences of `notifyWorkAvailable` and `prepareToSleep`/`stoppedSearchingWithWork`
     /// order it; a stale count errs towards one wake-up too many, never too few.
     private let searcherCount = Atomic<Int>(0)
 
@@ -35,7 +35,7 @@ final class WorkerSleepState: @unchecked Sendable {  // `sleepers` is guarded by
     /// Producer side, after jobs became visible: wakes up to `count` sleepers, less one for each
     /// worker that is searching for work (it will find one of the jobs: README §1).
     func notifyWorkAvailable(count: Int = 1) {
-        atomicMemoryFence(ordering: .sequentiallyConsistent)  // pairs with the fences in `prepareToSleep` and `stoppedSearching`
+        atomicMemoryFence(ordering: .sequentiallyConsistent)  // pairs with the fences in `prepareToSleep` and `stoppedSearchingWithWork`
         guard sleeperCount.load(ordering: .relaxed) > 0 else { return }
         let unserved = count - searcherCount.load(ordering: .relaxed)  // after the fence: see README §1
         if unserved > 0 { wake(unserved) }
@@ -64,19 +64,23 @@ final class WorkerSleepState: @unchecked Sendable {  // `sleepers` is guarded by
         notifyEveryWorker(count: Int.max)
     }
 
-    /// A worker that found no work starts searching (counted until `stoppedSearching`).
+    /// A worker that found no work starts searching (counted until `stoppedSearching` or `stoppedSearchingWithWork`).
     func beganSearching() {
         searcherCount.wrappingAdd(1, ordering: .relaxed)  // a missed increment costs one extra wake-up
     }
 
-    /// A searching worker stops: it found a job, or is about to list itself as a sleeper (then
-    /// `prepareToSleep`'s fence follows). When it found a job, it issues the fence itself and
-    /// returns true: the caller must then look whether more work is visible and notify for it,
-    /// since a producer may have left that work to this worker (README §1, *searcher takes
-    /// another job*).
-    func stoppedSearching(foundWork: Bool) -> Bool {
-        searcherCount.wrappingSubtract(1, ordering: .relaxed)  // before the fence below or `prepareToSleep`'s
-        guard foundWork else { return false }
+    /// A searching worker stops because it is about to list itself as a sleeper
+    /// (`prepareToSleep`'s fence follows) or to leave.
+    func stoppedSearching() {
+        searcherCount.wrappingSubtract(1, ordering: .relaxed)  // before `prepareToSleep`'s fence
+    }
+
+    /// A searching worker stops because it found a job. Issues the fence itself and returns
+    /// whether someone sleeps: the caller must then look whether more work is visible and notify
+    /// for it, since a producer may have left that work to this worker (README §1, *searcher
+    /// takes another job*).
+    func stoppedSearchingWithWork() -> Bool {
+        searcherCount.wrappingSubtract(1, ordering: .relaxed)  // before the fence below
         atomicMemoryFence(ordering: .sequentiallyConsistent)  // pairs with the fence in `notifyWorkAvailable`
         return sleeperCount.load(ordering: .relaxed) > 0
     }
