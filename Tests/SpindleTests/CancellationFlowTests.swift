@@ -26,6 +26,39 @@ func branchAwaitingCancellation(_ pool: ThreadPool, started: Counter, observers:
     if spinUntilPoolCancellation() { observers.insert(pool.currentThreadIndex) }
 }
 
+/// Cancels `task` from a thread of its own as soon as `ready()` holds (waiting at most `seconds`).
+/// The tests below do not cancel from their own task: under the sanitizers, other tests can hold
+/// every thread of Swift's cooperative pool for minutes, and the cancellation would then arrive
+/// after the work's own liveness deadline. `join()` says whether `ready()` held in time.
+func cancel<Success: Sendable, Failure: Error>(
+    _ task: Task<Success, Failure>, once ready: @escaping @Sendable () -> Bool, seconds: Double = 300
+) -> Canceller {
+    let sawReady = Flag()
+    let thread = TestThread.start {
+        let deadline = ContinuousClock.now.advanced(by: .milliseconds(Int(seconds * 1000)))
+        while !ready() {
+            if ContinuousClock.now > deadline { break }
+            sched_yield()
+        }
+        if ready() { sawReady.set() }
+        task.cancel()
+    }
+    return Canceller(thread: thread, sawReady: sawReady)
+}
+
+/// The thread `cancel(_:once:)` started.
+struct Canceller {
+    let thread: TestThread
+    let sawReady: Flag
+
+    /// Waits for the thread (it has cancelled by now: the awaited work only ends once cancelled)
+    /// and says whether the condition held before its deadline.
+    func join() -> Bool {
+        thread.join()
+        return sawReady.isSet
+    }
+}
+
 /// Which threads (pool indices) observed a cancellation.
 final class ThreadSet: Sendable {
     private let members = Mutex<Set<Int>>([])
@@ -63,10 +96,10 @@ struct CancellationFlowTests {
                 return spinUntilPoolCancellation()
             }
         }
-        #expect(await eventually { started.isSet })
-        caller.cancel()
+        let canceller = cancel(caller, once: { started.isSet })
         // The work ran and returned: its value is not replaced by CancellationError.
         #expect(try await caller.value == true)
+        #expect(canceller.join(), "the work never started")
         await pool.shutdown()
     }
 
@@ -82,9 +115,9 @@ struct CancellationFlowTests {
                 return 5
             }
         }
-        #expect(await eventually { started.isSet })
-        caller.cancel()
+        let canceller = cancel(caller, once: { started.isSet })
         await #expect(throws: CancellationError.self) { try await caller.value }
+        #expect(canceller.join(), "the work never started")
         await pool.shutdown()
     }
 
@@ -101,9 +134,9 @@ struct CancellationFlowTests {
             }
         }
         // Both started: the first blocks its worker, so the second was taken by the other one.
-        #expect(await eventually { started.value == 2 })
-        caller.cancel()
+        let canceller = cancel(caller, once: { started.value == 2 })
         _ = try await caller.value
+        #expect(canceller.join(), "the work never started")
         #expect(observers.snapshot.count == 2, "observers: \(observers.snapshot)")
         await pool.shutdown()
     }
@@ -121,9 +154,9 @@ struct CancellationFlowTests {
                 }
             }
         }
-        #expect(await eventually { started.value >= 2 })
-        caller.cancel()
+        let canceller = cancel(caller, once: { started.value >= 2 })
         await #expect(throws: CancellationError.self) { try await caller.value }
+        #expect(canceller.join(), "the work never started")
         #expect(started.value < 64, "every item started: the loop did not stop")
         await pool.shutdown()
     }
@@ -139,9 +172,9 @@ struct CancellationFlowTests {
                 branchAwaitingCancellation(pool, started: started, observers: observers)
             }
         }
-        #expect(await eventually { started.value == 2 })
-        caller.cancel()
+        let canceller = cancel(caller, once: { started.value == 2 })
         await caller.value
+        #expect(canceller.join(), "the work never started")
         #expect(observers.snapshot.count == 2, "observers: \(observers.snapshot)")
         await pool.shutdown()
     }
@@ -156,9 +189,9 @@ struct CancellationFlowTests {
                 { branchAwaitingCancellation(pool, started: started, observers: observers) },
                 { branchAwaitingCancellation(pool, started: started, observers: observers) })
         }
-        #expect(await eventually { started.value == 2 })
-        caller.cancel()
+        let canceller = cancel(caller, once: { started.value == 2 })
         _ = await caller.value
+        #expect(canceller.join(), "the work never started")
         // The caller's own branch ran outside the pool (index -1), the other on a worker.
         #expect(observers.snapshot.count == 2, "observers: \(observers.snapshot)")
         await pool.shutdown()
@@ -179,9 +212,9 @@ struct CancellationFlowTests {
                 return sawCancellation
             }
         }
-        #expect(await eventually { started.isSet })
-        caller.cancel()
+        let canceller = cancel(caller, once: { started.isSet })
         #expect(try await caller.value == true)
+        #expect(canceller.join(), "the work never started")
         let handle = try #require(submitted.withLock { $0 })
         #expect(try await handle.value == false)
         await pool.shutdown()
