@@ -128,7 +128,7 @@ final class RunJob<T: Sendable>: HeapJob, @unchecked Sendable {  // mutable stat
 
     override var recordsOwnOutcome: Bool { true }
 
-    override var cancellation: CancellationSource? { .flag(cancellationFlag) }
+    override var cancellation: CancellationSource? { cancellationFlag }
 
     /// Stores the continuation; false if the call was cancelled first.
     func install(_ continuation: UnsafeContinuation<T, any Error>) -> Bool {

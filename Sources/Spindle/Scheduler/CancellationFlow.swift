@@ -46,7 +46,11 @@ extension Registry {
         }
         me.pointee.family = saved.family
         me.pointee.familyRoot = saved.familyRoot
-        me.pointee.rootCancellation = saved.rootCancellation
+        // Usually both are nil (an outside thread's join): skip the assignment, which the
+        // compiler emits as a copy through the optional's metadata.
+        if saved.rootCancellation != nil || me.pointee.rootCancellation != nil {
+            me.pointee.rootCancellation = saved.rootCancellation
+        }
         me.pointee.checkedCancellationFamily = saved.checkedCancellationFamily
         me.pointee.sharedCancellationFamily = saved.sharedCancellationFamily
     }

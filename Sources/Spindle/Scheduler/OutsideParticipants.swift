@@ -12,7 +12,7 @@ import CSpindle
 extension Registry {
     /// Makes the calling thread a participant for the duration of one call.
     func enterExternal() -> ExternalParticipant {
-        var slot: LivePointer<Participant>?
+        var slot = spareExternal.take()
         while slot == nil {
             slot = externalLock.withLock { () -> LivePointer<Participant>? in
                 if let free = freeExternal.popLast() { return free }
@@ -50,7 +50,8 @@ extension Registry {
         me.pointee.cachedCancellationFamily = 0
         me.pointee.cachedCancellation = nil
         me.pointee.heartbeat.store(false, ordering: .relaxed)
-        externalLock.withLock { freeExternal.append(me) }
+        // The slot's fields are reset above, before `put`'s release hands it on.
+        if !spareExternal.put(me) { externalLock.withLock { freeExternal.append(me) } }
     }
 }
 

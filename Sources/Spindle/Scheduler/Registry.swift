@@ -52,6 +52,9 @@ final class Registry: @unchecked Sendable {  // mutable state is atomic or guard
     /// OutsideParticipants.swift only).
     let externalLock = FutexLock()
     var freeExternal: [LivePointer<Participant>] = []
+    /// One more free outside participant, taken and given back without the lock: the slot of
+    /// the one outside thread that calls the pool again and again, the usual case.
+    let spareExternal = SpareSlot<Participant>()
 
     /// Foreground jobs without an owning deque (handed in from non-participants, or given back).
     let foreground = Injector<JobRef>()
