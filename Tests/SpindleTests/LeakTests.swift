@@ -52,6 +52,27 @@ func exerciseEveryFeature(gracefully: Bool) async {
                 for i in 0..<500 { group.addTask { blackHoleTest(i) } }
             }
         }
+        // Async tasks: values, errors, a cancellation before the start, a timeout, and a scope
+        // that ends by an error.
+        let asyncHandles = (0..<40).compactMap { i in
+            try? pool.submit(timeout: i == 3 ? .after(.milliseconds(1)) : .configured) { () async throws -> Int in
+                if i == 3 { try await Task.sleep(for: .seconds(600)) }
+                if i % 9 == 0 { throw TestError.left }
+                return i
+            }
+        }
+        asyncHandles.last?.cancel()
+        _ = await asyncHandles.results()
+        try? pool.spawn { () async in blackHoleTest(0) }
+        _ = try? await pool.submitAwaitingCapacity { () async in 1 }.value
+        try? await pool.withTaskScope { scope in
+            for i in 0..<100 {
+                try await scope.spawn {
+                    if i == 50 { throw TestError.left }
+                    await Task.yield()
+                }
+            }
+        }
         try await pool.forEach(0..<50, maxConcurrent: 4) { blackHoleTest($0) }
         _ = try await pool.map(0..<50, maxConcurrent: 4) { $0 }
         _ = (0..<200_000).parallel(on: pool).map { $0 &* 3 }.filter { $0 % 2 == 0 }.collect()

@@ -20,7 +20,8 @@ extension ThreadPool {
         public var queuedForegroundJobs: Int
         /// Background jobs (tasks, `run` calls, Swift jobs of tasks that prefer the pool) waiting.
         public var queuedBackgroundJobs: Int
-        /// Background tasks accepted but not started: what `maxPending` bounds.
+        /// Background tasks accepted but not started, and async tasks accepted but not finished:
+        /// what `maxPending` bounds.
         public var pendingTasks: Int
         /// The configured bound, if any.
         public var maxPending: Int?
@@ -31,6 +32,9 @@ extension ThreadPool {
         /// Background tasks cancelled before they started (by their handle, their awaiting task,
         /// or a graceful shutdown's deadline).
         public var cancelledTasks: Int
+        /// Tasks that ran past their timeout (`Configuration.taskTimeout` or their own): async ones
+        /// were cancelled (and are counted in `failedTasks` too), synchronous ones ran to their end.
+        public var timedOutTasks: Int = 0
         /// Swift jobs run for tasks that prefer the pool as their executor.
         public var executorJobs: Int
         /// Jobs taken from another thread's deque.
@@ -151,6 +155,7 @@ extension Registry {
             completedTasks: completed,
             failedTasks: failed,
             cancelledTasks: cancelled,
+            timedOutTasks: timedOutTasks.load(ordering: .relaxed),
             executorJobs: jobs,
             steals: steals,
             heartbeatPromotions: promotions,

@@ -19,6 +19,8 @@ enum LiveObjects {
         static let registries = Atomic<Int>(0)
         /// Scope spawn slabs not yet freed.
         static let spawnSlabs = Atomic<Int>(0)
+        /// `maxPending` places of async scope tasks (`TaskScope.spawn`) not yet freed.
+        static let scopeTaskPlaces = Atomic<Int>(0)
     #endif
 
     /// Counts one more live object of a kind (no-op in release builds).
@@ -38,7 +40,7 @@ enum LiveObjects {
     }
 
     enum Kind {
-        case heapJob, taskState, thread, registry, spawnSlab
+        case heapJob, taskState, thread, registry, spawnSlab, scopeTaskPlace
     }
 
     #if DEBUG
@@ -50,6 +52,7 @@ enum LiveObjects {
             case .thread: threads.wrappingAdd(delta, ordering: .relaxed)
             case .registry: registries.wrappingAdd(delta, ordering: .relaxed)
             case .spawnSlab: spawnSlabs.wrappingAdd(delta, ordering: .relaxed)
+            case .scopeTaskPlace: scopeTaskPlaces.wrappingAdd(delta, ordering: .relaxed)
             }
         }
     #endif
@@ -63,6 +66,7 @@ enum LiveObjects {
                 "threads": threads.load(ordering: .sequentiallyConsistent),
                 "registries": registries.load(ordering: .sequentiallyConsistent),
                 "spawnSlabs": spawnSlabs.load(ordering: .sequentiallyConsistent),
+                "scopeTaskPlaces": scopeTaskPlaces.load(ordering: .sequentiallyConsistent),
             ]
         }
     #endif

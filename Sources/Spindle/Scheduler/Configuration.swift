@@ -43,6 +43,23 @@ extension ThreadPool {
         /// for `ThreadPool.chromeTrace()` (a Chrome/Perfetto trace). Off by default; when off,
         /// the join fast path has no trace code at all, and slow paths one predictable branch.
         public var tracing: Bool
+        /// How long a background task may run; `nil` (the default) for no limit. Each `spawn` and
+        /// `submit` may set its own instead (`timeout:`).
+        ///
+        /// - An **async** task (`submit { await … }`, `spawn`, a task scope's `spawn`) still running
+        ///   this long after it started is cancelled (Swift task cancellation: `Task.isCancelled`,
+        ///   `Task.sleep` throws), and its handle reports ``ThreadPoolError/taskTimedOut(after:)``
+        ///   once the body has returned, whatever it returned.
+        /// - A **synchronous** task cannot be stopped from outside: it runs to its end and its
+        ///   handle gets its real outcome; it is only *reported*, in
+        ///   ``ThreadPool/Metrics/timedOutTasks``.
+        ///
+        /// Time spent waiting in the queue does not count (`maxPending` bounds that).
+        /// ```swift
+        /// var configuration = ThreadPool.Configuration(threads: 4, maxPending: 10_000)
+        /// configuration.taskTimeout = .seconds(30)
+        /// ```
+        public var taskTimeout: Duration? = nil
 
         /// A configuration with `threads` workers and defaults for everything else.
         public init(
@@ -98,6 +115,7 @@ extension ThreadPool {
                 guard size >= minimum else { throw .invalidStackSize(requested: size, minimum: minimum) }
             }
             if let max = maxPending, max < 1 { throw .invalidMaxPending(max) }
+            if let timeout = taskTimeout, timeout <= .zero { throw .invalidTaskTimeout(timeout) }
         }
 
         var heartbeatNanoseconds: Int64 {

@@ -39,6 +39,8 @@ final class Registry: @unchecked Sendable {  // mutable state is atomic or guard
     let outsideCompleted = Atomic<Int>(0)
     let outsideFailed = Atomic<Int>(0)
     let outsideCancelled = Atomic<Int>(0)
+    /// Tasks that ran past their timeout (rare: one shared counter; relaxed, a count).
+    let timedOutTasks = Atomic<Int>(0)
 
     /// Participant table: `slots[0..<slotCount]` are valid forever once published.
     /// Worker slots are `0..<maxWorkers` (the first `activeWorkers` in service); outside callers

@@ -27,7 +27,7 @@ public struct ThreadPoolError: Error, Hashable, Sendable, CustomStringConvertibl
         enum Base: Hashable, Sendable {
             case invalidThreadCount, invalidHeartbeatInterval, invalidStackSize, invalidMaxPending
             case shutDown, saturated, timedOut, threadCreationFailed, invalidMaxConcurrent
-            case sharedPoolIsPerpetual
+            case sharedPoolIsPerpetual, taskTimedOut, invalidTaskTimeout
         }
 
         let base: Base
@@ -52,6 +52,10 @@ public struct ThreadPoolError: Error, Hashable, Sendable, CustomStringConvertibl
         public static let invalidMaxConcurrent = Code(base: .invalidMaxConcurrent)
         /// `ThreadPool.shared` cannot be resized (other code in the process relies on it).
         public static let sharedPoolIsPerpetual = Code(base: .sharedPoolIsPerpetual)
+        /// See ``ThreadPoolError/taskTimedOut(after:)``.
+        public static let taskTimedOut = Code(base: .taskTimedOut)
+        /// See ``ThreadPoolError/invalidTaskTimeout(_:)``.
+        public static let invalidTaskTimeout = Code(base: .invalidTaskTimeout)
 
         public var description: String { "\(base)" }
 
@@ -112,6 +116,12 @@ public struct ThreadPoolError: Error, Hashable, Sendable, CustomStringConvertibl
     /// `ThreadPool.shared` cannot be resized or shut down.
     public static let sharedPoolIsPerpetual = Self(.sharedPoolIsPerpetual)
 
+    /// An async task ran past its timeout (`Configuration.taskTimeout` or the call's own) and was
+    /// cancelled: what its handle reports, whatever the cancelled body then returned.
+    public static func taskTimedOut(after timeout: Duration) -> Self { Self(.taskTimedOut, duration: timeout) }
+    /// A task timeout of `timeout` is not positive.
+    public static func invalidTaskTimeout(_ timeout: Duration) -> Self { Self(.invalidTaskTimeout, duration: timeout) }
+
     /// Matches exactly this error: `catch ThreadPoolError.shutDown`.
     public static func ~= (expected: ThreadPoolError, error: any Error) -> Bool {
         (error as? ThreadPoolError) == expected
@@ -139,6 +149,10 @@ public struct ThreadPoolError: Error, Hashable, Sendable, CustomStringConvertibl
             return "the system could not start a worker thread (errno \(systemErrorNumber ?? 0))"
         case .invalidMaxConcurrent:
             return "invalid maxConcurrent \(value): at least 1 body must be allowed in flight"
+        case .taskTimedOut:
+            return "the task ran past its timeout of \(duration) and was cancelled"
+        case .invalidTaskTimeout:
+            return "invalid task timeout \(duration): it must be greater than zero (or nil for none)"
         case .sharedPoolIsPerpetual:
             return "ThreadPool.shared cannot be resized or shut down: create a ThreadPool of your own to control its width and lifetime"
         }

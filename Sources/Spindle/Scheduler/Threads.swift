@@ -125,3 +125,14 @@ func monotonicNanoseconds() -> Int64 {
     unsafe clock_gettime(CLOCK_MONOTONIC, &ts)
     return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
 }
+
+extension Duration {
+    /// Whole nanoseconds, clamped to `Int64`'s range (for comparing with `monotonicNanoseconds`).
+    var nanosecondsClamped: Int64 {
+        let (seconds, attoseconds) = components
+        let (scaled, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
+        if overflow { return seconds < 0 ? .min : .max }
+        let (total, overflowAgain) = scaled.addingReportingOverflow(attoseconds / 1_000_000_000)
+        return overflowAgain ? .max : total
+    }
+}

@@ -12,14 +12,32 @@ extension Registry {
     /// What one admission try found.
     enum Admission { case admitted, saturated, closed }
 
-    /// Takes a place and queues `job`, or says why not. Lock-free but for the queue shard's lock.
-    private func admit(_ job: HeapJob) -> Admission {
+    /// Takes a place and hands it to `start` (which queues the work), or says why not.
+    /// Lock-free but for the queue shard's lock.
+    private func admit(_ start: (consuming PendingPlace) -> Void) -> Admission {
         guard admissionGate.enter() else { return .closed }
         defer { admissionGate.leave() }
         guard let place = pendingPlaces.take() else { return .saturated }
-        job.holdPlace(place)
-        background.push(JobRef(heap: job))
+        start(place)
         return .admitted
+    }
+
+    /// Takes a place and queues `job`, or says why not.
+    private func admit(_ job: HeapJob) -> Admission {
+        admit { place in
+            job.holdPlace(place)
+            background.push(JobRef(heap: job))
+        }
+    }
+
+    /// One admission try for work that queues itself (an async task, whose Swift jobs enter the
+    /// pool through its executor): `start` gets the place when there is room.
+    func tryAdmit(starting start: (consuming PendingPlace) -> Void) throws(ThreadPoolError) {
+        switch admit(start) {
+        case .admitted: return
+        case .closed: throw .shutDown
+        case .saturated: throw .saturated(maxPending: pendingPlaces.bound ?? 0)
+        }
     }
 
     /// One admission try that neither throws nor waits (for `run`, which decides itself).
@@ -44,6 +62,27 @@ extension Registry {
     /// (the job then never runs), even when the cancellation lands while it registers.
     func submitBackgroundWaitingForRoom(_ job: HeapJob) async throws {
         guard pendingPlaces.bound != nil else { return try submitBackground(job) }  // never waits
+        try await admitWaitingForRoom(
+            immediately: { () throws(ThreadPoolError) in try submitBackground(job) },
+            admit: { admit(job) })
+        sleep.notifyWorkAvailable()
+    }
+
+    /// Admits work that queues itself (an async task), suspending while `maxPending` places are
+    /// taken, as `submitBackgroundWaitingForRoom`: `start` gets the place.
+    func admitWaitingForRoom(starting start: @escaping (consuming PendingPlace) -> Void) async throws {
+        try await admitWaitingForRoom(
+            immediately: { () throws(ThreadPoolError) in try tryAdmit(starting: start) },
+            admit: { admit(start) })
+    }
+
+    /// The waiting admission under both: `immediately` when there is no bound (it never waits),
+    /// else `admit` tries, under the lifecycle lock, each time a place may have come free.
+    private func admitWaitingForRoom(
+        immediately: () throws(ThreadPoolError) -> Void,
+        admit: () -> Admission
+    ) async throws {
+        guard pendingPlaces.bound != nil else { return try immediately() }  // never waits
         let waiters = pendingPlaces.waiters
         var wasWoken = false
         while true {
@@ -63,7 +102,7 @@ extension Registry {
                             guard waiters.remove(id) else { return nil }
                             // Another submitter may take the place first (they take no lock): then
                             // this one tries again.
-                            switch admit(job) {
+                            switch admit() {
                             case .admitted: return .success(true)
                             case .saturated: return .success(false)
                             case .closed: return .failure(ThreadPoolError.shutDown)
@@ -80,10 +119,7 @@ extension Registry {
                 if wasWoken { waiters.wakeOne() }
                 throw error
             }
-            if admitted {
-                sleep.notifyWorkAvailable()
-                return
-            }
+            if admitted { return }
             wasWoken = true
         }
     }

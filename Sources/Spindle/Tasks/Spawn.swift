@@ -10,7 +10,19 @@ extension ThreadPool {
     /// - Throws: `ThreadPoolError.shutDown` after shutdown; `.saturated` when `maxPending` jobs
     ///   are already waiting.
     public func spawn(_ work: @escaping @Sendable () -> Void) throws(ThreadPoolError) {
-        try registry.submitBackground(ClosureJob(family: 0, isBackground: true, work))
+        try spawn(timeout: .configured, work)
+    }
+
+    /// Queues `work` as a background task with a timeout of its own. A synchronous task cannot be
+    /// stopped: one that runs longer is counted in ``Metrics/timedOutTasks`` (see
+    /// ``Configuration/taskTimeout``).
+    ///
+    /// ```swift
+    /// try pool.spawn(timeout: .after(.milliseconds(100))) { refreshCache() }
+    /// ```
+    /// - Throws: as `spawn(_:)`.
+    public func spawn(timeout: TaskTimeout, _ work: @escaping @Sendable () -> Void) throws(ThreadPoolError) {
+        try registry.submitBackground(ClosureJob(family: 0, isBackground: true, timed(work, timeout)))
     }
 
     /// Queues `work` as a background task and returns a handle to its result.
@@ -21,8 +33,22 @@ extension ThreadPool {
     /// ```
     /// - Throws: `ThreadPoolError.shutDown` after shutdown; `.saturated` at `maxPending`.
     public func submit<T: Sendable>(_ work: @escaping @Sendable () throws -> T) throws(ThreadPoolError) -> TaskHandle<T> {
+        try submit(timeout: .configured, work)
+    }
+
+    /// Queues `work` as a background task with a timeout of its own and returns a handle to its
+    /// result. The task runs to its end (its handle gets its real outcome); running longer than
+    /// the timeout is counted in ``Metrics/timedOutTasks``.
+    ///
+    /// ```swift
+    /// let handle = try pool.submit(timeout: .after(.seconds(1))) { checksum(file) }
+    /// ```
+    /// - Throws: as `submit(_:)`.
+    public func submit<T: Sendable>(
+        timeout: TaskTimeout, _ work: @escaping @Sendable () throws -> T
+    ) throws(ThreadPoolError) -> TaskHandle<T> {
         let registry = self.registry
-        let task = TaskState(body: work, registry: registry)
+        let task = TaskState(body: work, registry: registry, timeout: timeout.resolved(registry.configuration.taskTimeout))
         try registry.submitBackground(SubmittedJob(task: task))
         return TaskHandle(task: task)
     }
@@ -39,7 +65,8 @@ extension ThreadPool {
     ///   accepted; `CancellationError` if the awaiting task is cancelled first (the work then
     ///   never runs).
     public func spawnAwaitingCapacity(_ work: @escaping @Sendable () -> Void) async throws {
-        try await registry.submitBackgroundWaitingForRoom(ClosureJob(family: 0, isBackground: true, work))
+        try await registry.submitBackgroundWaitingForRoom(
+            ClosureJob(family: 0, isBackground: true, timed(work, .configured)))
     }
 
     /// Queues `work` as a background task and returns a handle to its result, first waiting
@@ -52,8 +79,21 @@ extension ThreadPool {
     /// - Throws: as `spawnAwaitingCapacity(_:)`.
     public func submitAwaitingCapacity<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> TaskHandle<T> {
         let registry = self.registry
-        let task = TaskState(body: work, registry: registry)
+        let task = TaskState(body: work, registry: registry, timeout: registry.configuration.taskTimeout)
         try await registry.submitBackgroundWaitingForRoom(SubmittedJob(task: task))
         return TaskHandle(task: task)
+    }
+
+    /// `work`, counted in `timedOutTasks` when it runs longer than its timeout (if it has one).
+    private func timed(_ work: @escaping @Sendable () -> Void, _ timeout: TaskTimeout) -> @Sendable () -> Void {
+        guard let limit = timeout.resolved(registry.configuration.taskTimeout)?.nanosecondsClamped else { return work }
+        let registry = self.registry
+        return {
+            let started = monotonicNanoseconds()
+            work()
+            if monotonicNanoseconds() - started > limit {
+                registry.timedOutTasks.wrappingAdd(1, ordering: .relaxed)  // a count
+            }
+        }
     }
 }

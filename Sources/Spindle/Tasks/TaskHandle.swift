@@ -3,11 +3,14 @@ import Synchronization
 /// The shared state of one submitted task: who claimed it, its outcome, and who awaits it.
 ///
 /// `state` moves once from `pending` to `running` (claimed by a worker, or by a waiter that runs
-/// it inline) or to `cancelled`; `running` moves to `finished`. Leaving `pending` gives back the
-/// task's `maxPending` place at once (whoever wins that transition). The outcome is written
-/// under `lock` before `event.set()`; synchronous waiters read it after the event (its
+/// it inline) or to `cancelled`; `running` moves to `finished`. The outcome is written under
+/// `lock` before `event.set()`; synchronous waiters read it after the event (its
 /// release/acquire), asynchronous ones are resumed with it.
-final class TaskState<T: Sendable>: @unchecked Sendable {  // `outcome`, `awaiters` under `lock`; `state` atomic; `place`: see there
+///
+/// The task's `maxPending` place is given back when a synchronous task leaves `pending`
+/// (whoever wins that transition), and when an async task finishes: an async task's memory
+/// (its Swift task) lives as long as it runs, so the bound counts it until then.
+final class TaskState<T: Sendable>: @unchecked Sendable {  // `outcome`, `awaiters`, `swiftTask` under `lock`; `state` atomic; `place`: see there
     static var pending: UInt8 { 0 }
     static var running: UInt8 { 1 }
     static var finished: UInt8 { 2 }
@@ -20,27 +23,41 @@ final class TaskState<T: Sendable>: @unchecked Sendable {  // `outcome`, `awaite
     private var outcome: Result<T, any Error>?
     private var awaiters: [Int: CheckedContinuation<T, any Error>] = [:]
     private var nextAwaiter = 0
-    let body: @Sendable () throws -> T
+    /// The synchronous body; nil for an async task, whose body its Swift task holds.
+    let body: (@Sendable () throws -> T)?
+    /// The Swift task running an async task's body (to cancel it), once started.
+    private var swiftTask: Task<Void, Never>?
     /// The pool's registry: its `maxPending` count and its metrics.
     private let registry: Registry
+    /// The task's timeout, if any (configured or its own).
+    let timeout: Duration?
 
-    init(body: @escaping @Sendable () throws -> T, registry: Registry) {
+    /// A synchronous task.
+    init(body: @escaping @Sendable () throws -> T, registry: Registry, timeout: Duration?) {
         self.body = body
         self.registry = registry
+        self.timeout = timeout
+        LiveObjects.created(.taskState)
+    }
+
+    /// An async task: its Swift task calls `runAsync`.
+    init(asyncOn registry: Registry, timeout: Duration?) {
+        self.body = nil
+        self.registry = registry
+        self.timeout = timeout
         LiveObjects.created(.taskState)
     }
 
     deinit { LiveObjects.destroyed(.taskState) }
 
-    /// The task's `maxPending` place while it is `pending`: stored by the admitting thread
-    /// before the task is queued (so before anyone can claim or cancel it), ended by the one
-    /// thread that moves `state` out of `pending`.
+    var isAsync: Bool { body == nil }
+
+    /// The task's `maxPending` place: stored by the admitting thread before the task is queued
+    /// (so before anyone can claim or cancel it), ended by the one thread that moves `state` out
+    /// of `pending` (synchronous task) or that publishes the outcome (async task).
     private var place: PendingPlace?
 
     func holdPlace(_ place: consuming PendingPlace) { self.place = consume place }
-
-    /// Gives back the task's `maxPending` place (the winner of the move out of `pending` only).
-    private func leavePending() { place = nil }
 
     /// Moves `pending` → `running`; false if someone else claimed or cancelled it first.
     func claim() -> Bool {
@@ -48,23 +65,69 @@ final class TaskState<T: Sendable>: @unchecked Sendable {  // `outcome`, `awaite
         guard state.compareExchange(expected: Self.pending, desired: Self.running, ordering: .acquiring).exchanged else {
             return false
         }
-        leavePending()
+        if !isAsync { place = nil }  // gives the place back: the task left the waiting room
         return true
     }
 
-    /// Runs the claimed task and publishes its outcome.
+    /// Runs the claimed synchronous task and publishes its outcome.
     func runClaimed() {
+        guard let body else { preconditionFailure("runClaimed is for synchronous tasks") }
+        let started = timeout == nil ? 0 : monotonicNanoseconds()
         let result = Result { try body() }
+        if let timeout, monotonicNanoseconds() - started > timeout.nanosecondsClamped {
+            registry.timedOutTasks.wrappingAdd(1, ordering: .relaxed)  // a count
+        }
         registry.record(TaskOutcome(result))
         publish(result, finalState: Self.finished)
     }
 
+    /// Remembers the Swift task of an async task, so that `cancel()` reaches it; cancels it at
+    /// once if `cancel()` came first.
+    func attach(_ task: Task<Void, Never>) {
+        let cancelNow = lock.withLock { () -> Bool in
+            swiftTask = task
+            return cancelRequested.load(ordering: .relaxed)  // set before `cancel` takes the lock
+        }
+        if cancelNow { task.cancel() }
+    }
+
+    /// The body of an async task's Swift task: runs `work` unless the task was cancelled before
+    /// it started, under the task's timeout, and publishes the outcome.
+    func runAsync(_ work: @escaping @Sendable () async throws -> T) async {
+        guard claim() else { return }  // cancelled before it started: `cancel` published that
+        let result: Result<T, any Error>
+        if let timeout {
+            if let finished = await runCancellingAfter(timeout, work) {
+                result = finished
+            } else {
+                registry.timedOutTasks.wrappingAdd(1, ordering: .relaxed)  // a count
+                result = .failure(ThreadPoolError.taskTimedOut(after: timeout))
+            }
+        } else {
+            result = await Result(awaiting: work)
+        }
+        registry.record(TaskOutcome(result))
+        publish(result, finalState: Self.finished)
+    }
+
+    private func cancelSwiftTask() {
+        lock.withLock { swiftTask }?.cancel()
+    }
+
+    /// `TaskHandle.cancel()`: stops the task if it has not started; a running async task's Swift
+    /// task is cancelled too.
     func cancel() -> Bool {
-        cancelRequested.store(true, ordering: .relaxed)  // polled by the task; orders nothing
+        cancelRequested.store(true, ordering: .relaxed)  // polled by the task; read by `attach` under the lock
+        if isAsync { cancelSwiftTask() }  // a running async body sees Swift task cancellation
+        return cancelIfPending()
+    }
+
+    /// Stops the task if it has not started (then it never runs); leaves a running one alone.
+    func cancelIfPending() -> Bool {
         guard state.compareExchange(expected: Self.pending, desired: Self.cancelled, ordering: .acquiringAndReleasing).exchanged else {
             return false
         }
-        leavePending()
+        place = nil  // the winner of the move out of `pending` gives the place back
         registry.record(.cancelled)
         publish(.failure(CancellationError()), finalState: Self.cancelled)
         return true
@@ -73,10 +136,14 @@ final class TaskState<T: Sendable>: @unchecked Sendable {  // `outcome`, `awaite
     private func publish(_ result: Result<T, any Error>, finalState: UInt8) {
         let waiting = lock.withLock { () -> [CheckedContinuation<T, any Error>] in
             outcome = result
+            swiftTask = nil
             let all = Array(awaiters.values)
             awaiters.removeAll()
             return all
         }
+        // An async task's place: given back by whoever publishes (the only thread that touches
+        // it after admission: the runner after its claim, or the canceller that won `pending`).
+        if isAsync { place = nil }
         state.store(finalState, ordering: .releasing)  // pairs with the acquiring loads of `state`
         event.set()
         for continuation in waiting { continuation.resume(with: result) }
@@ -126,7 +193,7 @@ final class TaskState<T: Sendable>: @unchecked Sendable {  // `outcome`, `awaite
     /// `CancellationError` from `value` always means that the task never ran.
     func cancelAwait(_ id: Int) {
         let othersWaiting = lock.withLock { awaiters.count > (awaiters[id] == nil ? 0 : 1) }
-        if !othersWaiting { _ = cancel() }
+        if !othersWaiting, cancelIfPending() { cancelRequested.store(true, ordering: .relaxed) }  // see `cancel`
     }
 }
 
@@ -157,11 +224,13 @@ public final class TaskHandle<T: Sendable>: Sendable {
 
     /// Waits for the task and returns its value.
     ///
-    /// If no worker has started the task yet, the calling thread runs it itself.
+    /// If no worker has started a synchronous task yet, the calling thread runs it itself. An
+    /// async task (`submit { await … }`) is only waited for: do not wait for one from the pool's
+    /// own workers, which it needs to run.
     /// - Throws: the task's error, or `CancellationError` when it was cancelled before it started.
     @available(*, noasync, message: "wait() blocks its thread; in async code use `try await handle.value`")
     public func wait() throws -> T {
-        if task.claim() {
+        if !task.isAsync, task.claim() {
             task.runClaimed()
         } else {
             task.event.waitServingInboxes()
@@ -225,11 +294,46 @@ public final class TaskHandle<T: Sendable>: Sendable {
     }
 
     /// Cancels the task if it has not started: it will never run and `wait()` throws
-    /// `CancellationError`. A running task is not interrupted, but `isCancelled` becomes true.
+    /// `CancellationError`. A running synchronous task is not interrupted, but `isCancelled`
+    /// becomes true; a running async task's Swift task is cancelled (its body sees
+    /// `Task.isCancelled`, and its outcome is whatever the body then returns or throws).
     /// Returns whether the task was stopped before it started.
     @discardableResult
     public func cancel() -> Bool {
         task.cancel()
+    }
+}
+
+extension Sequence {
+    /// The values of these tasks, in the sequence's order, awaited without blocking a thread.
+    ///
+    /// ```swift
+    /// let handles = try (0..<8).map { i in try pool.submit { try await load(part: i) } }
+    /// let parts = try await handles.values()
+    /// ```
+    /// Waits for the tasks one after the other, in order, and throws the first error met in that
+    /// order (the later tasks go on; cancel them if their results are no longer wanted). As for
+    /// ``TaskHandle/value``, cancelling the awaiting task cancels a task not yet started that
+    /// nobody else awaits.
+    /// - Throws: the first error in order, or `CancellationError`.
+    public func values<T: Sendable>() async throws -> [T] where Element == TaskHandle<T> {
+        var values: [T] = []
+        values.reserveCapacity(underestimatedCount)
+        for handle in self { values.append(try await handle.value) }
+        return values
+    }
+
+    /// The outcomes of these tasks, in the sequence's order, once every one has ended.
+    ///
+    /// ```swift
+    /// let outcomes = await handles.results()
+    /// let failures = outcomes.filter { if case .failure = $0 { true } else { false } }
+    /// ```
+    public func results<T: Sendable>() async -> [Result<T, any Error>] where Element == TaskHandle<T> {
+        var results: [Result<T, any Error>] = []
+        results.reserveCapacity(underestimatedCount)
+        for handle in self { results.append(await Result(awaiting: { try await handle.value })) }
+        return results
     }
 }
 
