@@ -29,6 +29,11 @@ if arguments.contains("--help") {
     exit(0)
 }
 
+// One sleeping async flood in a fresh process (its peak memory is its own).
+if let i = arguments.firstIndex(of: "--flood-child"), i + 2 < arguments.count {
+    runFloodChild(contender: arguments[i + 1], count: Int(arguments[i + 2]) ?? 0, threads: threads)
+}
+
 // Instruction probes: callgrind counts of the join fast path against its sequential twin.
 if arguments.contains("--instructions") {
     try runInstructionProbes()
@@ -936,6 +941,18 @@ if wanted("submit-flood") {
             workload: "submit-flood", contender: "spindle-8-submitters", threads: threads,
             medianSeconds: median(samples[1]), ratio: median(samples[1]) / single,
             note: "per submission, 8 threads x \(perThread) submits; ratio vs one submitter"))
+}
+
+if wanted("async-sleep") {
+    // 10^4 and 10^5 async tasks that each sleep 10 ms: a task scope under maxPending 10,000,
+    // withTaskGroup and unbounded Task {}; time and peak resident memory, each in its own process.
+    rows += sleepingFloodRows(
+        counts: quick ? [10_000] : [10_000, 100_000], threads: threads, repetitions: quick ? 1 : 3)
+}
+
+if wanted("async-trivial") {
+    // 10^6 trivial async tasks through a task scope on the pool against the global executor.
+    rows += trivialAsyncRows(count: quick ? 100_000 : 1_000_000, threads: threads, repetitions: quick ? 2 : 3)
 }
 
 if wanted("trivial-job") {

@@ -60,8 +60,12 @@ struct AsyncTaskTests {
     func placeHeldUntilEnd() async throws {
         let pool = try ThreadPool(configuration: .init(threads: 2, maxPending: 2))
         let gate = AsyncGate()
-        let first = try pool.submit { await gate.wait(); return 1 }
-        let second = try pool.submit { await gate.wait(); return 2 }
+        let first = try pool.submit {
+            await gate.wait(); return 1
+        }
+        let second = try pool.submit {
+            await gate.wait(); return 2
+        }
         // Both bodies started and suspended: the places are still taken.
         #expect(await eventually { gate.waitingCount == 2 })
         #expect(pool.registry.pendingPlaces.count == 2)

@@ -22,40 +22,44 @@ extension ThreadPool {
     /// - **Cancellation:** cancelling the task that called `withTaskScope` cancels every task in
     ///   it, and `spawn` throws `CancellationError`.
     ///
-    /// The tasks are child tasks of the caller (they inherit its priority and task-local values)
-    /// whose jobs run on this pool. Each holds one of the pool's `maxPending` places until it
-    /// ends: ``TaskScope/spawn(timeout:_:)`` suspends while the pool has none free, so a flood
-    /// of spawns keeps at most `maxPending` tasks alive.
+    /// The tasks inherit the caller's priority and task-local values, and their jobs run on this
+    /// pool. Each holds one of the pool's `maxPending` places until it ends:
+    /// ``TaskScope/spawn(timeout:_:)`` suspends while the pool has none free, so a flood of
+    /// spawns keeps at most `maxPending` tasks alive. Tasks may spawn more tasks into the same
+    /// scope. (The tasks are not children of a Swift task group: the runtime removes a finished
+    /// child from its group in time proportional to the children still alive, which made a flood
+    /// of 10^5 tasks under a bound of 10^4 spend 40% of its time there.)
     /// - Throws: the first error of `body` or of a task.
     public func withTaskScope<Result>(
         isolation: isolated (any Actor)? = #isolation,
-        _ body: (inout TaskScope) async throws -> Result
+        _ body: (TaskScope) async throws -> Result
     ) async throws -> Result {
-        let firstError = FirstError()
-        do {
-            return try await withThrowingDiscardingTaskGroup(returning: Result.self) { group in
-                var scope = TaskScope(pool: self, group: group, firstError: firstError)
-                do {
-                    return try await body(&scope)
-                } catch {
-                    firstError.record(error)
-                    throw error
-                }
+        let state = ScopeState()
+        let scope = TaskScope(pool: self, state: state)
+        return try await withTaskCancellationHandler {
+            let outcome: Swift.Result<Result, any Error>
+            do {
+                outcome = .success(try await body(scope))
+            } catch {
+                state.fail(error)
+                outcome = .failure(error)
             }
-        } catch {
-            throw firstError.error ?? error
+            await state.waitForAll()
+            if let first = state.firstError { throw first }
+            return try outcome.get()
+        } onCancel: {
+            state.cancelAll()
         }
     }
 }
 
-/// The scope `ThreadPool.withTaskScope` passes to its body: spawns async tasks on the pool.
+/// The scope `ThreadPool.withTaskScope` passes to its body: spawns async tasks on the pool that
+/// the scope waits for.
 ///
-/// Use it only inside that body, from the task that called `withTaskScope` (like a task group).
-public struct TaskScope {
+/// Spawn only while the scope's body runs, from the body or from the scope's own tasks.
+public struct TaskScope: Sendable {
     let pool: ThreadPool
-    /// The scope's task group (a copy of the one `withTaskScope` made: the same group).
-    var group: ThrowingDiscardingTaskGroup<any Error>
-    let firstError: FirstError
+    let state: ScopeState
 
     /// Starts `work` as a task of this scope, once the pool has a free `maxPending` place
     /// (suspending until then).
@@ -67,38 +71,120 @@ public struct TaskScope {
     /// - Parameter timeout: how long the task may run before it is cancelled and fails with
     ///   ``ThreadPoolError/taskTimedOut(after:)`` (see ``ThreadPool/Configuration/taskTimeout``).
     /// - Throws: `CancellationError` when the scope was cancelled (by an error of one of its
-    ///   tasks or of its caller) or its caller's task was cancelled: the work then never runs.
-    ///   `ThreadPoolError.shutDown` when the pool is shut down.
-    public mutating func spawn(
+    ///   tasks or of its body, by `cancelAll()`, or by its caller's cancellation): the work then
+    ///   never runs. `ThreadPoolError.shutDown` when the pool is shut down.
+    /// - Precondition: the scope has not ended.
+    public func spawn(
         timeout: ThreadPool.TaskTimeout = .configured, _ work: @escaping @Sendable () async throws -> Void
     ) async throws {
-        if group.isCancelled { throw CancellationError() }
+        if state.isCancelled { throw CancellationError() }
         let registry = pool.registry
         let holder = PlaceHolder()
         try await registry.admitWaitingForRoom { place in holder.hold(place) }
-        let limit = timeout.resolved(registry.configuration.taskTimeout)
-        let firstError = self.firstError
-        let started = group.addTaskUnlessCancelled(executorPreference: pool) {
-            defer { holder.giveBack() }
-            do {
-                try await runScopeTask(work, limit: limit, registry: registry)
-            } catch {
-                firstError.record(error)
-                throw error  // a discarding group cancels its other tasks on a child's error
-            }
-        }
-        if !started {
+        guard let id = state.reserve() else {
             holder.giveBack()
             throw CancellationError()
         }
+        let limit = timeout.resolved(registry.configuration.taskTimeout)
+        let state = self.state
+        let task = Task(executorPreference: pool) {
+            var failure: (any Error)?
+            do { try await runScopeTask(work, limit: limit, registry: registry) } catch { failure = error }
+            holder.giveBack()  // before the scope can see the task end
+            state.finished(id, failure: failure)
+        }
+        state.attach(task, as: id)
     }
 
     /// Cancels every task of the scope (they see Swift task cancellation) and stops further
     /// spawns; the scope still waits for them to end.
-    public mutating func cancelAll() { group.cancelAll() }
+    public func cancelAll() { state.cancelAll() }
 
     /// Whether the scope was cancelled (by `cancelAll()`, an error, or its caller's cancellation).
-    public var isCancelled: Bool { group.isCancelled }
+    public var isCancelled: Bool { state.isCancelled }
+}
+
+/// What a task scope tracks: its live tasks (to cancel them and to wait for them), whether it
+/// was cancelled, and its first error.
+///
+/// A task's handle is stored after the task was created, so a task may finish first: `finished`
+/// then leaves its number in `endedEarly`, and `attach` drops the handle instead of storing it.
+final class ScopeState: @unchecked Sendable {  // every field under `lock`
+    private let lock = FutexLock()
+    private var live = 0
+    private var nextID = 0
+    private var handles: [Int: Task<Void, Never>] = [:]
+    private var endedEarly: Set<Int> = []
+    private var cancelled = false
+    private var ended = false
+    private var first: (any Error)?
+    private var drained: CheckedContinuation<Void, Never>?
+
+    var isCancelled: Bool { lock.withLock { cancelled } }
+    var firstError: (any Error)? { lock.withLock { first } }
+
+    /// Counts a task about to be created; nil once the scope is cancelled.
+    func reserve() -> Int? {
+        lock.withLock { () -> Int? in
+            precondition(!ended, "TaskScope.spawn called after its withTaskScope returned")
+            if cancelled { return nil }
+            live += 1
+            nextID += 1
+            return nextID
+        }
+    }
+
+    func attach(_ task: Task<Void, Never>, as id: Int) {
+        let cancelNow = lock.withLock { () -> Bool in
+            if endedEarly.remove(id) != nil { return false }
+            handles[id] = task
+            return cancelled
+        }
+        if cancelNow { task.cancel() }
+    }
+
+    /// Task `id` ended, with `failure` if it threw: the first error cancels the rest.
+    func finished(_ id: Int, failure: (any Error)?) {
+        if let failure { fail(failure) }
+        let resume = lock.withLock { () -> CheckedContinuation<Void, Never>? in
+            if handles.removeValue(forKey: id) == nil { endedEarly.insert(id) }
+            live -= 1
+            guard live == 0, let drained else { return nil }
+            self.drained = nil
+            return drained
+        }
+        resume?.resume()
+    }
+
+    /// Records `error` if it is the first, and cancels the scope.
+    func fail(_ error: any Error) {
+        lock.withLock { if first == nil { first = error } }
+        cancelAll()
+    }
+
+    func cancelAll() {
+        let running = lock.withLock { () -> [Task<Void, Never>] in
+            cancelled = true
+            return Array(handles.values)
+        }
+        for task in running { task.cancel() }
+    }
+
+    /// Suspends until every task has ended; the scope accepts no spawn afterwards.
+    func waitForAll() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let done = lock.withLock { () -> Bool in
+                if live == 0 {
+                    ended = true
+                    return true
+                }
+                drained = continuation
+                return false
+            }
+            if done { continuation.resume() }
+        }
+        lock.withLock { ended = true }
+    }
 }
 
 /// Runs one scope task's body under its timeout.
@@ -111,18 +197,6 @@ private func runScopeTask(
         throw ThreadPoolError.taskTimedOut(after: limit)
     }
     try outcome.get()
-}
-
-/// The first error of a scope, from its body or any of its tasks (which one was first decides
-/// what the scope rethrows; the task group alone would prefer the body's).
-final class FirstError: Sendable {
-    private let first = Mutex<(any Error)?>(nil)
-
-    func record(_ error: any Error) {
-        first.withLock { if $0 == nil { $0 = error } }
-    }
-
-    var error: (any Error)? { first.withLock { $0 } }
 }
 
 /// One scope task's `maxPending` place, held from admission until the task ends.

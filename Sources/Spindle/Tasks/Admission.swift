@@ -84,6 +84,16 @@ extension Registry {
     ) async throws {
         guard pendingPlaces.bound != nil else { return try immediately() }  // never waits
         let waiters = pendingPlaces.waiters
+        // With room and nobody waiting, admit without suspending (the common case of a flood
+        // that has not reached the bound). Waiters, if any, are served first: the loop below.
+        if waiters.isEmpty {
+            if Task.isCancelled { throw CancellationError() }
+            switch admit() {
+            case .admitted: return
+            case .closed: throw ThreadPoolError.shutDown
+            case .saturated: break
+            }
+        }
         var wasWoken = false
         while true {
             let id = waiters.makeID()

@@ -10,7 +10,8 @@ import Synchronization
 /// The task's `maxPending` place is given back when a synchronous task leaves `pending`
 /// (whoever wins that transition), and when an async task finishes: an async task's memory
 /// (its Swift task) lives as long as it runs, so the bound counts it until then.
-final class TaskState<T: Sendable>: @unchecked Sendable {  // `outcome`, `awaiters`, `swiftTask` under `lock`; `state` atomic; `place`: see there
+// @unchecked Sendable: `outcome`, `awaiters`, `swiftTask` under `lock`; `state` atomic; `place`: see there.
+final class TaskState<T: Sendable>: @unchecked Sendable {
     static var pending: UInt8 { 0 }
     static var running: UInt8 { 1 }
     static var finished: UInt8 { 2 }
