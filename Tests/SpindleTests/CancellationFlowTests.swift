@@ -61,7 +61,7 @@ struct Canceller {
 
 /// Which threads (pool indices) observed a cancellation.
 final class ThreadSet: Sendable {
-    private let members = Mutex<Set<Int>>([])
+    private let members = Locked<Set<Int>>([])
 
     func insert(_ index: Int?) { _ = members.withLock { $0.insert(index ?? -1) } }
 
@@ -201,7 +201,7 @@ struct CancellationFlowTests {
     func backgroundTasksDoNotInherit() async throws {
         let pool = try ThreadPool(threads: 2)
         let started = Flag()
-        let submitted = Mutex<TaskHandle<Bool>?>(nil)
+        let submitted = Locked<TaskHandle<Bool>?>(nil)
         let caller = Task(executorPreference: asyncDriver) {
             try await pool.run {
                 started.set()

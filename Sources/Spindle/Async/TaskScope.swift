@@ -81,7 +81,7 @@ public struct TaskScope: Sendable {
         let registry = pool.registry
         let holder = PlaceHolder()
         try await registry.admitWaitingForRoom { place in holder.hold(place) }
-        guard let id = state.reserve() else {
+        guard let slot = state.reserve() else {
             holder.giveBack()
             throw CancellationError()
         }
@@ -91,9 +91,9 @@ public struct TaskScope: Sendable {
             var failure: (any Error)?
             do { try await runScopeTask(work, limit: limit, registry: registry) } catch { failure = error }
             holder.giveBack()  // before the scope can see the task end
-            state.finished(id, failure: failure)
+            state.finished(slot, failure: failure)
         }
-        state.attach(task, as: id)
+        state.attach(task, as: slot)
     }
 
     /// Cancels every task of the scope (they see Swift task cancellation) and stops further
@@ -107,14 +107,21 @@ public struct TaskScope: Sendable {
 /// What a task scope tracks: its live tasks (to cancel them and to wait for them), whether it
 /// was cancelled, and its first error.
 ///
-/// A task's handle is stored after the task was created, so a task may finish first: `finished`
-/// then leaves its number in `endedEarly`, and `attach` drops the handle instead of storing it.
+/// Each live task has a slot in `slots` (reused through `freeSlots`, so no hashing per task).
+/// A task's handle is stored after the task was created, so a task may finish first: its slot is
+/// then marked `.endedEarly`, and `attach` frees it instead of storing the handle.
 final class ScopeState: @unchecked Sendable {  // every field under `lock`
+    private enum Slot {
+        case reserved
+        case running(Task<Void, Never>)
+        case endedEarly
+        case free
+    }
+
     private let lock = FutexLock()
     private var live = 0
-    private var nextID = 0
-    private var handles: [Int: Task<Void, Never>] = [:]
-    private var endedEarly: Set<Int> = []
+    private var slots: [Slot] = []
+    private var freeSlots: [Int] = []
     private var cancelled = false
     private var ended = false
     private var first: (any Error)?
@@ -123,37 +130,54 @@ final class ScopeState: @unchecked Sendable {  // every field under `lock`
     var isCancelled: Bool { lock.withLock { cancelled } }
     var firstError: (any Error)? { lock.withLock { first } }
 
-    /// Counts a task about to be created; nil once the scope is cancelled.
+    /// Counts a task about to be created and gives it a slot; nil once the scope is cancelled.
     func reserve() -> Int? {
         lock.withLock { () -> Int? in
             precondition(!ended, "TaskScope.spawn called after its withTaskScope returned")
             if cancelled { return nil }
             live += 1
-            nextID += 1
-            return nextID
+            if let slot = freeSlots.popLast() {
+                slots[slot] = .reserved
+                return slot
+            }
+            slots.append(.reserved)
+            return slots.count - 1
         }
     }
 
-    func attach(_ task: Task<Void, Never>, as id: Int) {
+    func attach(_ task: Task<Void, Never>, as slot: Int) {
         let cancelNow = lock.withLock { () -> Bool in
-            if endedEarly.remove(id) != nil { return false }
-            handles[id] = task
+            if case .endedEarly = slots[slot] {
+                release(slot)
+                return false
+            }
+            slots[slot] = .running(task)
             return cancelled
         }
         if cancelNow { task.cancel() }
     }
 
-    /// Task `id` ended, with `failure` if it threw: the first error cancels the rest.
-    func finished(_ id: Int, failure: (any Error)?) {
+    /// The task in `slot` ended, with `failure` if it threw: the first error cancels the rest.
+    func finished(_ slot: Int, failure: (any Error)?) {
         if let failure { fail(failure) }
         let resume = lock.withLock { () -> CheckedContinuation<Void, Never>? in
-            if handles.removeValue(forKey: id) == nil { endedEarly.insert(id) }
+            if case .reserved = slots[slot] {
+                slots[slot] = .endedEarly  // `attach` frees it
+            } else {
+                release(slot)
+            }
             live -= 1
             guard live == 0, let drained else { return nil }
             self.drained = nil
             return drained
         }
         resume?.resume()
+    }
+
+    /// Under `lock`.
+    private func release(_ slot: Int) {
+        slots[slot] = .free
+        freeSlots.append(slot)
     }
 
     /// Records `error` if it is the first, and cancels the scope.
@@ -165,7 +189,10 @@ final class ScopeState: @unchecked Sendable {  // every field under `lock`
     func cancelAll() {
         let running = lock.withLock { () -> [Task<Void, Never>] in
             cancelled = true
-            return Array(handles.values)
+            return slots.compactMap { slot in
+                if case .running(let task) = slot { return task }
+                return nil
+            }
         }
         for task in running { task.cancel() }
     }

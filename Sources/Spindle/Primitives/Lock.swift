@@ -47,3 +47,18 @@ final class FutexLock: @unchecked Sendable {  // all state is behind the atomic 
         return try body()
     }
 }
+
+/// A value behind a `FutexLock` (instead of `Synchronization.Mutex`, whose hand-offs the thread
+/// sanitizer cannot see: see `FutexLock`).
+final class FutexLocked<Value>: @unchecked Sendable {  // `value` is only touched under `lock`
+    private let lock = FutexLock()
+    private var value: Value
+
+    init(_ value: Value) { self.value = value }
+
+    @inline(__always)
+    func withLock<R, E: Error>(_ body: (inout Value) throws(E) -> R) throws(E) -> R {
+        try lock.withLock { () throws(E) -> R in try body(&value) }
+    }
+}
+

@@ -73,7 +73,7 @@ final class Registry: @unchecked Sendable {  // mutable state is atomic or guard
     private let nextFamily = Atomic<Int>(1)
     /// Cancellation sources that family roots shared with thieves, by family
     /// (Scheduler/CancellationFlow.swift).
-    let sharedCancellation = Mutex<[Int: CancellationSource]>([:])
+    let sharedCancellation = FutexLocked<[Int: CancellationSource]>([:])
 
     // MARK: Lifecycle
 

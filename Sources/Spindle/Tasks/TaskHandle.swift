@@ -340,7 +340,7 @@ extension Sequence {
 
 /// The timer task of one `value(timeout:)` call, cancelled when the wait ends.
 final class TimeoutTimer: Sendable {
-    private let sleeper = Mutex<Task<Void, Never>?>(nil)
+    private let sleeper = FutexLocked<Task<Void, Never>?>(nil)
 
     func arm(_ task: Task<Void, Never>) { sleeper.withLock { $0 = task } }
 
