@@ -61,4 +61,3 @@ final class FutexLocked<Value>: @unchecked Sendable {  // `value` is only touche
         try lock.withLock { () throws(E) -> R in try body(&value) }
     }
 }
-
