@@ -20,6 +20,8 @@ enum OpKind: UInt8, CaseIterable, Sendable {
     case spawnBroadcast
     case replacePool
     case resize
+    case asyncTask
+    case taskScope
 
     var name: String {
         switch self {
@@ -40,6 +42,8 @@ enum OpKind: UInt8, CaseIterable, Sendable {
         case .spawnBroadcast: "spawnBroadcast"
         case .replacePool: "replace-pool"
         case .resize: "resize"
+        case .asyncTask: "async-task"
+        case .taskScope: "task-scope"
         }
     }
 
@@ -49,7 +53,7 @@ enum OpKind: UInt8, CaseIterable, Sendable {
     ]
     /// Operations that need an async context.
     static let asynchronous: [OpKind] = [
-        .submitAsync, .awaitingCapacity, .run, .boundedForEach, .boundedMap, .executorTask,
+        .submitAsync, .awaitingCapacity, .run, .boundedForEach, .boundedMap, .executorTask, .asyncTask, .taskScope,
     ]
 }
 

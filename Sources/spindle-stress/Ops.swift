@@ -32,6 +32,8 @@ enum Ops {
         case .boundedForEach: await bounded(ctx, map: false)
         case .boundedMap: await bounded(ctx, map: true)
         case .executorTask: await executorTask(ctx)
+        case .asyncTask: await asyncTask(ctx)
+        case .taskScope: await taskScope(ctx)
         default:
             var copy = ctx
             copy.op = -1
