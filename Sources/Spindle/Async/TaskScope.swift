@@ -77,12 +77,20 @@ public struct TaskScope: Sendable {
     public func spawn(
         timeout: ThreadPool.TaskTimeout = .configured, _ work: @escaping @Sendable () async throws -> Void
     ) async throws {
-        if state.isCancelled { throw CancellationError() }
+        // The slot first: it counts the task as live (the scope waits for it) and refuses a
+        // cancelled scope before any wait for a place.
+        guard let slot = state.reserve() else { throw CancellationError() }
         let registry = pool.registry
         let holder = PlaceHolder()
-        try await registry.admitWaitingForRoom { place in holder.hold(place) }
-        guard let slot = state.reserve() else {
+        do {
+            try await registry.admitWaitingForRoom { place in holder.hold(place) }
+        } catch {
+            state.finished(slot, failure: nil, started: false)
+            throw error
+        }
+        if state.isCancelled {  // cancelled while this spawn waited for a place
             holder.giveBack()
+            state.finished(slot, failure: nil, started: false)
             throw CancellationError()
         }
         let limit = timeout.resolved(registry.configuration.taskTimeout)
@@ -158,10 +166,11 @@ final class ScopeState: @unchecked Sendable {  // every field under `lock`
     }
 
     /// The task in `slot` ended, with `failure` if it threw: the first error cancels the rest.
-    func finished(_ slot: Int, failure: (any Error)?) {
+    /// `started: false`: the task was never created (its spawn failed), so nothing will attach.
+    func finished(_ slot: Int, failure: (any Error)?, started: Bool = true) {
         if let failure { fail(failure) }
         let resume = lock.withLock { () -> CheckedContinuation<Void, Never>? in
-            if case .reserved = slots[slot] {
+            if started, case .reserved = slots[slot] {
                 slots[slot] = .endedEarly  // `attach` frees it
             } else {
                 release(slot)

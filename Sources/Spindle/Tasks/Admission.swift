@@ -70,7 +70,7 @@ extension Registry {
 
     /// Admits work that queues itself (an async task), suspending while `maxPending` places are
     /// taken, as `submitBackgroundWaitingForRoom`: `start` gets the place.
-    func admitWaitingForRoom(starting start: @escaping (consuming PendingPlace) -> Void) async throws {
+    func admitWaitingForRoom(starting start: (consuming PendingPlace) -> Void) async throws {
         try await admitWaitingForRoom(
             immediately: { () throws(ThreadPoolError) in try tryAdmit(starting: start) },
             admit: { admit(start) })
