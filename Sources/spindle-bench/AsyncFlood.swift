@@ -122,8 +122,10 @@ func sleepingFloodRows(counts: [Int], threads: Int, repetitions: Int) -> [Row] {
     return rows
 }
 
-/// Throughput of `count` trivial async tasks: a task scope on the pool (maxPending 10,000)
-/// against a discarding task group on Swift's global executor, per task.
+/// Throughput of `count` trivial async tasks, per task: a task scope on the pool and
+/// `spawnAwaitingCapacity` of async closures (both under maxPending 10,000), and a discarding
+/// task group whose children prefer the pool, against a discarding task group on Swift's global
+/// executor.
 func trivialAsyncRows(count: Int, threads: Int, repetitions: Int) -> [Row] {
     let pool = try! ThreadPool(configuration: .init(threads: threads, maxPending: 10_000))
     let counter = TaskCounter()
@@ -145,6 +147,15 @@ func trivialAsyncRows(count: Int, threads: Int, repetitions: Int) -> [Row] {
                     try! await pool.withTaskScope { scope in
                         for _ in 0..<count { try await scope.spawn { counter.bump() } }
                     }
+                }
+            }
+        ),
+        (
+            "spindle-spawn",
+            {
+                blockingAwait {
+                    for _ in 0..<count { try! await pool.spawnAwaitingCapacity { () async in counter.bump() } }
+                    while counter.value < count { await Task.yield() }
                 }
             }
         ),

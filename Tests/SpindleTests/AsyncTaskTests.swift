@@ -79,6 +79,29 @@ struct AsyncTaskTests {
         await pool.shutdown()
     }
 
+    @Test("a spawned async task holds its place until it ends; past its timeout it is cancelled and counted")
+    func spawnedAsync() async throws {
+        let pool = try ThreadPool(configuration: .init(threads: 2, maxPending: 1))
+        let gate = AsyncGate()
+        let ended = Flag()
+        try pool.spawn {
+            await gate.wait()
+            ended.set()
+        }
+        #expect(await eventually { gate.waitingCount == 1 })
+        #expect(throws: ThreadPoolError.saturated(maxPending: 1)) { try pool.spawn { () async in } }
+        gate.open()
+        #expect(await eventually { ended.isSet && pool.registry.pendingPlaces.count == 0 })
+        let sawCancellation = Flag()
+        try pool.spawn(timeout: .after(.milliseconds(5))) {
+            do { try await Task.sleep(for: .seconds(600)) } catch { sawCancellation.set() }
+        }
+        #expect(await eventually { sawCancellation.isSet && pool.metrics.timedOutTasks == 1 })
+        #expect(await eventually { pool.registry.pendingPlaces.count == 0 })
+        #expect(pool.metrics.failedTasks == 1)
+        await pool.shutdown()
+    }
+
     @Test("submitAwaitingCapacity with an async closure waits for a place, then runs it once")
     func awaitingCapacity() async throws {
         let pool = try ThreadPool(configuration: .init(threads: 1, maxPending: 1))

@@ -20,8 +20,7 @@ extension ThreadPool {
     public func spawn(
         timeout: TaskTimeout = .configured, _ work: @escaping @Sendable () async -> Void
     ) throws(ThreadPoolError) {
-        let task = makeAsyncTaskState(Void.self, timeout)
-        try registry.tryAdmit { place in startAsyncTask(task, holding: place, work) }
+        try registry.tryAdmit { place in startSpawnedTask(keeping: place, timeout, work) }
     }
 
     /// Starts `work` as an async task on the pool and returns a handle to its result.
@@ -61,8 +60,7 @@ extension ThreadPool {
     public func spawnAwaitingCapacity(
         timeout: TaskTimeout = .configured, _ work: @escaping @Sendable () async -> Void
     ) async throws {
-        let task = makeAsyncTaskState(Void.self, timeout)
-        try await registry.admitWaitingForRoom { place in self.startAsyncTask(task, holding: place, work) }
+        try await registry.admitWaitingForRoom { place in self.startSpawnedTask(keeping: place, timeout, work) }
     }
 
     /// Starts `work` as an async task on the pool and returns a handle to its result, first
@@ -82,6 +80,30 @@ extension ThreadPool {
         let task = makeAsyncTaskState(T.self, timeout)
         try await registry.admitWaitingForRoom { place in self.startAsyncTask(task, holding: place, work) }
         return TaskHandle(task: task)
+    }
+
+    /// Starts the Swift task of an admitted `spawn`: no handle, so no shared state; the task
+    /// gives its place back itself as it ends (inside the admission, as `startAsyncTask`).
+    private func startSpawnedTask(
+        keeping place: consuming PendingPlace, _ timeout: TaskTimeout, _ work: @escaping @Sendable () async -> Void
+    ) {
+        place.keep()
+        let registry = self.registry
+        let limit = timeout.resolved(registry.configuration.taskTimeout)
+        Task(executorPreference: self) {
+            if let limit {
+                if await runCancellingAfter(limit, work) == nil {
+                    registry.timedOutTasks.wrappingAdd(1, ordering: .relaxed)  // a count
+                    registry.record(.failed)
+                } else {
+                    registry.record(.completed)
+                }
+            } else {
+                await work()
+                registry.record(.completed)
+            }
+            registry.pendingPlaces.giveBackKept()  // exactly once, as the task ends
+        }
     }
 
     private func makeAsyncTaskState<T>(_: T.Type, _ timeout: TaskTimeout) -> TaskState<T> {

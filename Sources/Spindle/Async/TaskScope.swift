@@ -81,15 +81,17 @@ public struct TaskScope: Sendable {
         // cancelled scope before any wait for a place.
         guard let slot = state.reserve() else { throw CancellationError() }
         let registry = pool.registry
-        let holder = PlaceHolder()
+        let places = registry.pendingPlaces
         do {
-            try await registry.admitWaitingForRoom { place in holder.hold(place) }
+            // The task gives its place back itself, exactly once, as it ends (or below, if it
+            // never starts): a token would need an allocation of its own to travel with it.
+            try await registry.admitWaitingForRoom { place in place.keep() }
         } catch {
             state.finished(slot, failure: nil, started: false)
             throw error
         }
         if state.isCancelled {  // cancelled while this spawn waited for a place
-            holder.giveBack()
+            places.giveBackKept()
             state.finished(slot, failure: nil, started: false)
             throw CancellationError()
         }
@@ -98,7 +100,7 @@ public struct TaskScope: Sendable {
         let task = Task(executorPreference: pool) {
             var failure: (any Error)?
             do { try await runScopeTask(work, limit: limit, registry: registry) } catch { failure = error }
-            holder.giveBack()  // before the scope can see the task end
+            places.giveBackKept()  // before the scope can see the task end
             state.finished(slot, failure: failure)
         }
         state.attach(task, as: slot)
@@ -118,7 +120,7 @@ public struct TaskScope: Sendable {
 /// Each live task has a slot in `slots` (reused through `freeSlots`, so no hashing per task).
 /// A task's handle is stored after the task was created, so a task may finish first: its slot is
 /// then marked `.endedEarly`, and `attach` frees it instead of storing the handle.
-final class ScopeState: @unchecked Sendable {  // every field under `lock`
+final class ScopeState: @unchecked Sendable {  // every field under `lock`, but `cancelled` (atomic)
     private enum Slot {
         case reserved
         case running(Task<Void, Never>)
@@ -130,19 +132,25 @@ final class ScopeState: @unchecked Sendable {  // every field under `lock`
     private var live = 0
     private var slots: [Slot] = []
     private var freeSlots: [Int] = []
-    private var cancelled = false
+    /// Set once, under `lock`; read anywhere. Relaxed: a hint for `spawn` and `isCancelled`;
+    /// `reserve` and `attach` read it under the lock, which orders it with `cancelAll`.
+    private let cancelled = Atomic<Bool>(false)
     private var ended = false
     private var first: (any Error)?
     private var drained: CheckedContinuation<Void, Never>?
 
-    var isCancelled: Bool { lock.withLock { cancelled } }
+    init() { LiveObjects.created(.taskScope) }
+
+    deinit { LiveObjects.destroyed(.taskScope) }
+
+    var isCancelled: Bool { cancelled.load(ordering: .relaxed) }
     var firstError: (any Error)? { lock.withLock { first } }
 
     /// Counts a task about to be created and gives it a slot; nil once the scope is cancelled.
     func reserve() -> Int? {
         lock.withLock { () -> Int? in
             precondition(!ended, "TaskScope.spawn called after its withTaskScope returned")
-            if cancelled { return nil }
+            if cancelled.load(ordering: .relaxed) { return nil }
             live += 1
             if let slot = freeSlots.popLast() {
                 slots[slot] = .reserved
@@ -160,7 +168,7 @@ final class ScopeState: @unchecked Sendable {  // every field under `lock`
                 return false
             }
             slots[slot] = .running(task)
-            return cancelled
+            return cancelled.load(ordering: .relaxed)
         }
         if cancelNow { task.cancel() }
     }
@@ -197,7 +205,7 @@ final class ScopeState: @unchecked Sendable {  // every field under `lock`
 
     func cancelAll() {
         let running = lock.withLock { () -> [Task<Void, Never>] in
-            cancelled = true
+            cancelled.store(true, ordering: .relaxed)
             return slots.compactMap { slot in
                 if case .running(let task) = slot { return task }
                 return nil
@@ -233,21 +241,4 @@ private func runScopeTask(
         throw ThreadPoolError.taskTimedOut(after: limit)
     }
     try outcome.get()
-}
-
-/// One scope task's `maxPending` place, held from admission until the task ends.
-// @unchecked Sendable: `place` is written by `hold` in the spawning task before the child task is
-// created (task creation orders it before the child's start), then ended once by `giveBack`:
-// by the child when it ends, or by the spawner when the child was never created.
-final class PlaceHolder: @unchecked Sendable {
-    private var place: PendingPlace?
-
-    init() { LiveObjects.created(.scopeTaskPlace) }
-
-    deinit { LiveObjects.destroyed(.scopeTaskPlace) }
-
-    func hold(_ taken: consuming PendingPlace) { place = consume taken }
-
-    /// Gives the place back.
-    func giveBack() { place = nil }
 }

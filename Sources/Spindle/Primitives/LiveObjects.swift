@@ -19,8 +19,8 @@ enum LiveObjects {
         static let registries = Atomic<Int>(0)
         /// Scope spawn slabs not yet freed.
         static let spawnSlabs = Atomic<Int>(0)
-        /// `maxPending` places of async scope tasks (`TaskScope.spawn`) not yet freed.
-        static let scopeTaskPlaces = Atomic<Int>(0)
+        /// States of async task scopes (`withTaskScope`) not yet freed.
+        static let taskScopes = Atomic<Int>(0)
     #endif
 
     /// Counts one more live object of a kind (no-op in release builds).
@@ -40,7 +40,7 @@ enum LiveObjects {
     }
 
     enum Kind {
-        case heapJob, taskState, thread, registry, spawnSlab, scopeTaskPlace
+        case heapJob, taskState, thread, registry, spawnSlab, taskScope
     }
 
     #if DEBUG
@@ -52,7 +52,7 @@ enum LiveObjects {
             case .thread: threads.wrappingAdd(delta, ordering: .relaxed)
             case .registry: registries.wrappingAdd(delta, ordering: .relaxed)
             case .spawnSlab: spawnSlabs.wrappingAdd(delta, ordering: .relaxed)
-            case .scopeTaskPlace: scopeTaskPlaces.wrappingAdd(delta, ordering: .relaxed)
+            case .taskScope: taskScopes.wrappingAdd(delta, ordering: .relaxed)
             }
         }
     #endif
@@ -66,7 +66,7 @@ enum LiveObjects {
                 "threads": threads.load(ordering: .sequentiallyConsistent),
                 "registries": registries.load(ordering: .sequentiallyConsistent),
                 "spawnSlabs": spawnSlabs.load(ordering: .sequentiallyConsistent),
-                "scopeTaskPlaces": scopeTaskPlaces.load(ordering: .sequentiallyConsistent),
+                "taskScopes": taskScopes.load(ordering: .sequentiallyConsistent),
             ]
         }
     #endif

@@ -57,7 +57,10 @@ final class PendingPlaces: @unchecked Sendable {  // `taken` is atomic; `waiters
         }
     }
 
-    /// Called by `PendingPlace.deinit` only.
+    /// Gives back a place whose token was ended with `PendingPlace.keep()`: once per kept place.
+    func giveBackKept() { giveBack() }
+
+    /// Called by `PendingPlace.deinit` and `giveBackKept` only.
     fileprivate func giveBack() {
         let now = taken.subtract(1, ordering: .sequentiallyConsistent).newValue  // before `wakeOne`'s read (see above)
         if now <= wakeLevel { waiters.wakeOne() }
@@ -69,11 +72,18 @@ final class PendingPlaces: @unchecked Sendable {  // `taken` is atomic; `waiters
 /// cannot be given back twice.
 struct PendingPlace: ~Copyable, Sendable {
     private let places: PendingPlaces
+    /// Set by `keep()` only: the place stays taken when the token ends.
+    private var kept = false
 
     fileprivate init(places: PendingPlaces) { self.places = places }
 
     /// Gives the place back now (the same as dropping the token; says so at the call site).
     consuming func giveBack() {}
 
-    deinit { places.giveBack() }
+    /// Ends the token *without* giving the place back: the caller takes over that duty and
+    /// calls `PendingPlaces.giveBackKept()` exactly once (an async scope task, as it ends,
+    /// where a token would cost an allocation of its own to carry).
+    consuming func keep() { kept = true }  // then the token's life ends here
+
+    deinit { if !kept { places.giveBack() } }
 }
