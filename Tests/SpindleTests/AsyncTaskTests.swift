@@ -102,6 +102,25 @@ struct AsyncTaskTests {
         await pool.shutdown()
     }
 
+    @Test("one async task ending frees its place for a waiting submitter, even while every other place stays taken")
+    func oneFreedPlaceWakesAWaiter() async throws {
+        let bound = 32
+        let pool = try ThreadPool(configuration: .init(threads: 2, maxPending: bound))
+        let holders = (0..<bound).map { _ in AsyncGate() }
+        for gate in holders { try pool.spawn { await gate.wait() } }
+        #expect(await eventually { holders.allSatisfy { $0.waitingCount == 1 } })
+        let admitted = Flag()
+        let submitter = Task(executorPreference: asyncDriver) {
+            try await pool.spawnAwaitingCapacity { () async in admitted.set() }
+        }
+        #expect(await eventually { pool.registry.pendingPlaces.waiters.waitingCount == 1 })
+        holders[0].open()  // one place comes back; the other 31 stay taken
+        #expect(await eventually { admitted.isSet })  // fails (does not hang) if nobody wakes the waiter
+        for gate in holders { gate.open() }
+        try await submitter.value
+        await pool.shutdown()
+    }
+
     @Test("submitAwaitingCapacity with an async closure waits for a place, then runs it once")
     func awaitingCapacity() async throws {
         let pool = try ThreadPool(configuration: .init(threads: 1, maxPending: 1))

@@ -18,18 +18,7 @@ final class PendingPlaces: @unchecked Sendable {  // `taken` is atomic; `waiters
     /// Async submitters waiting for a place.
     let waiters = CapacityWaiters()
 
-    /// Waiters are woken once at most this many places are taken: a sixteenth of the bound
-    /// below it (one place for bounds under 32). A woken submitter then finds room for a run of
-    /// admissions that need no suspension, instead of one hop through its executor per freed
-    /// place (a flood of 10^5 sleeping async tasks into a bound of 10^4 took 2.1 s that way).
-    /// Every place is given back in the end (a job starts, a task ends), so the count always
-    /// reaches this level again: no waiter sleeps beside a pool that has gone idle.
-    let wakeLevel: Int
-
-    init(bound: Int?) {
-        self.bound = bound
-        wakeLevel = bound.map { $0 - Swift.max(1, $0 / 16) } ?? .max
-    }
+    init(bound: Int?) { self.bound = bound }
 
     /// Places taken now (racy; for metrics and admission checks).
     var count: Int { taken.load(ordering: .sequentiallyConsistent) }  // pairs with `giveBack`
@@ -62,8 +51,8 @@ final class PendingPlaces: @unchecked Sendable {  // `taken` is atomic; `waiters
 
     /// Called by `PendingPlace.deinit` and `giveBackKept` only.
     fileprivate func giveBack() {
-        let now = taken.subtract(1, ordering: .sequentiallyConsistent).newValue  // before `wakeOne`'s read (see above)
-        if now <= wakeLevel { waiters.wakeOne() }
+        taken.subtract(1, ordering: .sequentiallyConsistent)  // before `wakeOne`'s read (see above)
+        waiters.wakeOne()
     }
 }
 
