@@ -140,3 +140,15 @@ func writeLog(_ entry: String) {}
 func shedLoad() {}
 func spinBriefly() {}
 func summarize(_ records: [Record]) -> String { "" }
+let url = URL(fileURLWithPath: "/")
+let ids: [Int] = []
+let host = "example.com"
+struct Subscriber: Sendable {}
+let subscriber = Subscriber()
+func notify(_ subscriber: Subscriber) async {}
+func refresh(_ id: Int) async {}
+func refreshCache() {}
+func size(of url: URL) async throws -> Int { 0 }
+func ping(_ host: String) async throws {}
+func backUp(_ url: URL) async throws {}
+func load(part: Int) async throws -> Data { Data() }

@@ -10,7 +10,7 @@ extension ThreadPool {
     /// ```swift
     /// try await pool.withTaskScope { scope in
     ///     for id in ids {
-    ///         try await scope.spawn { try await refresh(id) }   // waits while maxPending are alive
+    ///         try await scope.spawn { await refresh(id) }   // waits while maxPending are alive
     ///     }
     /// }   // every refresh has ended here
     /// ```
@@ -65,7 +65,9 @@ public struct TaskScope: Sendable {
     /// (suspending until then).
     ///
     /// ```swift
-    /// try await scope.spawn(timeout: .after(.seconds(1))) { try await ping(host) }
+    /// try await pool.withTaskScope { scope in
+    ///     try await scope.spawn(timeout: .after(.seconds(1))) { try await ping(host) }
+    /// }
     /// ```
     /// If `work` throws, the scope cancels its other tasks and rethrows the error when it ends.
     /// - Parameter timeout: how long the task may run before it is cancelled and fails with

@@ -327,6 +327,7 @@ extension Sequence {
     /// The outcomes of these tasks, in the sequence's order, once every one has ended.
     ///
     /// ```swift
+    /// let handles = try (0..<8).map { i in try pool.submit { try await load(part: i) } }
     /// let outcomes = await handles.results()
     /// let failures = outcomes.filter { if case .failure = $0 { true } else { false } }
     /// ```
