@@ -19,7 +19,7 @@ let repetitions = Int(option("--repetitions") ?? "") ?? (quick ? 5 : 9)
 if arguments.contains("--help") {
     print(
         """
-        usage: spindle-bench [--quick] [--threads N] [--filter WORKLOAD] [--repetitions N]
+        usage: spindle-bench [--quick] [--threads N] [--filter WORKLOAD[,WORKLOAD…]] [--repetitions N]
                              [--json PATH] [--chart PATH] [--no-rayon] [--pin] [--counters]
                              [--heartbeat-us N] [--spin N]
                spindle-bench --instructions [--filter PROBE]  (callgrind counts of the join fast path vs sequential)
@@ -92,7 +92,11 @@ if arguments.contains("--pin") { configuration.pinning = .cores }
 let pool = try ThreadPool(configuration: configuration)
 let naivePool = NaivePool(threads: threads)
 var rows: [Row] = []
-func wanted(_ name: String) -> Bool { filter == nil || name.contains(filter!) }
+/// A row runs when no filter is given or its name contains one of the filter's comma-separated parts.
+func wanted(_ name: String) -> Bool {
+    guard let filter else { return true }
+    return filter.split(separator: ",").contains { name.contains($0) }
+}
 let info = RunInfo.current()
 
 print("spindle-bench — \(info.date) — \(info.cpu), usable cores \(info.cores), pool threads \(threads) — \(info.toolchain)")
