@@ -23,8 +23,8 @@ extension Ops {
     }
 
     /// Async closures through `submit`/`submitAwaitingCapacity`, with timeouts on some (never on
-    /// the thrower, whose error must reach the caller), then value, value after cancel, or
-    /// `results()` of all.
+    /// the thrower, whose error must reach the caller); then each handle's value, some after a
+    /// `cancel()`.
     static func asyncTask(_ ctx: Ctx) async {
         var ctx = ctx
         let env = ctx.env
