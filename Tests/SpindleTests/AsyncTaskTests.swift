@@ -31,6 +31,17 @@ final class AsyncGate: Sendable {
 
 struct Boom: Error, Equatable { let id: Int }
 
+/// Spawns `count` scope tasks that each count their start, sleep until they are cancelled, and
+/// count that.
+func spawnSleepers(_ count: Int, in scope: TaskScope, started: Counter, sawCancellation: Counter) async throws {
+    for _ in 0..<count {
+        try await scope.spawn {
+            _ = started.add()
+            do { try await Task.sleep(for: .seconds(600)) } catch { _ = sawCancellation.add() }
+        }
+    }
+}
+
 @Suite("async tasks under maxPending")
 struct AsyncTaskTests {
     @Test("submit of an async closure runs it on the pool and its handle delivers the value")
@@ -411,12 +422,7 @@ struct TaskScopeTests {
         let sawCancellation = Counter()
         await #expect(throws: Boom(id: 9)) {
             try await pool.withTaskScope { scope in
-                for _ in 0..<4 {
-                    try await scope.spawn {
-                        _ = started.add()
-                        do { try await Task.sleep(for: .seconds(600)) } catch { _ = sawCancellation.add() }
-                    }
-                }
+                try await spawnSleepers(4, in: scope, started: started, sawCancellation: sawCancellation)
                 while started.value < 4 { await Task.yield() }
                 throw Boom(id: 9)
             }
@@ -432,12 +438,7 @@ struct TaskScopeTests {
         let sawCancellation = Counter()
         let caller = Task(executorPreference: asyncDriver) {
             try await pool.withTaskScope { scope in
-                for _ in 0..<3 {
-                    try await scope.spawn {
-                        _ = started.add()
-                        do { try await Task.sleep(for: .seconds(600)) } catch { _ = sawCancellation.add() }
-                    }
-                }
+                try await spawnSleepers(3, in: scope, started: started, sawCancellation: sawCancellation)
                 try await Task.sleep(for: .seconds(600))
             }
         }

@@ -91,17 +91,7 @@ extension ThreadPool {
         let registry = self.registry
         let limit = timeout.resolved(registry.configuration.taskTimeout)
         Task(executorPreference: self) {
-            if let limit {
-                if await runCancellingAfter(limit, work) == nil {
-                    registry.timedOutTasks.wrappingAdd(1, ordering: .relaxed)  // a count
-                    registry.record(.failed)
-                } else {
-                    registry.record(.completed)
-                }
-            } else {
-                await work()
-                registry.record(.completed)
-            }
+            registry.record(TaskOutcome(await runUnderTimeout(work, limit: limit, registry: registry)))
             registry.pendingPlaces.giveBackKept()  // exactly once, as the task ends
         }
     }

@@ -101,7 +101,7 @@ public struct TaskScope: Sendable {
         let state = self.state
         let task = Task(executorPreference: pool) {
             var failure: (any Error)?
-            do { try await runScopeTask(work, limit: limit, registry: registry) } catch { failure = error }
+            do { try await runUnderTimeout(work, limit: limit, registry: registry).get() } catch { failure = error }
             places.giveBackKept()  // before the scope can see the task end
             state.finished(slot, failure: failure)
         }
@@ -220,10 +220,7 @@ final class ScopeState: @unchecked Sendable {  // every field under `lock`, but 
     func waitForAll() async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             let done = lock.withLock { () -> Bool in
-                if live == 0 {
-                    ended = true
-                    return true
-                }
+                if live == 0 { return true }
                 drained = continuation
                 return false
             }
@@ -231,16 +228,4 @@ final class ScopeState: @unchecked Sendable {  // every field under `lock`, but 
         }
         lock.withLock { ended = true }
     }
-}
-
-/// Runs one scope task's body under its timeout.
-private func runScopeTask(
-    _ work: @escaping @Sendable () async throws -> Void, limit: Duration?, registry: Registry
-) async throws {
-    guard let limit else { return try await work() }
-    guard let outcome = await runCancellingAfter(limit, work) else {
-        registry.timedOutTasks.wrappingAdd(1, ordering: .relaxed)  // a count
-        throw ThreadPoolError.taskTimedOut(after: limit)
-    }
-    try outcome.get()
 }

@@ -96,17 +96,7 @@ final class TaskState<T: Sendable>: @unchecked Sendable {
     /// it started, under the task's timeout, and publishes the outcome.
     func runAsync(_ work: @escaping @Sendable () async throws -> T) async {
         guard claim() else { return }  // cancelled before it started: `cancel` published that
-        let result: Result<T, any Error>
-        if let timeout {
-            if let finished = await runCancellingAfter(timeout, work) {
-                result = finished
-            } else {
-                registry.timedOutTasks.wrappingAdd(1, ordering: .relaxed)  // a count
-                result = .failure(ThreadPoolError.taskTimedOut(after: timeout))
-            }
-        } else {
-            result = await Result(awaiting: work)
-        }
+        let result = await runUnderTimeout(work, limit: timeout, registry: registry)
         registry.record(TaskOutcome(result))
         publish(result, finalState: Self.finished)
     }

@@ -55,6 +55,18 @@ extension Result where Failure == any Error {
     }
 }
 
+/// Runs an async task's body under its timeout, if it has one: the body's outcome, or
+/// `ThreadPoolError.taskTimedOut(after:)` (counted in the pool's metrics) when the timeout passed
+/// first and the body was cancelled. Every kind of async task runs its body through this.
+func runUnderTimeout<T: Sendable>(
+    _ work: @escaping @Sendable () async throws -> T, limit: Duration?, registry: Registry
+) async -> Result<T, any Error> {
+    guard let limit else { return await Result(awaiting: work) }
+    if let finished = await runCancellingAfter(limit, work) { return finished }
+    registry.timedOutTasks.wrappingAdd(1, ordering: .relaxed)  // a count
+    return .failure(ThreadPoolError.taskTimedOut(after: limit))
+}
+
 /// What one child of `runCancellingAfter`'s group reports.
 private enum TimedRace<T: Sendable>: Sendable {
     case finished(Result<T, any Error>)
