@@ -26,7 +26,7 @@ EXT_OPEN = re.compile(r"^\s*(?:@[A-Za-z_()]+\s+)*(?:public\s+|internal\s+|filepr
 IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 GENERIC_CLAUSE = re.compile(r"\b(?:class|struct|enum|actor|func|init|typealias)\b[^<{(\n]*<([^<>{}]*)>")
 # Members the standard library also has: a call of one is not attributed to a folder.
-STANDARD_MEMBERS = {"min", "max", "enqueue", "microseconds", "milliseconds", "seconds", "nanoseconds", "values"}
+STANDARD_MEMBERS = {"min", "max", "enqueue", "microseconds", "milliseconds", "seconds", "nanoseconds", "values", "split", "firstIndex", "lastIndex", "last", "contains"}
 # Associated types of standard protocols (Sequence, Result, Collection): a higher folder's
 # typealias of the same name does not own them.
 STANDARD_TYPES = {"Element", "Failure", "Success", "Index", "Indices", "Iterator", "SubSequence"}

@@ -127,23 +127,6 @@ int spindle_pin_current_thread(int cpu) {
 #endif
 }
 
-int spindle_cgroup_cpu_limit(void) {
-#if defined(__linux__)
-    FILE *f = fopen("/sys/fs/cgroup/cpu.max", "r");
-    if (!f) return 0;
-    char quota[32] = {0};
-    long long period = 0;
-    int fields = fscanf(f, "%31s %lld", quota, &period);
-    fclose(f);
-    if (fields != 2 || strcmp(quota, "max") == 0 || period <= 0) return 0;
-    long long q = atoll(quota);
-    if (q <= 0) return 0;
-    return (int)((q + period - 1) / period);
-#else
-    return 0;
-#endif
-}
-
 int64_t spindle_gettid(void) {
 #if defined(__linux__)
     return (int64_t)syscall(SYS_gettid);

@@ -623,11 +623,50 @@ if wanted("image-blur-4096") {
             Contender(name: "sequential") { blurDigest(blurSequential(src.base, width: width, height: height)) },
             Contender(name: "spindle-outside") { blurDigest(blurSpindleRows(src, width: width, height: height, pool: pool)) },
             Contender(name: "spindle") {
-                onWorker(pool) { blurDigest(blurSpindleRows(src, width: width, height: height, pool: pool)) }
+                blurDigest(blurSpindleRows(src, width: width, height: height, pool: pool, onWorker: true))
             },
             Contender(name: "dispatch") { blurDigest(blurDispatch(src, width: width, height: height)) },
         ])
     withExtendedLifetime(image) {}
+}
+
+if wanted("scan-1e7") {
+    // Inclusive prefix sums of 10^7 Int (checked +): `.parallel.reductions(+)` against the loop.
+    let data = (0..<10_000_000).map { ($0 &* 2_654_435_761) >> 20 & 1023 }
+    rows += measure(
+        workload: "scan-1e7", threads: threads, repetitions: repetitions,
+        contenders: [
+            Contender(name: "sequential") { scanDigest(scanSequential(data)) },
+            Contender(name: "spindle-outside") { scanDigest(scanSpindle(data, pool)) },
+            Contender(name: "spindle") { onWorker(pool) { scanDigest(scanSpindle(data, pool)) } },
+        ])
+}
+
+if wanted("double-sum-1e7") {
+    // A Double sum: adaptive (the fastest split, last bits vary with stealing) and
+    // `.deterministic` (bit-identical on any pool; "fixed-tree"): what the fixed tree costs.
+    var rng = SystemRandomNumberGenerator()
+    let data = (0..<10_000_000).map { _ in Double.random(in: 0..<1, using: &rng) }
+    rows += measure(
+        workload: "double-sum-1e7", threads: threads, repetitions: repetitions,
+        contenders: [
+            Contender(name: "sequential") { roundedCheck(doubleSumSequential(data)) },
+            Contender(name: "spindle-adaptive") { roundedCheck(doubleSumAdaptive(data, pool)) },
+            Contender(name: "spindle-fixed-tree") { roundedCheck(doubleSumDeterministic(data, pool)) },
+        ])
+}
+
+if wanted("scratch-state-1e5") {
+    // 10^5 items that each need a 256-entry scratch array: a new array per item, against one
+    // per thread (`map(makingState:)`), against the sequential loop reusing one.
+    let n = 100_000
+    rows += measure(
+        workload: "scratch-state-1e5", threads: threads, repetitions: repetitions,
+        contenders: [
+            Contender(name: "sequential") { histogramsSequential(n) },
+            Contender(name: "spindle-per-item") { histogramsPerElement(n, pool) },
+            Contender(name: "spindle-per-thread") { histogramsPerThread(n, pool) },
+        ])
 }
 
 // MARK: async integration

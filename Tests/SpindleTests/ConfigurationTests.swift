@@ -7,9 +7,51 @@ import Testing
     import Darwin
 #endif
 
+/// The calling thread's pthread identity, as a number.
+@Sendable func threadID() -> UInt {
+    #if canImport(Darwin)
+        UInt(bitPattern: pthread_self())
+    #else
+        UInt(pthread_self())
+    #endif
+}
+
 @Suite("configuration")
 struct ConfigurationTests {
     // MARK: Rejected values
+
+    @Test("thread hooks run on every worker, before its first job and before shutdown returns")
+    func threadHooks() throws {
+        let started = Locked<[Int: UInt]>([:])
+        let exited = Locked<[Int: UInt]>([:])
+        var configuration = ThreadPool.Configuration(threads: 3)
+        configuration.threadHooks = ThreadPool.ThreadHooks(
+            onStart: { index in started.withLock { $0[index] = threadID() } },
+            onExit: { index in exited.withLock { $0[index] = threadID() } })
+        let pool = try ThreadPool(configuration: configuration)
+        // Every job runs on a thread whose start hook has already run.
+        let unstartedRuns = Counter()
+        let handles = try (0..<64).map { _ in
+            try pool.submit {
+                // (`wait()` may run a task that has not started on the waiting thread itself.)
+                if let index = pool.currentThreadIndex, started.withLock({ $0[index] }) != threadID() { unstartedRuns.add() }
+            }
+        }
+        for handle in handles { try handle.wait() }
+        (0..<10_000).parallel(on: pool).forEach { _ in
+            if let index = pool.currentThreadIndex, started.withLock({ $0[index] }) != threadID() { unstartedRuns.add() }
+        }
+        pool.shutdown()
+        #expect(unstartedRuns.value == 0)
+        let starts = started.withLock { $0 }
+        let exits = exited.withLock { $0 }
+        #expect(Set(starts.keys) == [0, 1, 2])
+        #expect(starts == exits, "each worker's exit hook runs on its own thread, before shutdown returns")
+        #expect(configuration == configuration)
+        var other = configuration
+        other.threadHooks = ThreadPool.ThreadHooks()
+        #expect(other != configuration)
+    }
 
     @Test("zero and negative thread counts are rejected", arguments: [0, -1, -64, Int.min])
     func invalidThreadCount(threads: Int) {

@@ -231,6 +231,37 @@ struct ParallelIterationTests {
         #expect(found && first == 500 && !noTwenty && allBelow)
     }
 
+    @Test("last(where:), firstIndex, lastIndex and contains(_:) match the standard library's", arguments: [0, 1, 7, 1_001, largeCount], allStrategies)
+    func indexSearches(count: Int, strategy: SplitStrategy) {
+        let data = testData(count)
+        let p = data.parallel(on: pool).split(strategy)
+        for target in [-500, 0, 17, 499, 1_000] {
+            #expect(p.last(where: { $0 == target }) == data.last(where: { $0 == target }))
+            #expect(p.firstIndex(where: { $0 == target }) == data.firstIndex(where: { $0 == target }))
+            #expect(p.lastIndex(where: { $0 == target }) == data.lastIndex(where: { $0 == target }))
+            #expect(p.firstIndex(of: target) == data.firstIndex(of: target))
+            #expect(p.lastIndex(of: target) == data.lastIndex(of: target))
+            #expect(p.contains(target) == data.contains(target))
+        }
+        // Through adaptors: the last element of the filtered sequence, by collection order.
+        #expect(p.filter { $0 % 7 == 0 }.last(where: { $0 > 0 }) == data.filter { $0 % 7 == 0 }.last(where: { $0 > 0 }))
+        #expect(p.map { $0 * 2 }.last(where: { $0 < -900 }) == data.map { $0 * 2 }.last(where: { $0 < -900 }))
+        // Indices of a slice are the slice's own.
+        let slice = data.dropFirst(count / 3)
+        #expect(slice.parallel(on: pool).split(strategy).lastIndex(where: { $0 > 400 }) == slice.lastIndex(where: { $0 > 400 }))
+        #expect(slice.parallel(on: pool).split(strategy).firstIndex(where: { $0 > 400 }) == slice.firstIndex(where: { $0 > 400 }))
+    }
+
+    @Test("last(where:) rethrows the first error", arguments: allStrategies)
+    func lastWhereThrows(strategy: SplitStrategy) {
+        #expect(throws: TestError.boom(77)) {
+            _ = try (0..<largeCount).parallel(on: pool).split(strategy).last { (i: Int) throws(TestError) -> Bool in
+                if i == 77 { throw TestError.boom(77) }
+                return i == 5
+            }
+        }
+    }
+
     /// How much a search visits after its match, counted where nothing else can interfere: on
     /// the only worker of a one-thread pool, with no outside participant (a `spawnBroadcast`
     /// part's waiter does not take part). The loop looks at the stop flag between batches, so a

@@ -52,6 +52,55 @@ func spawnTree(_ scope: Scope<Never>, depth: Int, counter: Counter) {
 
 @Suite("scope")
 struct ScopeTests {
+    @Test("Spindle.scope and Spindle.spawn use the current worker's pool, else the shared pool")
+    func freeScopeAndSpawn() throws {
+        let pool = try ThreadPool(threads: 2)
+        defer { pool.shutdown() }
+        // From a worker of `pool`: every spawn runs on one of its workers (or the caller, its worker).
+        let onOwnPool = try onWorker(pool) { () -> Bool in
+            let elsewhere = Counter()
+            let ran = Counter()
+            Spindle.scope { (s: Scope<Never>) in
+                for _ in 0..<200 {
+                    s.spawn {
+                        if pool.currentThreadIndex == nil { elsewhere.add() }
+                        ran.add()
+                    }
+                }
+            }
+            return ran.value == 200 && elsewhere.value == 0
+        }
+        #expect(onOwnPool)
+        // From an outside thread: the shared pool (or this thread, which takes part).
+        let ran = Counter()
+        let onShared = Counter()
+        try Spindle.scope { (s: Scope<TestError>) throws(TestError) in
+            for _ in 0..<50 {
+                s.spawn {
+                    if pool.currentThreadIndex != nil { onShared.add(1_000) }  // never on `pool`
+                    ran.add()
+                }
+            }
+        }
+        #expect(ran.value == 50 && onShared.value == 0)
+        #expect(throws: TestError.boom(3)) {
+            try Spindle.scope { (s: Scope<TestError>) throws(TestError) in
+                s.spawn { () throws(TestError) in throw TestError.boom(3) }
+            }
+        }
+        // Free spawn from a worker: a background task of that worker's pool.
+        let done = TestSemaphore()
+        let spawnedOn = Locked<Int?>(nil)
+        try pool.spawn {
+            try? Spindle.spawn {
+                spawnedOn.withLock { $0 = pool.currentThreadIndex }
+                done.signal()
+            }
+        }
+        done.wait()
+        #expect(spawnedOn.withLock { $0 } != nil)
+    }
+
     @Test("an empty scope returns the body's value")
     func emptyScope() throws {
         let pool = try ThreadPool(threads: 2)

@@ -63,8 +63,6 @@ int spindle_affinity_cpu_count(void);
 int spindle_affinity_cpu_at(int ordinal);
 /// Pins the calling thread to one CPU; 0 on success.
 int spindle_pin_current_thread(int cpu);
-/// CPUs allowed by a cgroup v2 `cpu.max` quota (rounded up), or 0 when there is none.
-int spindle_cgroup_cpu_limit(void);
 
 int64_t spindle_gettid(void);
 int spindle_current_cpu(void);

@@ -229,3 +229,17 @@ extension ThreadPool {
         return value
     }
 }
+
+/// `scope` on the pool of the current worker, or on `ThreadPool.shared` from any other thread.
+///
+/// ```swift
+/// import Spindle
+/// let results = Results()
+/// Spindle.scope { (s: Scope<Never>) in
+///     for file in files { s.spawn { results.add(checksum(file)) } }
+/// }
+/// ```
+/// - Throws: as ``ThreadPool/scope(_:)``.
+public func scope<R, E: Error>(_ body: (Scope<E>) throws(E) -> R) throws(E) -> R {
+    try ThreadPool.currentOrShared.scope(body)
+}

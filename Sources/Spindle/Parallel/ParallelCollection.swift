@@ -80,6 +80,56 @@ extension RandomAccessCollection where Self: Sendable, Element: Sendable {
     }
 }
 
+// MARK: Indices
+
+extension ParallelCollection {
+    /// The index of the first element that satisfies `predicate`, as `Collection.firstIndex(where:)`.
+    /// Ranges after a hit stop; ranges before it go on.
+    ///
+    /// ```swift
+    /// let firstGap = timestamps.parallel.firstIndex { $0 > 1_000 }
+    /// ```
+    @inlinable
+    @inline(__always)
+    public func firstIndex<E: Error>(where predicate: @Sendable (Element) throws(E) -> Bool) throws(E) -> Base.Index? {
+        try _firstHit(where: predicate).map { base.index(base.startIndex, offsetBy: $0.position) }
+    }
+
+    /// The index of the last element that satisfies `predicate`, as
+    /// `BidirectionalCollection.lastIndex(where:)`. Ranges before a hit stop; ranges after it go on.
+    ///
+    /// ```swift
+    /// let lastValid = samples.parallel.lastIndex { !$0.isNaN }
+    /// ```
+    @inlinable
+    @inline(__always)
+    public func lastIndex<E: Error>(where predicate: @Sendable (Element) throws(E) -> Bool) throws(E) -> Base.Index? {
+        try _lastHit(where: predicate).map { base.index(base.startIndex, offsetBy: $0.position) }
+    }
+
+    /// The index of the first element equal to `element`.
+    ///
+    /// ```swift
+    /// let slot = ids.parallel.firstIndex(of: wanted)
+    /// ```
+    @inlinable
+    @inline(__always)
+    public func firstIndex(of element: Element) -> Base.Index? where Element: Equatable {
+        firstIndex(where: { $0 == element })
+    }
+
+    /// The index of the last element equal to `element`.
+    ///
+    /// ```swift
+    /// let lastSlot = ids.parallel.lastIndex(of: wanted)
+    /// ```
+    @inlinable
+    @inline(__always)
+    public func lastIndex(of element: Element) -> Base.Index? where Element: Equatable {
+        lastIndex(where: { $0 == element })
+    }
+}
+
 // MARK: Chunks
 
 extension ParallelCollection where Base.SubSequence: Sendable {

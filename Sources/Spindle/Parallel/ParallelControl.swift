@@ -1,11 +1,12 @@
 import Synchronization
 
-/// What the threads of one parallel loop share: whether to stop, the lowest position found by a
-/// search, and the first error thrown.
+/// What the threads of one parallel loop share: whether to stop, the lowest (or highest) position
+/// found by a search, and the first error thrown.
 ///
 /// States: running → stopped (an error, or a `contains`-style hit: every range stops at its next
 /// batch). `firstHit` only decreases; a range whose start lies beyond it stops, ranges before it
-/// go on (a lower hit may still be there). Stopping is a hint read relaxed: a thread that misses
+/// go on (a lower hit may still be there). `lastHit` (for `last(where:)`) only increases; a
+/// range that ends at or before it stops, ranges after it go on. Stopping is a hint read relaxed: a thread that misses
 /// it does a little extra work, never wrong work, because results are combined by position.
 /// The error is written under `lock` and read after the loop has joined every range (the joins'
 /// release/acquire order the write before the read).
@@ -13,17 +14,19 @@ import Synchronization
 final class _ParallelControl: @unchecked Sendable {  // `error` is guarded by `lock`; the rest is atomic
     @usableFromInline let stopped = Atomic<Bool>(false)
     @usableFromInline let firstHit = Atomic<Int>(Int.max)
+    @usableFromInline let lastHit = Atomic<Int>(Int.min)
     private let lock = FutexLock()
     private var error: (any Error)?
 
     @inlinable
     init() {}
 
-    /// Whether a range that would go on at `position` should stop.
+    /// Whether a range that would go on with `positions` should stop.
     @inlinable
-    func shouldStop(at position: Int) -> Bool {
+    func shouldStop(at positions: Range<Int>) -> Bool {
         // Relaxed: a hint (see the type's comment); the result does not depend on seeing it.
-        stopped.load(ordering: .relaxed) || firstHit.load(ordering: .relaxed) < position
+        stopped.load(ordering: .relaxed) || firstHit.load(ordering: .relaxed) < positions.lowerBound
+            || lastHit.load(ordering: .relaxed) >= positions.upperBound
     }
 
     /// Tells every range to stop at its next batch.
@@ -39,6 +42,18 @@ final class _ParallelControl: @unchecked Sendable {  // `error` is guarded by `l
         while position < current {
             // Relaxed: the hit's element travels in the loop's partial results, not through here.
             let (exchanged, seen) = firstHit.compareExchange(expected: current, desired: position, ordering: .relaxed)
+            if exchanged { return }
+            current = seen
+        }
+    }
+
+    /// Records a backward search hit at `position`; keeps the highest.
+    @inlinable
+    func recordLastHit(at position: Int) {
+        var current = lastHit.load(ordering: .relaxed)
+        while position > current {
+            // Relaxed: as in `recordHit`, the element travels in the partial results.
+            let (exchanged, seen) = lastHit.compareExchange(expected: current, desired: position, ordering: .relaxed)
             if exchanged { return }
             current = seen
         }

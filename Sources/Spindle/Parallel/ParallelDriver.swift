@@ -62,6 +62,8 @@ struct _FoldRun<Partial: Sendable>: Sendable {
                 return combine(initial, items)
             }
             return combine(initial, foldInChunks(0, count, size: size, on: me))
+        case .deterministic(let leafSize):
+            return combine(initial, foldDeterministically(0, count, leafSize: leafSize, on: me))
         }
     }
 
@@ -143,7 +145,7 @@ struct _FoldRun<Partial: Sendable>: Sendable {
         _ pieces: inout _PublishedPieces<Partial>, on me: LivePointer<Participant>
     ) {
         while lo < hi {
-            if control.shouldStop(at: lo) {
+            if control.shouldStop(at: lo..<hi) {
                 lo = hi
                 return
             }
@@ -194,7 +196,7 @@ struct _FoldRun<Partial: Sendable>: Sendable {
             published += 1
         }
         while let (item, positions) = queue.claim() {
-            if control.shouldStop(at: positions.lowerBound) { continue }
+            if control.shouldStop(at: positions) { continue }
             var result = identity()
             fold(&result, positions)
             queue.store(result, for: item)
@@ -215,7 +217,7 @@ struct _FoldRun<Partial: Sendable>: Sendable {
     @inlinable
     func claimQueuedItems(_ queue: _ItemQueue<Partial>) {
         while let (item, positions) = queue.claim() {
-            if control.shouldStop(at: positions.lowerBound) { continue }
+            if control.shouldStop(at: positions) { continue }
             var result = identity()
             fold(&result, positions)
             queue.store(result, for: item)
@@ -265,12 +267,37 @@ struct _FoldRun<Partial: Sendable>: Sendable {
         return combine(left, right)
     }
 
+    /// The fixed tree of `SplitStrategy.deterministic(leafSize:)`: `lo..<hi` holds `k` leaves of
+    /// `leafSize` positions (the last one shorter, `lo` at a leaf boundary); with `k > 1` it is
+    /// split after `k / 2` leaves and the halves joined, so the tree, and with it every `combine`
+    /// and its operands, depends only on the length. Each leaf is folded from `identity()`.
+    @inlinable
+    func foldDeterministically(_ lo: Int, _ hi: Int, leafSize: Int, on me: LivePointer<Participant>) -> Partial {
+        let leaves = (hi - lo) / leafSize + ((hi - lo) % leafSize == 0 ? 0 : 1)
+        if leaves <= 1 {
+            var partial = identity()
+            foldPiece(lo, hi, &partial)
+            return partial
+        }
+        let mid = lo + (leaves / 2) * leafSize
+        let (left, right) = ThreadPool._join(
+            on: me,
+            {
+                foldDeterministically(lo, mid, leafSize: leafSize, on: me)
+            },
+            { [self] in
+                // SAFETY: as in `foldAdaptively`: a join half runs on a participant.
+                unsafe foldDeterministically(mid, hi, leafSize: leafSize, on: Participant.current.unsafelyUnwrapped)
+            })
+        return combine(left, right)
+    }
+
     /// Folds a fixed piece, looking at the stop flag between batches.
     @inlinable
     func foldPiece(_ lo: Int, _ hi: Int, _ partial: inout Partial) {
         var lo = lo
         while lo < hi {
-            if control.shouldStop(at: lo) { return }
+            if control.shouldStop(at: lo..<hi) { return }
             let end = hi - lo > Self.stopCheckBatch ? lo + Self.stopCheckBatch : hi
             fold(&partial, lo..<end)
             lo = end

@@ -189,6 +189,36 @@ extension ParallelSequence {
     @inlinable
     @inline(__always)
     public func first<E: Error>(where predicate: @Sendable (Element) throws(E) -> Bool) throws(E) -> Element? {
+        try _firstHit(where: predicate)?.element
+    }
+
+    /// The last element, in collection order, that satisfies `predicate`. Ranges before a hit
+    /// stop; ranges after it go on, since a later hit may still be there.
+    ///
+    /// ```swift
+    /// let lastError = logLines.parallel.last { $0.hasPrefix("error:") }
+    /// ```
+    @inlinable
+    @inline(__always)
+    public func last<E: Error>(where predicate: @Sendable (Element) throws(E) -> Bool) throws(E) -> Element? {
+        try _lastHit(where: predicate)?.element
+    }
+
+    /// Whether the sequence contains `element`; stops every range once it is found.
+    ///
+    /// ```swift
+    /// let hasZero = readings.parallel.contains(0)
+    /// ```
+    @inlinable
+    @inline(__always)
+    public func contains(_ element: Element) -> Bool where Element: Equatable {
+        contains(where: { $0 == element })
+    }
+
+    /// The first hit of a search and its base position (`first(where:)`, `firstIndex(where:)`).
+    @inlinable
+    @inline(__always)
+    func _firstHit<E: Error>(where predicate: @Sendable (Element) throws(E) -> Bool) throws(E) -> (position: Int, element: Element)? {
         let control = _ParallelControl()
         let found: (position: Int, element: Element)? = withoutActuallyEscaping(predicate) { predicate in
             _runFold(
@@ -201,7 +231,25 @@ extension ParallelSequence {
                 }, combine: { left, right in left ?? right })
         }
         try control.rethrow(as: E.self)
-        return found?.element
+        return found
+    }
+
+    /// The last hit of a search and its base position (`last(where:)`, `lastIndex(where:)`).
+    @inlinable
+    @inline(__always)
+    func _lastHit<E: Error>(where predicate: @Sendable (Element) throws(E) -> Bool) throws(E) -> (position: Int, element: Element)? {
+        let control = _ParallelControl()
+        let found: (position: Int, element: Element)? = withoutActuallyEscaping(predicate) { predicate in
+            _runFold(
+                control: control, initial: nil, identity: { nil },
+                fold: { partial, positions in
+                    var sink = _LastSink(found: partial, predicate: predicate, control: control)
+                    _ = self._drive(positions, into: &sink)
+                    partial = sink.found
+                }, combine: { left, right in right ?? left })
+        }
+        try control.rethrow(as: E.self)
+        return found
     }
 
     /// The smallest element by `areInIncreasingOrder` (the first of equal ones), or `nil` if
@@ -545,6 +593,35 @@ struct _FirstSink<Input, E: Error>: _ParallelSink {
             found = (position, element)
             control.recordHit(at: position)
             return false
+        } catch {
+            control.fail(error)
+            return false
+        }
+    }
+}
+
+/// The last element of a range that satisfies the predicate so far; goes on to the range's end.
+@usableFromInline
+struct _LastSink<Input, E: Error>: _ParallelSink {
+    @usableFromInline var found: (position: Int, element: Input)?
+    @usableFromInline let predicate: @Sendable (Input) throws(E) -> Bool
+    @usableFromInline let control: _ParallelControl
+
+    @inlinable
+    init(found: (position: Int, element: Input)?, predicate: @escaping @Sendable (Input) throws(E) -> Bool, control: _ParallelControl) {
+        self.found = found
+        self.predicate = predicate
+        self.control = control
+    }
+
+    @inlinable
+    @inline(__always)
+    mutating func consume(_ position: Int, _ element: Input) -> Bool {
+        do throws(E) {
+            guard try predicate(element) else { return true }
+            found = (position, element)
+            control.recordLastHit(at: position)
+            return true
         } catch {
             control.fail(error)
             return false

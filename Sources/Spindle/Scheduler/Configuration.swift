@@ -61,6 +61,42 @@ extension ThreadPool {
         /// ```
         public var taskTimeout: Duration? = nil
 
+        /// Code each worker thread runs on itself as it starts serving the pool and as it stops:
+        /// thread-local set-up, profiler registration, thread names of your own. `nil` (the
+        /// default) for none.
+        ///
+        /// ```swift
+        /// var configuration = ThreadPool.Configuration(threads: 4)
+        /// configuration.threadHooks = ThreadPool.ThreadHooks(
+        ///     onStart: { index in print("worker \(index) up") },
+        ///     onExit: { index in print("worker \(index) down") })
+        /// ```
+        public var threadHooks: ThreadHooks? = nil
+
+        /// Keeps the number of workers at the usable CPU count (``ThreadPool/usableCoreCount``:
+        /// the affinity mask and the cgroup v2 `cpu.max` quotas of the process's cgroup and its
+        /// ancestors) as it changes at run time, re-read every second: for services in
+        /// containers whose CPU limit is raised or lowered while they run. Off by default.
+        ///
+        /// The pool starts with `threads` workers; each time the limit read differs from the
+        /// previous read, the pool resizes to it (between 1 and ``ThreadPool/maxThreadCount``),
+        /// as ``ThreadPool/resize(threads:)`` would, so nothing queued is lost. A `resize` of your
+        /// own holds until the limit next changes. Ignored by ``ThreadPool/shared``, which is
+        /// perpetual.
+        ///
+        /// ```swift
+        /// var configuration = ThreadPool.Configuration()
+        /// configuration.followCPULimit = true
+        /// let pool = try ThreadPool(configuration: configuration)
+        /// ```
+        public var followCPULimit = false
+
+        /// Where `followCPULimit` and `usableCoreCount` read the limit (tests point it at a fake
+        /// cgroup tree).
+        var cpuLimit = CPULimit.system
+        /// How often `followCPULimit` re-reads the limit.
+        var cpuLimitCheckInterval: Duration = .seconds(1)
+
         /// A configuration with `threads` workers and defaults for everything else.
         public init(
             threads: Int = ThreadPool.usableCoreCount,
@@ -118,17 +154,55 @@ extension ThreadPool {
             if let timeout = taskTimeout, timeout <= .zero { throw .invalidTaskTimeout(timeout) }
         }
 
+        var cpuLimitCheckNanoseconds: Int64 {
+            let (seconds, attoseconds) = cpuLimitCheckInterval.components
+            return max(1, seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+        }
+
         var heartbeatNanoseconds: Int64 {
             let (seconds, attoseconds) = heartbeatInterval.components
             return max(1, seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
         }
     }
 
-    /// The CPUs this process may use: its affinity mask, capped by a cgroup v2 `cpu.max` quota.
-    /// Not the machine's configured CPU count, which ignores both.
-    public static var usableCoreCount: Int {
-        let affinity = Int(spindle_affinity_cpu_count())
-        let quota = Int(spindle_cgroup_cpu_limit())
-        return max(1, quota > 0 ? min(affinity, quota) : affinity)
+    /// Code run by each worker thread, on that thread, around its service of the pool
+    /// (``Configuration/threadHooks``).
+    ///
+    /// - `onStart(index)` runs before the worker takes its first job; `onExit(index)` after its
+    ///   last, before `shutdown()` (or a pool's `deinit`) counts it as gone, so every `onExit`
+    ///   has returned when `shutdown()` returns. `index` is the worker's index, `0..<threads`.
+    /// - A worker of ``ThreadPool/shared`` that retires when idle runs `onExit`, and its
+    ///   successor on the same index `onStart` (possibly before the first `onExit` has returned).
+    ///   A retirement called off at the last moment runs `onStart` again on the same thread.
+    /// - The hooks run as worker code: they may call the pool (`join`, parallel loops), but must
+    ///   not wait for background work, which would then have a worker fewer.
+    ///
+    /// Two configurations are equal only if they hold the same `ThreadHooks` value (each
+    /// `init` makes a new one).
+    public struct ThreadHooks: Sendable, Equatable {
+        /// Identity for `==`: closures cannot be compared.
+        private final class Identity: Sendable {}
+        private let identity = Identity()
+        /// Runs on each worker thread as it starts serving the pool.
+        public let onStart: @Sendable (_ workerIndex: Int) -> Void
+        /// Runs on each worker thread as it stops serving the pool.
+        public let onExit: @Sendable (_ workerIndex: Int) -> Void
+
+        /// Hooks with either part optional.
+        public init(
+            onStart: @escaping @Sendable (_ workerIndex: Int) -> Void = { _ in },
+            onExit: @escaping @Sendable (_ workerIndex: Int) -> Void = { _ in }
+        ) {
+            self.onStart = onStart
+            self.onExit = onExit
+        }
+
+        public static func == (lhs: ThreadHooks, rhs: ThreadHooks) -> Bool { lhs.identity === rhs.identity }
     }
+
+    /// The CPUs this process may use: its affinity mask, capped by the cgroup v2 `cpu.max` quotas
+    /// of its cgroup and of every ancestor (the tightest wins, rounded up to whole CPUs). Not the
+    /// machine's configured CPU count, which ignores both.
+    public static var usableCoreCount: Int { CPULimit.system.usableCores() }
 }
+

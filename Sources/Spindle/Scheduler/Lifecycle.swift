@@ -137,6 +137,7 @@ extension Registry {
             shutdown()
             throw error
         }
+        cpuLimitWatcher?.start(registry: self)
     }
 
     /// Starts a thread on vacant slot `index`, after joining the slot's previous thread.
@@ -293,6 +294,7 @@ extension Registry {
             // its loop; this one is about to.
             for thread in threads { thread.detach() }
             heartbeat.stop()
+            cpuLimitWatcher?.stop()
             shutdownFinished.set()
         }
         return left
@@ -351,7 +353,10 @@ extension Registry {
                 return (callerIsInside ? .returnAtOnce : .waitForFinish, first)
             }
         }
-        if first { pendingPlaces.waiters.failAll(with: ThreadPoolError.shutDown) }
+        if first {
+            pendingPlaces.waiters.failAll(with: ThreadPoolError.shutDown)
+            cpuLimitWatcher?.requestStop()  // no resizes while the pool closes
+        }
         sleep.wakeAll()
         return outcome
     }
@@ -362,6 +367,7 @@ extension Registry {
         let threads = lifecycleLock.withLock { lifecycle.takeThreads() }
         for thread in threads { thread.join() }
         heartbeat.stop()
+        cpuLimitWatcher?.stop()
         lifecycleLock.withLock {
             lifecycle.phase = .finished
             lifecycle.assertInvariants(activeWorkers: 0)

@@ -68,6 +68,8 @@ final class Registry: @unchecked Sendable {  // mutable state is atomic or guard
 
     let sleep = WorkerSleepState()
     let heartbeat: Heartbeat
+    /// The thread of `Configuration.followCPULimit`, if it is on.
+    let cpuLimitWatcher: CPULimitWatcher?
 
     /// Source of call identities (`Participant.family`). 0 is never handed out.
     private let nextFamily = Atomic<Int>(1)
@@ -109,6 +111,9 @@ final class Registry: @unchecked Sendable {  // mutable state is atomic or guard
         lifecycle = PoolLifecycle(slotCount: maxWorkers)
         pendingPlaces = PendingPlaces(bound: configuration.maxPending)
         heartbeat = Heartbeat(intervalNanoseconds: configuration.heartbeatNanoseconds)
+        cpuLimitWatcher =
+            configuration.followCPULimit
+            ? CPULimitWatcher(source: configuration.cpuLimit, intervalNanoseconds: configuration.cpuLimitCheckNanoseconds) : nil
         tracer = configuration.tracing ? TraceRecorder(eventsPerParticipant: 1 << 20) : nil
         LiveObjects.created(.registry)
     }

@@ -11,8 +11,15 @@ enum Worker {
         }
         // A retirement cancelled while this worker was on its way out sends it back to work.
         // Once `leaveSlot` says the slot is vacant, nothing of `me` may be touched: a new thread
-        // may start on the slot.
-        while !registry.leaveSlot(index, reason: serve(registry: registry, me: me, index: index)) {}
+        // may start on the slot. The exit hook runs before it, so that shutdown, which waits for
+        // every slot to be vacant, also waits for the hooks.
+        let hooks = registry.configuration.threadHooks
+        while true {
+            hooks?.onStart(index)
+            let reason = serve(registry: registry, me: me, index: index)
+            hooks?.onExit(index)
+            if registry.leaveSlot(index, reason: reason) { break }
+        }
     }
 
     /// Finds and runs work until the worker retires or the closed pool has nothing left; sets up

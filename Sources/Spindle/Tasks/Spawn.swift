@@ -97,3 +97,15 @@ extension ThreadPool {
         }
     }
 }
+
+/// `spawn` on the pool of the current worker, or on `ThreadPool.shared` from any other thread:
+/// a background task, fire and forget.
+///
+/// ```swift
+/// import Spindle
+/// try Spindle.spawn { writeLog(entry) }
+/// ```
+/// - Throws: as ``ThreadPool/spawn(_:)``.
+public func spawn(_ work: @escaping @Sendable () -> Void) throws(ThreadPoolError) {
+    try ThreadPool.currentOrShared.spawn(work)
+}
