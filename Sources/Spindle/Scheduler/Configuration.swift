@@ -91,6 +91,15 @@ extension ThreadPool {
         /// ```
         public var followCPULimit = false
 
+        /// The most spare workers ``ThreadPool/blocking(_:)`` sections may lend at once; `nil`
+        /// (the default) for as many as `threads`, so that every worker may block and the pool
+        /// still has `threads` workers running. `0` turns the compensation off.
+        public var maxSpareThreads: Int? = nil
+
+        /// How long a spare worker that no blocking section needs any more waits for work
+        /// before it goes away. Must be positive.
+        public var spareThreadIdleTimeout: Duration = .seconds(1)
+
         /// Where `followCPULimit` and `usableCoreCount` read the limit (tests point it at a fake
         /// cgroup tree).
         var cpuLimit = CPULimit.system
@@ -152,6 +161,13 @@ extension ThreadPool {
             }
             if let max = maxPending, max < 1 { throw .invalidMaxPending(max) }
             if let timeout = taskTimeout, timeout <= .zero { throw .invalidTaskTimeout(timeout) }
+            if let spares = maxSpareThreads, spares < 0 { throw .invalidMaxSpareThreads(spares) }
+            guard spareThreadIdleTimeout > .zero else { throw .invalidSpareThreadIdleTimeout(spareThreadIdleTimeout) }
+        }
+
+        var spareIdleNanoseconds: Int64 {
+            let (seconds, attoseconds) = spareThreadIdleTimeout.components
+            return max(1, seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
         }
 
         var cpuLimitCheckNanoseconds: Int64 {

@@ -174,27 +174,12 @@ extension Registry {
             guard lifecycle.phase == .running else { throw .shutDown }
             defer { lifecycle.assertInvariants(activeWorkers: activeWorkers.load(ordering: .relaxed)) }
             let current = activeWorkers.load(ordering: .relaxed)
+            blocking.sparesStarted = 0  // an explicit width replaces the blocking sections' spares
             if count < current {
-                for i in count..<current {
-                    lifecycle.slots[i].state = .retiring
-                    participant(at: i).pointee.retireRequested.store(true, ordering: .releasing)  // pairs with the worker's acquiring load
-                }
-                activeWorkers.store(count, ordering: .relaxed)  // a count; the lock orders it for admissions
+                for i in (count..<current).reversed() { retireHighestSlot(i) }
                 return count..<current
             }
-            for i in current..<count {
-                switch lifecycle.slots[i].state {
-                case .retiring, .leaving:
-                    // Cancel the retirement: the thread is still in its loop (see `leaveSlot`).
-                    lifecycle.slots[i].state = .running
-                    participant(at: i).pointee.retireRequested.store(false, ordering: .relaxed)  // the worker re-checks under the lock
-                case .vacant:
-                    try startWorker(at: i)
-                case .running:
-                    preconditionFailure("worker slot \(i) beyond the active workers is running")
-                }
-                activeWorkers.store(i + 1, ordering: .relaxed)  // a count; the lock orders it for admissions
-            }
+            for i in current..<count { try activateSlot(i) }
             return count..<count
         }
         for i in retired { participant(at: i).pointee.parker.unpark() }
@@ -204,6 +189,31 @@ extension Registry {
         } else if !callerIsInsidePool {
             waitForRetirements(retired)
         }
+    }
+
+    /// Puts slot `i` (the first beyond the active workers) to work: cancels its retirement if its
+    /// thread is still on its way out, else starts a thread on it. Under `lifecycleLock`.
+    func activateSlot(_ i: Int) throws(ThreadPoolError) {
+        precondition(i == activeWorkers.load(ordering: .relaxed), "slot \(i) is not the next one")
+        switch lifecycle.slots[i].state {
+        case .retiring, .leaving:
+            // Cancel the retirement: the thread is still in its loop (see `leaveSlot`).
+            lifecycle.slots[i].state = .running
+            participant(at: i).pointee.retireRequested.store(false, ordering: .relaxed)  // the worker re-checks under the lock
+        case .vacant:
+            try startWorker(at: i)
+        case .running:
+            preconditionFailure("worker slot \(i) beyond the active workers is running")
+        }
+        activeWorkers.store(i + 1, ordering: .relaxed)  // a count; the lock orders it for admissions
+    }
+
+    /// Marks the highest active slot, `i`, as retiring and tells its worker. Under `lifecycleLock`.
+    func retireHighestSlot(_ i: Int) {
+        precondition(i == activeWorkers.load(ordering: .relaxed) - 1, "slot \(i) is not the highest")
+        lifecycle.slots[i].state = .retiring
+        participant(at: i).pointee.retireRequested.store(true, ordering: .releasing)  // pairs with the worker's acquiring load
+        activeWorkers.store(i, ordering: .relaxed)  // a count; the lock orders it for admissions
     }
 
     /// Waits until every slot in `indices` has left or was put back to work, joining the threads
@@ -233,7 +243,7 @@ extension Registry {
     }
 
     /// Wakes `waitForRetirements` callers after slots left or were put back to work.
-    private func noteSlotsChanged() {
+    func noteSlotsChanged() {
         // Releasing: pairs with `waitForRetirements`' acquiring ticket load (the state itself
         // is read under the lock).
         slotsChanged.withAtomic { $0.wrappingAdd(1, ordering: .releasing) }

@@ -85,6 +85,12 @@ final class Registry: @unchecked Sendable {  // mutable state is atomic or guard
     let lifecycleLock = FutexLock()
     /// Under `lifecycleLock`.
     var lifecycle: PoolLifecycle
+    /// Workers in blocking sections and the spares started for them, under `lifecycleLock`.
+    var blocking = BlockingSections()
+    /// Spares beyond the workers still blocked (`BlockingSections.surplus`), mirrored for the
+    /// worker loop's lock-free look before it parks. Relaxed: a hint; the retirement itself is
+    /// decided under `lifecycleLock`.
+    let spareSurplus = Atomic<Int>(0)
     /// Whether admission is closed, under `lifecycleLock`.
     var isClosed: Bool { lifecycle.phase != .running }
     /// Mirror of `isClosed` for lock-free reads in the worker loop (set under the lock).

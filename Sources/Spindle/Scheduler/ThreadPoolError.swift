@@ -28,6 +28,7 @@ public struct ThreadPoolError: Error, Hashable, Sendable, CustomStringConvertibl
             case invalidThreadCount, invalidHeartbeatInterval, invalidStackSize, invalidMaxPending
             case shutDown, saturated, timedOut, threadCreationFailed, invalidMaxConcurrent
             case sharedPoolIsPerpetual, taskTimedOut, invalidTaskTimeout
+            case invalidMaxSpareThreads, invalidSpareThreadIdleTimeout
         }
 
         let base: Base
@@ -56,6 +57,10 @@ public struct ThreadPoolError: Error, Hashable, Sendable, CustomStringConvertibl
         public static let taskTimedOut = Code(base: .taskTimedOut)
         /// See ``ThreadPoolError/invalidTaskTimeout(_:)``.
         public static let invalidTaskTimeout = Code(base: .invalidTaskTimeout)
+        /// `maxSpareThreads` must not be negative.
+        public static let invalidMaxSpareThreads = Code(base: .invalidMaxSpareThreads)
+        /// `spareThreadIdleTimeout` must be positive.
+        public static let invalidSpareThreadIdleTimeout = Code(base: .invalidSpareThreadIdleTimeout)
 
         public var description: String { "\(base)" }
 
@@ -122,6 +127,13 @@ public struct ThreadPoolError: Error, Hashable, Sendable, CustomStringConvertibl
     /// A task timeout of `timeout` is not positive.
     public static func invalidTaskTimeout(_ timeout: Duration) -> Self { Self(.invalidTaskTimeout, duration: timeout) }
 
+    /// `maxSpareThreads` of `n` is negative.
+    public static func invalidMaxSpareThreads(_ n: Int) -> Self { Self(.invalidMaxSpareThreads, rejectedValue: n) }
+    /// A spare thread idle timeout of `timeout` is not positive.
+    public static func invalidSpareThreadIdleTimeout(_ timeout: Duration) -> Self {
+        Self(.invalidSpareThreadIdleTimeout, duration: timeout)
+    }
+
     /// Matches exactly this error: `catch ThreadPoolError.shutDown`.
     public static func ~= (expected: ThreadPoolError, error: any Error) -> Bool {
         (error as? ThreadPoolError) == expected
@@ -153,6 +165,10 @@ public struct ThreadPoolError: Error, Hashable, Sendable, CustomStringConvertibl
             return "the task ran past its timeout of \(duration) and was cancelled"
         case .invalidTaskTimeout:
             return "invalid task timeout \(duration): it must be greater than zero (or nil for none)"
+        case .invalidMaxSpareThreads:
+            return "invalid maxSpareThreads \(value): it must be 0 or more (or nil for as many as the pool's threads)"
+        case .invalidSpareThreadIdleTimeout:
+            return "invalid spare thread idle timeout \(duration): it must be greater than zero"
         case .sharedPoolIsPerpetual:
             return "ThreadPool.shared cannot be resized or shut down: create a ThreadPool of your own to control its width and lifetime"
         }

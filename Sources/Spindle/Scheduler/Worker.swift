@@ -112,7 +112,12 @@ enum Worker {
             registry.heartbeat.participantWasFed()
             registry.heartbeat.participantBecameIdle()
             me.pointee.trace(.park)
-            registry.sleep.sleep(me, ticket: ticket)
+            // A spare no blocked worker needs parks only for the idle timeout, then retires
+            // unless a producer chose it (BlockingSections.swift).
+            let idleSpare = registry.mayRetireAsIdleSpare(index)
+            let chosen = registry.sleep.sleep(
+                me, ticket: ticket, timeoutNanoseconds: idleSpare ? registry.configuration.spareIdleNanoseconds : -1)
+            if idleSpare && !chosen { _ = registry.retireIdleSpare(index) }  // the loop's first check retires it
             me.pointee.trace(.unpark)
             registry.heartbeat.participantBecameActive()
             registry.heartbeat.participantBecameHungry()  // still without work until it finds some

@@ -110,14 +110,18 @@ final class WorkerSleepState: @unchecked Sendable {  // `sleepers` is guarded by
         if wasChosen { notifyWorkAvailable() }
     }
 
-    func sleep(_ me: LivePointer<Participant>, ticket: UInt32) {
-        me.pointee.parker.park(ticket: ticket)
+    /// Parks `me` on `ticket` (for at most `timeoutNanoseconds`, if not negative). Returns
+    /// whether a producer chose it: false after a timeout or a spurious wake-up, when `me` was
+    /// still listed (and is taken off the list here).
+    @discardableResult
+    func sleep(_ me: LivePointer<Participant>, ticket: UInt32, timeoutNanoseconds: Int64 = -1) -> Bool {
+        me.pointee.parker.park(ticket: ticket, timeoutNanoseconds: timeoutNanoseconds)
         // Off the list if the wake-up was spurious (a chosen sleeper was removed by its waker).
-        lock.withLock {
-            if let i = sleepers.firstIndex(of: me) {
-                sleepers.remove(at: i)
-                sleeperCount.store(sleepers.count, ordering: .relaxed)
-            }
+        return lock.withLock {
+            guard let i = sleepers.firstIndex(of: me) else { return true }
+            sleepers.remove(at: i)
+            sleeperCount.store(sleepers.count, ordering: .relaxed)
+            return false
         }
     }
 }
