@@ -311,7 +311,9 @@ func blurSequential(_ src: UnsafeBufferPointer<Float>, width: Int, height: Int) 
 /// more afresh (16,384 page faults per image) where the main thread's arena reuses freed memory:
 /// with that, the row measured the allocator's state left by earlier rows, not the scheduler
 /// (`perf stat -e page-faults`: +88,000 faults over one `map-collect-5e6` row).
-func blurSpindleRows(_ src: ReadOnlyBuffer<Float>, width: Int, height: Int, pool: ThreadPool, onWorker runsOnWorker: Bool = false) -> [Float] {
+func blurSpindleRows(
+    _ src: ReadOnlyBuffer<Float>, width: Int, height: Int, pool: ThreadPool, onWorker runsOnWorker: Bool = false
+) -> [Float] {
     Array(unsafeUninitializedCapacity: width * height) { buffer, count in
         let out = SendableBuffer(base: buffer)
         let loop: @Sendable () -> Int = {

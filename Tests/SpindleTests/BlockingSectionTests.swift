@@ -87,7 +87,7 @@ struct BlockingSectionTests {
             return threw && Spindle.blocking { true }
         }
         #expect(result)
-        #expect(waitUntil { pool.registry.lifecycleLock.withLock { pool.registry.blocking.blockedWorkers == 0 } })
+        #expect(waitUntil { pool.registry.lifecycleLock.withLock { pool.registry.blockingSections.blockedWorkers == 0 } })
     }
 
     @Test("invalid spare settings are rejected")

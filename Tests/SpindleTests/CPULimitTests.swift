@@ -11,7 +11,8 @@ struct FakeCgroupTree {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("spindle-cgroup-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory.appendingPathComponent("root"), withIntermediateDirectories: true)
         if let leaf {
-            try "12:cpu,cpuacct:/ignored/v1\n0::/\(leaf)\n".write(to: directory.appendingPathComponent("cgroup"), atomically: true, encoding: .utf8)
+            try "12:cpu,cpuacct:/ignored/v1\n0::/\(leaf)\n".write(
+                to: directory.appendingPathComponent("cgroup"), atomically: true, encoding: .utf8)
         } else {
             try "12:cpu,cpuacct:/only/v1\n".write(to: directory.appendingPathComponent("cgroup"), atomically: true, encoding: .utf8)
         }

@@ -231,7 +231,9 @@ struct ParallelIterationTests {
         #expect(found && first == 500 && !noTwenty && allBelow)
     }
 
-    @Test("last(where:), firstIndex, lastIndex and contains(_:) match the standard library's", arguments: [0, 1, 7, 1_001, largeCount], allStrategies)
+    @Test(
+        "last(where:), firstIndex, lastIndex and contains(_:) match the standard library's", arguments: [0, 1, 7, 1_001, largeCount],
+        allStrategies)
     func indexSearches(count: Int, strategy: SplitStrategy) {
         let data = testData(count)
         let p = data.parallel(on: pool).split(strategy)

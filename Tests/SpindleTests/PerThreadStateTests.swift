@@ -27,7 +27,8 @@ struct PerThreadStateTests {
             let clashes = Counter()
             let tracker = OnceTracker(count: count)
             let run: @Sendable () -> Void = {
-                (0..<count).parallel(on: pool).split(strategy).forEach(makingState: { ExclusiveScratch(serial: made.add()) }) { scratch, i in
+                (0..<count).parallel(on: pool).split(strategy).forEach(makingState: { ExclusiveScratch(serial: made.add()) }) {
+                    scratch, i in
                     if !scratch.enter() { clashes.add() }
                     scratch.buffer.append(i)  // a use that the address sanitizer or a clash would catch
                     if scratch.buffer.count > 64 { scratch.buffer.removeAll(keepingCapacity: true) }

@@ -152,3 +152,24 @@ func size(of url: URL) async throws -> Int { 0 }
 func ping(_ host: String) async throws {}
 func backUp(_ url: URL) async throws {}
 func load(part: Int) async throws -> Data { Data() }
+struct ScratchBuffer {
+    init(capacity: Int) {}
+}
+extension Image {
+    func writeThumbnail(using scratch: inout ScratchBuffer) throws {}
+}
+enum Hasher {
+    struct Scratch {
+        func digest(of file: File) -> Int { 0 }
+    }
+}
+let logLines: [String] = []
+let readings: [Int] = []
+let timestamps: [Int] = []
+let samples: [Double] = []
+let lengths: [Int] = []
+let wanted = 0
+final class Results: Sendable {
+    func add(_ value: Int) {}
+}
+func process(_ data: Data?) {}

@@ -4,7 +4,7 @@ extension ThreadPool {
     /// pool's other work keeps all of its threads (as Java's `ForkJoinPool.managedBlock`).
     ///
     /// ```swift
-    /// pool.spawn {
+    /// try pool.spawn {
     ///     let data = pool.blocking { try? Data(contentsOf: url) }  // a worker waits on the disk
     ///     process(data)                                           // CPU work goes on meanwhile
     /// }

@@ -149,7 +149,9 @@ extension IndexedParallelSequence {
 // @unsafe: a raw buffer written at positions the scan promises to hold once each.
 @unsafe
 @usableFromInline
-struct _ScanOutput<Element>: @unchecked Sendable {  // blocks write disjoint indices; the loops' joins order every write before the array is returned
+// @unchecked Sendable: blocks write disjoint indices; the loops' joins order every write before
+// the array is returned.
+struct _ScanOutput<Element>: @unchecked Sendable {
     @usableFromInline let base: UnsafeMutablePointer<Element>
 
     // SAFETY: only stores the address; `_scan` keeps it in bounds and alive.

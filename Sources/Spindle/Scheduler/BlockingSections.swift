@@ -32,16 +32,16 @@ extension Registry {
     /// A worker of this pool enters a blocking section: see `BlockingSections`.
     func enterBlockingSection() {
         let activated = lifecycleLock.withLock { () -> Bool in
-            blocking.blockedWorkers += 1
-            defer { spareSurplus.store(blocking.surplus, ordering: .relaxed) }  // a hint (see the property)
+            blockingSections.blockedWorkers += 1
+            defer { spareSurplus.store(blockingSections.surplus, ordering: .relaxed) }  // a hint (see the property)
             let cap = configuration.maxSpareThreads ?? configuration.threads
             let next = activeWorkers.load(ordering: .relaxed)
-            guard lifecycle.phase == .running, blocking.sparesStarted < blocking.blockedWorkers,
-                blocking.sparesStarted < cap, next < maxWorkers
+            guard lifecycle.phase == .running, blockingSections.sparesStarted < blockingSections.blockedWorkers,
+                blockingSections.sparesStarted < cap, next < maxWorkers
             else { return false }
             // A refused thread leaves the pool as it is: the section still runs, uncompensated.
             do { try activateSlot(next) } catch { return false }
-            blocking.sparesStarted += 1
+            blockingSections.sparesStarted += 1
             return true
         }
         if activated { noteSlotsChanged() }  // a called-back retirement someone may wait for
@@ -53,9 +53,9 @@ extension Registry {
     /// have parked untimed while the spares were all needed, and parks again with the timeout.
     func exitBlockingSection() {
         let highest = lifecycleLock.withLock { () -> Int? in
-            blocking.blockedWorkers -= 1
-            spareSurplus.store(blocking.surplus, ordering: .relaxed)  // a hint (see the property)
-            return blocking.surplus > 0 && lifecycle.phase == .running ? activeWorkers.load(ordering: .relaxed) - 1 : nil
+            blockingSections.blockedWorkers -= 1
+            spareSurplus.store(blockingSections.surplus, ordering: .relaxed)  // a hint (see the property)
+            return blockingSections.surplus > 0 && lifecycle.phase == .running ? activeWorkers.load(ordering: .relaxed) - 1 : nil
         }
         if let highest { participant(at: highest).pointee.parker.unpark() }
     }
@@ -74,13 +74,13 @@ extension Registry {
     /// that it too parks again with the timeout rather than untimed.
     func retireIdleSpare(_ index: Int) -> Bool {
         let (retired, moreSurplus) = lifecycleLock.withLock { () -> (Bool, Bool) in
-            guard lifecycle.phase == .running, blocking.surplus > 0, index == activeWorkers.load(ordering: .relaxed) - 1,
+            guard lifecycle.phase == .running, blockingSections.surplus > 0, index == activeWorkers.load(ordering: .relaxed) - 1,
                 lifecycle.slots[index].state == .running
             else { return (false, false) }
             retireHighestSlot(index)
-            blocking.sparesStarted -= 1
-            spareSurplus.store(blocking.surplus, ordering: .relaxed)  // a hint (see the property)
-            return (true, blocking.surplus > 0 && index > 0)
+            blockingSections.sparesStarted -= 1
+            spareSurplus.store(blockingSections.surplus, ordering: .relaxed)  // a hint (see the property)
+            return (true, blockingSections.surplus > 0 && index > 0)
         }
         // Still listed as a sleeper, it finds itself not chosen, searches, and parks again.
         if moreSurplus { participant(at: index - 1).pointee.parker.unpark() }

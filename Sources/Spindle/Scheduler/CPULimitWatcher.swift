@@ -9,7 +9,9 @@ import Synchronization
 /// stores `stopped` and then bumps the word, so a stop that lands anywhere in between ends the
 /// wait at once. Only a *change* of the limit resizes: a `resize(threads:)` of your own stays
 /// until the limit moves.
-final class CPULimitWatcher: @unchecked Sendable {  // atomics, a lock, and `started` (set before the thread starts, read after it is told to stop)
+// @unchecked Sendable: atomics, a lock, and `started` (set before the thread starts, read after
+// it is told to stop).
+final class CPULimitWatcher: @unchecked Sendable {
     let source: CPULimit
     let intervalNanoseconds: Int64
     private let stopped = Atomic<Bool>(false)

@@ -221,4 +221,3 @@ extension ThreadPool {
     /// machine's configured CPU count, which ignores both.
     public static var usableCoreCount: Int { CPULimit.system.usableCores() }
 }
-

@@ -174,7 +174,7 @@ extension Registry {
             guard lifecycle.phase == .running else { throw .shutDown }
             defer { lifecycle.assertInvariants(activeWorkers: activeWorkers.load(ordering: .relaxed)) }
             let current = activeWorkers.load(ordering: .relaxed)
-            blocking.sparesStarted = 0  // an explicit width replaces the blocking sections' spares
+            blockingSections.sparesStarted = 0  // an explicit width replaces the blocking sections' spares
             if count < current {
                 for i in (count..<current).reversed() { retireHighestSlot(i) }
                 return count..<current

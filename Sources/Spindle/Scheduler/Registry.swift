@@ -86,7 +86,7 @@ final class Registry: @unchecked Sendable {  // mutable state is atomic or guard
     /// Under `lifecycleLock`.
     var lifecycle: PoolLifecycle
     /// Workers in blocking sections and the spares started for them, under `lifecycleLock`.
-    var blocking = BlockingSections()
+    var blockingSections = BlockingSections()
     /// Spares beyond the workers still blocked (`BlockingSections.surplus`), mirrored for the
     /// worker loop's lock-free look before it parks. Relaxed: a hint; the retirement itself is
     /// decided under `lifecycleLock`.
