@@ -61,9 +61,9 @@ struct _FoldRun<Partial: Sendable>: Sendable {
                 pieces.deallocate()
                 return combine(initial, items)
             }
-            return combine(initial, foldInChunks(0, count, size: size, on: me))
+            return combine(initial, foldInHalves(0, count, leafSize: size, atLeafBoundaries: false, on: me))
         case .deterministic(let leafSize):
-            return combine(initial, foldDeterministically(0, count, leafSize: leafSize, on: me))
+            return combine(initial, foldInHalves(0, count, leafSize: leafSize, atLeafBoundaries: true, on: me))
         }
     }
 
@@ -246,48 +246,37 @@ struct _FoldRun<Partial: Sendable>: Sendable {
         return combine(left, right)
     }
 
-    /// Halves down to pieces of at most `size` positions; each halving is an ordinary `join`.
+    /// Halves `lo..<hi` down to pieces of at most `leafSize` positions, each halving an ordinary
+    /// `join`, and folds each piece from `identity()`: `.chunks(of:)` and `.deterministic`.
+    ///
+    /// `atLeafBoundaries` is the fixed tree of `SplitStrategy.deterministic(leafSize:)`: a range
+    /// of `k` leaves of `leafSize` positions (the last one shorter, `lo` at a leaf boundary) is
+    /// split after `k / 2` leaves, so the tree, and with it every `combine` and its operands,
+    /// depends only on the length. Otherwise the split is at the middle position.
     @inlinable
-    func foldInChunks(_ lo: Int, _ hi: Int, size: Int, on me: LivePointer<Participant>) -> Partial {
-        if hi - lo <= size {
+    func foldInHalves(_ lo: Int, _ hi: Int, leafSize: Int, atLeafBoundaries: Bool, on me: LivePointer<Participant>) -> Partial {
+        if hi - lo <= leafSize {
             var partial = identity()
             foldPiece(lo, hi, &partial)
             return partial
         }
-        let mid = lo + (hi - lo) / 2
-        let (left, right) = ThreadPool._join(
-            on: me,
-            {
-                foldInChunks(lo, mid, size: size, on: me)
-            },
-            { [self] in
-                // SAFETY: as in `foldAdaptively`: a join half runs on a participant.
-                unsafe foldInChunks(mid, hi, size: size, on: Participant.current.unsafelyUnwrapped)
-            })
-        return combine(left, right)
-    }
-
-    /// The fixed tree of `SplitStrategy.deterministic(leafSize:)`: `lo..<hi` holds `k` leaves of
-    /// `leafSize` positions (the last one shorter, `lo` at a leaf boundary); with `k > 1` it is
-    /// split after `k / 2` leaves and the halves joined, so the tree, and with it every `combine`
-    /// and its operands, depends only on the length. Each leaf is folded from `identity()`.
-    @inlinable
-    func foldDeterministically(_ lo: Int, _ hi: Int, leafSize: Int, on me: LivePointer<Participant>) -> Partial {
-        let leaves = (hi - lo) / leafSize + ((hi - lo) % leafSize == 0 ? 0 : 1)
-        if leaves <= 1 {
-            var partial = identity()
-            foldPiece(lo, hi, &partial)
-            return partial
+        // The leaf count only for the fixed tree: `.perItem` halves once per element.
+        let mid: Int
+        if atLeafBoundaries {
+            let leaves = (hi - lo) / leafSize + ((hi - lo) % leafSize == 0 ? 0 : 1)  // no overflow for any leaf size
+            mid = lo + (leaves / 2) * leafSize
+        } else {
+            mid = lo + (hi - lo) / 2
         }
-        let mid = lo + (leaves / 2) * leafSize
         let (left, right) = ThreadPool._join(
             on: me,
             {
-                foldDeterministically(lo, mid, leafSize: leafSize, on: me)
+                foldInHalves(lo, mid, leafSize: leafSize, atLeafBoundaries: atLeafBoundaries, on: me)
             },
             { [self] in
                 // SAFETY: as in `foldAdaptively`: a join half runs on a participant.
-                unsafe foldDeterministically(mid, hi, leafSize: leafSize, on: Participant.current.unsafelyUnwrapped)
+                unsafe foldInHalves(
+                    mid, hi, leafSize: leafSize, atLeafBoundaries: atLeafBoundaries, on: Participant.current.unsafelyUnwrapped)
             })
         return combine(left, right)
     }
