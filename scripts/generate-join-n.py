@@ -20,7 +20,7 @@ def arity(n: int) -> str:
     generics = ", ".join(["A"] + [f"{t}: Sendable" for t in types[1:]] + ["E: Error"])
     params = ",\n".join(
         [f"        _ a: () throws(E) -> A"]
-        + [f"        _ {c}: @Sendable () throws(E) -> {t}" for c, t in zip(closures[1:], types[1:])]
+        + [f"        _ {c}: sending () throws(E) -> {t}" for c, t in zip(closures[1:], types[1:])]
     )
     result = "(" + ", ".join(types) + ")"
     args = ", ".join(closures)
@@ -66,8 +66,11 @@ def arity(n: int) -> str:
 {params}
     ) throws(E) -> {result} {{
         guard let me = Participant.current(in: registryID) else {{
-            // An outside caller: again, as a participant.
-            return try _withParticipant {{ (_) throws(E) in try _joinCold({args}) }}
+            // An outside caller: again, as a participant (not through `_withParticipant`: the
+            // `sending` closures cannot be captured and sent on).
+            let entry = _enterAsOutsider()
+            defer {{ _exitAsOutsider(entry) }}
+            return try _joinCold({args})
         }}
         if me.pointee.heartbeatIsDue {{ ThreadPool._answerHeartbeat(on: me) }}
         let depth = me.pointee.joinDepth

@@ -90,3 +90,64 @@ func histogramsPerThread(_ n: Int, _ pool: ThreadPool) -> Int {
         return fullestBucket(i, &scratch)
     }.reduce(0) { $0 &+ $1 }
 }
+
+// MARK: bridged sequences
+
+/// A "line" of the bridged-sequence row: the text of a record number.
+func bridgeLines(_ n: Int) -> UnfoldSequence<String, Int> {
+    sequence(state: 0) { (i: inout Int) -> String? in
+        guard i < n else { return nil }
+        defer { i += 1 }
+        return String(i &* 7_919)
+    }
+}
+
+/// The per-line work: parse the number, then a few hundred rounds of mixing (a record to check).
+@inline(__always)
+func lineWork(_ line: String) -> Int {
+    var h = UInt64(Int(line) ?? 0)
+    for _ in 0..<300 {
+        h ^= h >> 31
+        h = h &* 0x9E37_79B9_7F4A_7C15
+    }
+    return Int(truncatingIfNeeded: h >> 40)
+}
+
+@inline(never)
+func bridgeSequential(_ n: Int) -> Int {
+    var total = 0
+    for line in bridgeLines(n) { total &+= lineWork(line) }
+    return total
+}
+
+/// `ParallelBridge`: read in windows while earlier ones are processed.
+@inline(never)
+func bridgeSpindle(_ n: Int, _ pool: ThreadPool) -> Int {
+    ParallelBridge(bridgeLines(n), on: pool).map(lineWork).reduce(0) { $0 &+ $1 }
+}
+
+/// The usual workaround: read everything into an array first, then a parallel loop.
+@inline(never)
+func bridgeCollectFirst(_ n: Int, _ pool: ThreadPool) -> Int {
+    Array(bridgeLines(n)).parallel(on: pool).map(lineWork).reduce(0) { $0 &+ $1 }
+}
+
+// MARK: blocking sections
+
+/// CPU work of the blocking-section row: one item of a parallel loop.
+@inline(__always)
+func blockingRowItem(_ i: Int) -> Int {
+    var h = UInt64(truncatingIfNeeded: i) | 1
+    for _ in 0..<200 {
+        h ^= h >> 29
+        h = h &* 0xBF58_476D_1CE4_E5B9
+    }
+    return Int(truncatingIfNeeded: h >> 48)
+}
+
+@inline(never)
+func blockingRowSequential(_ n: Int) -> Int {
+    var total = 0
+    for i in 0..<n { total &+= blockingRowItem(i) }
+    return total
+}

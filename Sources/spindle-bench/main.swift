@@ -669,6 +669,60 @@ if wanted("scratch-state-1e5") {
         ])
 }
 
+if wanted("bridge-lines-1e5") {
+    // 10^5 "lines" from a generator (a `sequence(state:next:)`, no random access), each parsed
+    // and mixed (~1 µs): read in windows by `ParallelBridge`, against reading them all into an
+    // array first, against the plain loop.
+    let n = 100_000
+    rows += measure(
+        workload: "bridge-lines-1e5", threads: threads, repetitions: repetitions,
+        contenders: [
+            Contender(name: "sequential") { bridgeSequential(n) },
+            Contender(name: "spindle-bridge") { bridgeSpindle(n, pool) },
+            Contender(name: "array-then-loop") { bridgeCollectFirst(n, pool) },
+        ])
+}
+
+if wanted("blocking-section") {
+    // Every worker blocks (waits on a semaphore, as on I/O or a lock) while a parallel loop of
+    // CPU work (~40 ms sequential) runs from an outside thread: without `pool.blocking` the
+    // blocked workers starve the loop (the caller does it alone); with it, spare workers take
+    // their place. Timed from the blocks to the loop's end and the blockers' release.
+    let n = 200_000
+    // One pool per contender: spares lent to one would otherwise serve the other (they stay
+    // for `spareThreadIdleTimeout`, 1 s, after the blocks end).
+    let starvedPool = try! ThreadPool(threads: threads)
+    let lendingPool = try! ThreadPool(threads: threads)
+    let blockers = threads
+    func blockingRow(lending: Bool) -> Int {
+        let pool = lending ? lendingPool : starvedPool
+        let started = DispatchSemaphore(value: 0)
+        let release = DispatchSemaphore(value: 0)
+        let finished = DispatchSemaphore(value: 0)
+        for _ in 0..<blockers {
+            try! pool.spawn {
+                started.signal()
+                if lending { pool.blocking { release.wait() } } else { release.wait() }
+                finished.signal()
+            }
+        }
+        for _ in 0..<blockers { started.wait() }
+        let total = (0..<n).parallel(on: pool).map(blockingRowItem).reduce(0) { $0 &+ $1 }
+        for _ in 0..<blockers { release.signal() }
+        for _ in 0..<blockers { finished.wait() }
+        return total
+    }
+    rows += measure(
+        workload: "blocking-section", threads: threads, repetitions: repetitions,
+        contenders: [
+            Contender(name: "sequential") { blockingRowSequential(n) },
+            Contender(name: "spindle-starved") { blockingRow(lending: false) },
+            Contender(name: "spindle-blocking") { blockingRow(lending: true) },
+        ])
+    starvedPool.shutdown()
+    lendingPool.shutdown()
+}
+
 // MARK: async integration
 
 if wanted("async-tasks-1e5") {

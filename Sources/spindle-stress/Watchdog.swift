@@ -1,4 +1,4 @@
-import Spindle
+@_spi(SchedulerCounters) import Spindle
 import Synchronization
 
 #if canImport(Glibc)
@@ -47,6 +47,8 @@ final class Watchdog: Sendable {
                 lastChange = now
             } else if now - lastChange >= env.options.stallSeconds {
                 report(stalledFor: now - lastChange)
+                // SPINDLE_STRESS_STALL_HOLD=S: stay S seconds for a debugger to attach (gdb -p).
+                if let hold = getenv("SPINDLE_STRESS_STALL_HOLD").flatMap({ UInt32(String(cString: $0)) }) { sleep(hold) }
                 _exit(2)  // not exit(): other threads are stuck, and nothing more should run
             }
         }
@@ -62,6 +64,7 @@ final class Watchdog: Sendable {
         line += m.maxPending.map { " of maxPending \($0)" } ?? ""
         line += ", completed \(m.completedTasks), failed \(m.failedTasks), cancelled \(m.cancelledTasks)"
         line += ", executorJobs \(m.executorJobs), steals \(m.steals), promotions \(m.heartbeatPromotions)"
+        line += " | \(record.pool._schedulerState)"
         return line
     }
 

@@ -342,3 +342,55 @@ struct JoinTests {
         #expect(results == [true, true])
     }
 }
+
+/// Not `Sendable`: a join branch may still own one (its closure is `sending`).
+final class Tally {
+    var total = 0
+    func add(_ values: Range<Int>) { for v in values { total += v } }
+}
+
+@Suite("sending join branches")
+struct SendingJoinTests {
+    @Test("a join's other branches may capture non-Sendable values the first does not touch")
+    func nonSendableCaptures() throws {
+        let pool = try ThreadPool(threads: 2)
+        defer { pool.shutdown() }
+        for fromWorker in [false, true] {
+            let run: @Sendable () -> [Int] = {
+                let left = Tally()
+                let right = Tally()
+                let (a, b) = pool.join(
+                    { () -> Int in
+                        left.add(0..<1_000)
+                        return left.total
+                    },
+                    { () -> Int in
+                        right.add(1_000..<2_000)  // `right` is this branch's alone
+                        return right.total
+                    })
+                let (c, d, e) = pool.join(
+                    { 1 },
+                    { () -> Int in
+                        let t = Tally()
+                        t.add(0..<10)
+                        return t.total
+                    },
+                    { () -> Int in
+                        let t = Tally()
+                        t.add(10..<20)
+                        return t.total
+                    })
+                let free = Tally()
+                let (f, g) = Spindle.join(
+                    { 7 },
+                    { () -> Int in
+                        free.add(0..<5)
+                        return free.total
+                    })
+                return [a, b, c, d, e, f, g]
+            }
+            let results = fromWorker ? try onWorker(pool, run) : run()
+            #expect(results == [499_500, 1_499_500, 1, 45, 145, 7, 10])
+        }
+    }
+}

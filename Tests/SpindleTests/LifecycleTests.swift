@@ -33,6 +33,22 @@ struct LifecycleTests {
         #expect(text.contains("shut down"))
     }
 
+    @Test("a Swift job refused while the pool closes finds the pool shut down")
+    func refusedAdmissionSeesShutdown() throws {
+        let pool = try ThreadPool(threads: 1)
+        // The moment inside `close` after the gate is shut and before `closedFlag` is set.
+        pool.registry.admissionGate.close()
+        let sawShutDown = Locked<Bool?>(nil)
+        let refused = TestThread.start {
+            let admitted = pool.registry.enterAdmission()
+            // What a refused job's code, sent to the global executor, would see.
+            sawShutDown.withLock { $0 = !admitted && pool.isShutDown }
+        }
+        pool.shutdown()  // sets the flag (and closes the gate again, which it already is)
+        refused.join()
+        #expect(sawShutDown.withLock { $0 } == true)
+    }
+
     @Test("shutdown() is idempotent, also from several threads at once")
     func shutdownIsIdempotent() throws {
         let pool = try ThreadPool(threads: 3)

@@ -36,6 +36,16 @@ final class Counter: Sendable {
     }
 
     var value: Int { storage.load(ordering: .sequentiallyConsistent) }
+
+    /// Raises the value to `candidate` if it is higher (a running maximum).
+    func raise(to candidate: Int) {
+        var current = value
+        while candidate > current {
+            let (exchanged, seen) = storage.compareExchange(expected: current, desired: candidate, ordering: .sequentiallyConsistent)
+            if exchanged { return }
+            current = seen
+        }
+    }
 }
 
 /// A shared flag.

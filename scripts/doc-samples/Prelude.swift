@@ -56,9 +56,27 @@ nonisolated(unsafe) var pixels: [Pixel] = []
 
 struct Record: Sendable {
     var score = 0
+    var amount = 0
     init() {}
     init?(_ line: String) {}
+    init?(line: String) {}
+    init(parsing line: String) throws {}
+    func validate() throws -> Bool { true }
+    func total() throws -> Int { score }
+    func optionalID() throws -> Int? { nil }
 }
+/// Not `Sendable`: an accumulator that each join branch owns.
+final class Histogram {
+    init() {}
+    func add(_ values: [Int]) {}
+}
+let paths: [String] = []
+let fileNames: [String] = []
+let text = ""
+func fileSize(_ name: String) -> Int { 0 }
+func loadImage(at path: String) throws -> Image? { nil }
+func parseNumber(_ field: String) throws -> Int { 0 }
+func parseRecord(_ line: String) -> Record { Record() }
 struct Person: Sendable { var age = 0; var name = "" }
 struct Scene: Sendable {}
 struct Tile: Sendable {}

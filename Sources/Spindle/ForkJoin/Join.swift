@@ -26,12 +26,21 @@ extension ThreadPool {
     /// participant: it runs its own work and, while waiting for a stolen `b`, helps only with work
     /// of this call.
     ///
+    /// `b` is `sending` rather than `@Sendable` (SE-0430): it may capture values that are not
+    /// `Sendable`, as long as `a` does not touch them and the caller does not use them after the
+    /// call; the compiler checks both.
+    ///
+    /// ```swift
+    /// let left = Histogram(), right = Histogram()   // a non-Sendable class
+    /// pool.join({ left.add(firstHalf) }, { right.add(secondHalf) })   // each branch its own
+    /// ```
+    ///
     /// - Throws: the error of `a` or `b` (of `a` if both throw), after both have finished.
     @inlinable
     @inline(__always)
     public func join<A, B: Sendable, E: Error>(
         _ a: () throws(E) -> A,
-        _ b: @Sendable () throws(E) -> B
+        _ b: sending () throws(E) -> B
     ) throws(E) -> (A, B) {
         // The fast path is only the checks and the two calls: everything else (an outside
         // caller, a heartbeat, an offered join) is behind one out-of-line call, so that the
@@ -49,7 +58,7 @@ extension ThreadPool {
     static func _joinInline<A, B: Sendable, E: Error>(
         on me: LivePointer<Participant>,
         _ a: () throws(E) -> A,
-        _ b: @Sendable () throws(E) -> B
+        _ b: sending () throws(E) -> B
     ) throws(E) -> (A, B) {
         me.pointee.joinDepth &+= 1
         let resultA = Result(catching: a)
@@ -63,9 +72,13 @@ extension ThreadPool {
     @inline(never)
     func _joinCold<A, B: Sendable, E: Error>(
         _ a: () throws(E) -> A,
-        _ b: @Sendable () throws(E) -> B
+        _ b: sending () throws(E) -> B
     ) throws(E) -> (A, B) {
-        try _withParticipant { (me) throws(E) in try ThreadPool._joinOffering(on: me, a, b) }
+        // Not `_withParticipant`: `b`, `sending`, cannot be captured by a closure and sent on.
+        if let me = Participant.current(in: registryID) { return try ThreadPool._joinOffering(on: me, a, b) }
+        let entry = _enterAsOutsider()
+        defer { _exitAsOutsider(entry) }
+        return try ThreadPool._joinOffering(on: entry.participant, a, b)
     }
 
     /// The join proper, on participant `me` (the current thread's), for callers inside the
@@ -84,7 +97,7 @@ extension ThreadPool {
     static func _join<A, B: Sendable, E: Error>(
         on me: LivePointer<Participant>,
         _ a: () throws(E) -> A,
-        _ b: @Sendable () throws(E) -> B
+        _ b: sending () throws(E) -> B
     ) throws(E) -> (A, B) {
         if _fastPath(me.pointee.mayJoinInline) {
             return try _joinInline(on: me, a, b)
@@ -102,7 +115,7 @@ extension ThreadPool {
     static func _joinOffering<A, B: Sendable, E: Error>(
         on me: LivePointer<Participant>,
         _ a: () throws(E) -> A,
-        _ b: @Sendable () throws(E) -> B
+        _ b: sending () throws(E) -> B
     ) throws(E) -> (A, B) {
         if me.pointee.heartbeatIsDue { _answerHeartbeat(on: me) }
         let depth = me.pointee.joinDepth
@@ -140,12 +153,16 @@ extension ThreadPool {
         depth: Int,
         joinsWindow: Bool,
         _ a: () throws(E) -> A,
-        _ b: @Sendable () throws(E) -> B
+        _ b: sending () throws(E) -> B
     ) throws(E) -> (A, B) {
         try withoutActuallyEscaping(b) { (escapingB) throws(E) -> (A, B) in
+            // SAFETY: `b` came in `sending` (`join`'s parameter): the caller's region keeps no
+            // reference to what it captures, `a` included, so a thief may run it while `a` runs
+            // here. The cast only adds `@Sendable`; the representation is the same.
+            let escapingB = unsafe unsafeBitCast(escapingB, to: (@Sendable () throws(E) -> B).self)
             // `withUnsafePointer` borrows the closure: a thief reads it through the pointer.
             // SAFETY: `body`, `context` and the job live in this frame, which does not return before `b` has run here or its thief set `done` (see `_takeBackJob`).
-            unsafe try withUnsafePointer(to: escapingB) { (body) throws(E) -> (A, B) in
+            return unsafe try withUnsafePointer(to: escapingB) { (body) throws(E) -> (A, B) in
                 var context = unsafe _JoinContext<B, E>(body: body)
                 return unsafe try withUnsafeMutablePointer(to: &context) { (contextPointer) throws(E) -> (A, B) in
                     let resultA: Result<A, E> = unsafe withUnsafeTemporaryAllocation(of: StackJob.self, capacity: 1) { buffer in
@@ -258,7 +275,7 @@ extension ThreadPool {
 @inline(__always)
 public func join<A, B: Sendable, E: Error>(
     _ a: () throws(E) -> A,
-    _ b: @Sendable () throws(E) -> B
+    _ b: sending () throws(E) -> B
 ) throws(E) -> (A, B) {
     if let me = Participant.joiningInline {
         return try ThreadPool._joinInline(on: me, a, b)
@@ -271,7 +288,7 @@ public func join<A, B: Sendable, E: Error>(
 @inline(never)
 func _freeJoinCold<A, B: Sendable, E: Error>(
     _ a: () throws(E) -> A,
-    _ b: @Sendable () throws(E) -> B
+    _ b: sending () throws(E) -> B
 ) throws(E) -> (A, B) {
     if let me = Participant.current {
         return try ThreadPool._joinOffering(on: me, a, b)

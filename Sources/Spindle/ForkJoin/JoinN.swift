@@ -30,8 +30,8 @@ extension ThreadPool {
     @inline(__always)
     public func join<A, B: Sendable, C: Sendable, E: Error>(
         _ a: () throws(E) -> A,
-        _ b: @Sendable () throws(E) -> B,
-        _ c: @Sendable () throws(E) -> C
+        _ b: sending () throws(E) -> B,
+        _ c: sending () throws(E) -> C
     ) throws(E) -> (A, B, C) {
         // The fast path: nothing but the checks and the calls (see the binary `join`).
         if let me = Participant.joiningInline(in: registryID) {
@@ -50,12 +50,15 @@ extension ThreadPool {
     @inline(never)
     func _joinCold<A, B: Sendable, C: Sendable, E: Error>(
         _ a: () throws(E) -> A,
-        _ b: @Sendable () throws(E) -> B,
-        _ c: @Sendable () throws(E) -> C
+        _ b: sending () throws(E) -> B,
+        _ c: sending () throws(E) -> C
     ) throws(E) -> (A, B, C) {
         guard let me = Participant.current(in: registryID) else {
-            // An outside caller: again, as a participant.
-            return try _withParticipant { (_) throws(E) in try _joinCold(a, b, c) }
+            // An outside caller: again, as a participant (not through `_withParticipant`: the
+            // `sending` closures cannot be captured and sent on).
+            let entry = _enterAsOutsider()
+            defer { _exitAsOutsider(entry) }
+            return try _joinCold(a, b, c)
         }
         if me.pointee.heartbeatIsDue { ThreadPool._answerHeartbeat(on: me) }
         let depth = me.pointee.joinDepth
@@ -103,9 +106,9 @@ extension ThreadPool {
     @inline(__always)
     public func join<A, B: Sendable, C: Sendable, D: Sendable, E: Error>(
         _ a: () throws(E) -> A,
-        _ b: @Sendable () throws(E) -> B,
-        _ c: @Sendable () throws(E) -> C,
-        _ d: @Sendable () throws(E) -> D
+        _ b: sending () throws(E) -> B,
+        _ c: sending () throws(E) -> C,
+        _ d: sending () throws(E) -> D
     ) throws(E) -> (A, B, C, D) {
         // The fast path: nothing but the checks and the calls (see the binary `join`).
         if let me = Participant.joiningInline(in: registryID) {
@@ -125,13 +128,16 @@ extension ThreadPool {
     @inline(never)
     func _joinCold<A, B: Sendable, C: Sendable, D: Sendable, E: Error>(
         _ a: () throws(E) -> A,
-        _ b: @Sendable () throws(E) -> B,
-        _ c: @Sendable () throws(E) -> C,
-        _ d: @Sendable () throws(E) -> D
+        _ b: sending () throws(E) -> B,
+        _ c: sending () throws(E) -> C,
+        _ d: sending () throws(E) -> D
     ) throws(E) -> (A, B, C, D) {
         guard let me = Participant.current(in: registryID) else {
-            // An outside caller: again, as a participant.
-            return try _withParticipant { (_) throws(E) in try _joinCold(a, b, c, d) }
+            // An outside caller: again, as a participant (not through `_withParticipant`: the
+            // `sending` closures cannot be captured and sent on).
+            let entry = _enterAsOutsider()
+            defer { _exitAsOutsider(entry) }
+            return try _joinCold(a, b, c, d)
         }
         if me.pointee.heartbeatIsDue { ThreadPool._answerHeartbeat(on: me) }
         let depth = me.pointee.joinDepth
@@ -183,10 +189,10 @@ extension ThreadPool {
     @inline(__always)
     public func join<A, B: Sendable, C: Sendable, D: Sendable, F: Sendable, E: Error>(
         _ a: () throws(E) -> A,
-        _ b: @Sendable () throws(E) -> B,
-        _ c: @Sendable () throws(E) -> C,
-        _ d: @Sendable () throws(E) -> D,
-        _ e: @Sendable () throws(E) -> F
+        _ b: sending () throws(E) -> B,
+        _ c: sending () throws(E) -> C,
+        _ d: sending () throws(E) -> D,
+        _ e: sending () throws(E) -> F
     ) throws(E) -> (A, B, C, D, F) {
         // The fast path: nothing but the checks and the calls (see the binary `join`).
         if let me = Participant.joiningInline(in: registryID) {
@@ -207,14 +213,17 @@ extension ThreadPool {
     @inline(never)
     func _joinCold<A, B: Sendable, C: Sendable, D: Sendable, F: Sendable, E: Error>(
         _ a: () throws(E) -> A,
-        _ b: @Sendable () throws(E) -> B,
-        _ c: @Sendable () throws(E) -> C,
-        _ d: @Sendable () throws(E) -> D,
-        _ e: @Sendable () throws(E) -> F
+        _ b: sending () throws(E) -> B,
+        _ c: sending () throws(E) -> C,
+        _ d: sending () throws(E) -> D,
+        _ e: sending () throws(E) -> F
     ) throws(E) -> (A, B, C, D, F) {
         guard let me = Participant.current(in: registryID) else {
-            // An outside caller: again, as a participant.
-            return try _withParticipant { (_) throws(E) in try _joinCold(a, b, c, d, e) }
+            // An outside caller: again, as a participant (not through `_withParticipant`: the
+            // `sending` closures cannot be captured and sent on).
+            let entry = _enterAsOutsider()
+            defer { _exitAsOutsider(entry) }
+            return try _joinCold(a, b, c, d, e)
         }
         if me.pointee.heartbeatIsDue { ThreadPool._answerHeartbeat(on: me) }
         let depth = me.pointee.joinDepth
@@ -269,11 +278,11 @@ extension ThreadPool {
     @inline(__always)
     public func join<A, B: Sendable, C: Sendable, D: Sendable, F: Sendable, G: Sendable, E: Error>(
         _ a: () throws(E) -> A,
-        _ b: @Sendable () throws(E) -> B,
-        _ c: @Sendable () throws(E) -> C,
-        _ d: @Sendable () throws(E) -> D,
-        _ e: @Sendable () throws(E) -> F,
-        _ f: @Sendable () throws(E) -> G
+        _ b: sending () throws(E) -> B,
+        _ c: sending () throws(E) -> C,
+        _ d: sending () throws(E) -> D,
+        _ e: sending () throws(E) -> F,
+        _ f: sending () throws(E) -> G
     ) throws(E) -> (A, B, C, D, F, G) {
         // The fast path: nothing but the checks and the calls (see the binary `join`).
         if let me = Participant.joiningInline(in: registryID) {
@@ -295,15 +304,18 @@ extension ThreadPool {
     @inline(never)
     func _joinCold<A, B: Sendable, C: Sendable, D: Sendable, F: Sendable, G: Sendable, E: Error>(
         _ a: () throws(E) -> A,
-        _ b: @Sendable () throws(E) -> B,
-        _ c: @Sendable () throws(E) -> C,
-        _ d: @Sendable () throws(E) -> D,
-        _ e: @Sendable () throws(E) -> F,
-        _ f: @Sendable () throws(E) -> G
+        _ b: sending () throws(E) -> B,
+        _ c: sending () throws(E) -> C,
+        _ d: sending () throws(E) -> D,
+        _ e: sending () throws(E) -> F,
+        _ f: sending () throws(E) -> G
     ) throws(E) -> (A, B, C, D, F, G) {
         guard let me = Participant.current(in: registryID) else {
-            // An outside caller: again, as a participant.
-            return try _withParticipant { (_) throws(E) in try _joinCold(a, b, c, d, e, f) }
+            // An outside caller: again, as a participant (not through `_withParticipant`: the
+            // `sending` closures cannot be captured and sent on).
+            let entry = _enterAsOutsider()
+            defer { _exitAsOutsider(entry) }
+            return try _joinCold(a, b, c, d, e, f)
         }
         if me.pointee.heartbeatIsDue { ThreadPool._answerHeartbeat(on: me) }
         let depth = me.pointee.joinDepth
@@ -360,12 +372,12 @@ extension ThreadPool {
     @inline(__always)
     public func join<A, B: Sendable, C: Sendable, D: Sendable, F: Sendable, G: Sendable, H: Sendable, E: Error>(
         _ a: () throws(E) -> A,
-        _ b: @Sendable () throws(E) -> B,
-        _ c: @Sendable () throws(E) -> C,
-        _ d: @Sendable () throws(E) -> D,
-        _ e: @Sendable () throws(E) -> F,
-        _ f: @Sendable () throws(E) -> G,
-        _ g: @Sendable () throws(E) -> H
+        _ b: sending () throws(E) -> B,
+        _ c: sending () throws(E) -> C,
+        _ d: sending () throws(E) -> D,
+        _ e: sending () throws(E) -> F,
+        _ f: sending () throws(E) -> G,
+        _ g: sending () throws(E) -> H
     ) throws(E) -> (A, B, C, D, F, G, H) {
         // The fast path: nothing but the checks and the calls (see the binary `join`).
         if let me = Participant.joiningInline(in: registryID) {
@@ -388,16 +400,19 @@ extension ThreadPool {
     @inline(never)
     func _joinCold<A, B: Sendable, C: Sendable, D: Sendable, F: Sendable, G: Sendable, H: Sendable, E: Error>(
         _ a: () throws(E) -> A,
-        _ b: @Sendable () throws(E) -> B,
-        _ c: @Sendable () throws(E) -> C,
-        _ d: @Sendable () throws(E) -> D,
-        _ e: @Sendable () throws(E) -> F,
-        _ f: @Sendable () throws(E) -> G,
-        _ g: @Sendable () throws(E) -> H
+        _ b: sending () throws(E) -> B,
+        _ c: sending () throws(E) -> C,
+        _ d: sending () throws(E) -> D,
+        _ e: sending () throws(E) -> F,
+        _ f: sending () throws(E) -> G,
+        _ g: sending () throws(E) -> H
     ) throws(E) -> (A, B, C, D, F, G, H) {
         guard let me = Participant.current(in: registryID) else {
-            // An outside caller: again, as a participant.
-            return try _withParticipant { (_) throws(E) in try _joinCold(a, b, c, d, e, f, g) }
+            // An outside caller: again, as a participant (not through `_withParticipant`: the
+            // `sending` closures cannot be captured and sent on).
+            let entry = _enterAsOutsider()
+            defer { _exitAsOutsider(entry) }
+            return try _joinCold(a, b, c, d, e, f, g)
         }
         if me.pointee.heartbeatIsDue { ThreadPool._answerHeartbeat(on: me) }
         let depth = me.pointee.joinDepth
@@ -458,13 +473,13 @@ extension ThreadPool {
     @inline(__always)
     public func join<A, B: Sendable, C: Sendable, D: Sendable, F: Sendable, G: Sendable, H: Sendable, I: Sendable, E: Error>(
         _ a: () throws(E) -> A,
-        _ b: @Sendable () throws(E) -> B,
-        _ c: @Sendable () throws(E) -> C,
-        _ d: @Sendable () throws(E) -> D,
-        _ e: @Sendable () throws(E) -> F,
-        _ f: @Sendable () throws(E) -> G,
-        _ g: @Sendable () throws(E) -> H,
-        _ h: @Sendable () throws(E) -> I
+        _ b: sending () throws(E) -> B,
+        _ c: sending () throws(E) -> C,
+        _ d: sending () throws(E) -> D,
+        _ e: sending () throws(E) -> F,
+        _ f: sending () throws(E) -> G,
+        _ g: sending () throws(E) -> H,
+        _ h: sending () throws(E) -> I
     ) throws(E) -> (A, B, C, D, F, G, H, I) {
         // The fast path: nothing but the checks and the calls (see the binary `join`).
         if let me = Participant.joiningInline(in: registryID) {
@@ -488,17 +503,20 @@ extension ThreadPool {
     @inline(never)
     func _joinCold<A, B: Sendable, C: Sendable, D: Sendable, F: Sendable, G: Sendable, H: Sendable, I: Sendable, E: Error>(
         _ a: () throws(E) -> A,
-        _ b: @Sendable () throws(E) -> B,
-        _ c: @Sendable () throws(E) -> C,
-        _ d: @Sendable () throws(E) -> D,
-        _ e: @Sendable () throws(E) -> F,
-        _ f: @Sendable () throws(E) -> G,
-        _ g: @Sendable () throws(E) -> H,
-        _ h: @Sendable () throws(E) -> I
+        _ b: sending () throws(E) -> B,
+        _ c: sending () throws(E) -> C,
+        _ d: sending () throws(E) -> D,
+        _ e: sending () throws(E) -> F,
+        _ f: sending () throws(E) -> G,
+        _ g: sending () throws(E) -> H,
+        _ h: sending () throws(E) -> I
     ) throws(E) -> (A, B, C, D, F, G, H, I) {
         guard let me = Participant.current(in: registryID) else {
-            // An outside caller: again, as a participant.
-            return try _withParticipant { (_) throws(E) in try _joinCold(a, b, c, d, e, f, g, h) }
+            // An outside caller: again, as a participant (not through `_withParticipant`: the
+            // `sending` closures cannot be captured and sent on).
+            let entry = _enterAsOutsider()
+            defer { _exitAsOutsider(entry) }
+            return try _joinCold(a, b, c, d, e, f, g, h)
         }
         if me.pointee.heartbeatIsDue { ThreadPool._answerHeartbeat(on: me) }
         let depth = me.pointee.joinDepth

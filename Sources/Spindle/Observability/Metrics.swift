@@ -175,4 +175,22 @@ extension ThreadPool {
         let m = registry.takeMetrics()
         return (m.heartbeatPromotions, m.steals)
     }
+
+    /// A snapshot of the scheduler's sleep and slot state, for a human reading a stall report
+    /// (spindle-stress): the listed sleepers, the searcher count, each slot's lifecycle state,
+    /// retirement flag and queue lengths, the background queue's length. Racy by nature.
+    @_spi(SchedulerCounters)
+    public var _schedulerState: String {
+        let (sleepers, searchers) = registry.sleep.diagnosticState
+        var text = "sleepers \(sleepers), searchers \(searchers), active \(registry.activeWorkers.load(ordering: .relaxed))"
+        text += ", background \(registry.background.count), foreground \(registry.foreground.count)"
+        let slots = registry.lifecycleLock.withLock { registry.lifecycle.slots.map(\.state) }
+        for (i, state) in slots.enumerated() where state != .vacant {
+            let p = registry.participant(at: i)
+            text += "; slot \(i) \(state) retire \(p.pointee.retireRequested.load(ordering: .relaxed))"
+            text += " inbox \(p.pointee.inbox.count) bgInbox \(p.pointee.backgroundInbox.count)"
+            text += " deque empty \(p.pointee.deque.isProbablyEmpty)"
+        }
+        return text
+    }
 }

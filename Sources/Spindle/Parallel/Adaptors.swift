@@ -7,6 +7,7 @@
 /// let lengths = words.parallel.map { $0.count }.collect()
 /// ```
 public struct ParallelMap<Base: ParallelSequence, Element: Sendable>: ParallelSequence, _ParallelStage {
+    public typealias Failure = Base.Failure
     public var _base: Base
     @usableFromInline let transform: @Sendable (Base.Element) -> Element
 
@@ -41,6 +42,7 @@ extension ParallelMap: IndexedParallelSequence where Base: IndexedParallelSequen
 /// ```
 public struct ParallelFilter<Base: ParallelSequence>: ParallelSequence, _ParallelStage {
     public typealias Element = Base.Element
+    public typealias Failure = Base.Failure
     public var _base: Base
     @usableFromInline let isIncluded: @Sendable (Base.Element) -> Bool
 
@@ -66,6 +68,7 @@ public struct ParallelFilter<Base: ParallelSequence>: ParallelSequence, _Paralle
 /// let numbers = lines.parallel.compactMap { Int($0) }.collect()
 /// ```
 public struct ParallelCompactMap<Base: ParallelSequence, Element: Sendable>: ParallelSequence, _ParallelStage {
+    public typealias Failure = Base.Failure
     public var _base: Base
     @usableFromInline let transform: @Sendable (Base.Element) -> Element?
 
@@ -92,6 +95,7 @@ public struct ParallelCompactMap<Base: ParallelSequence, Element: Sendable>: Par
 /// ```
 public struct ParallelEnumerated<Base: IndexedParallelSequence>: IndexedParallelSequence, _ParallelStage {
     public typealias Element = (offset: Int, element: Base.Element)
+    public typealias Failure = Base.Failure
     public var _base: Base
 
     @inlinable
@@ -151,6 +155,39 @@ public struct ParallelZip<First: IndexedParallelSequence, Second: IndexedParalle
     }
 }
 
+/// The results of a throwing transform of the elements of `Base`: made by `map`, `filter` and
+/// `compactMap` with a closure that throws. Its terminals throw the first error, and every range
+/// stops at its next element.
+///
+/// ```swift
+/// let records = try lines.parallel.map { try Record(parsing: $0) }.collect()
+/// let valid = try rows.parallel.filter { try $0.validate() }.count()
+/// ```
+///
+/// The pipeline's `Failure` becomes `any Error` (from any closure's error type: several
+/// throwing stages may follow each other), so terminals throw untyped.
+public struct ParallelThrowingStage<Base: ParallelSequence, Element: Sendable>: ParallelSequence, _ParallelStage {
+    public typealias Failure = any Error
+    public var _base: Base
+    /// nil drops the element (`filter`, `compactMap`).
+    @usableFromInline let transform: @Sendable (Base.Element) throws -> Element?
+
+    @inlinable
+    init(base: Base, transform: @escaping @Sendable (Base.Element) throws -> Element?) {
+        self._base = base
+        self.transform = transform
+    }
+
+    @inlinable
+    @inline(__always)
+    public func _drive<Sink: _ParallelSink>(_ positions: Range<Int>, into sink: inout Sink) -> Bool
+    where Sink.Input == Element {
+        var stage = _ThrowingStageSink(inner: sink, transform: transform)
+        defer { sink = stage.inner }
+        return _base._drive(positions, into: &stage)
+    }
+}
+
 /// An adaptor over one `base` pipeline: its positions and options are the base's.
 public protocol _ParallelStage: ParallelSequence {
     associatedtype Base: ParallelSequence
@@ -159,13 +196,18 @@ public protocol _ParallelStage: ParallelSequence {
 
 extension _ParallelStage {
     @inlinable public var _positionCount: Int { _base._positionCount }
+    @inlinable public var _bridge: _SequenceBridgeBase? { _base._bridge }
     @inlinable public var _options: _ParallelOptions {
         get { _base._options }
         set { _base._options = newValue }
     }
 }
 
-extension ParallelSequence {
+// The non-throwing adaptors are declared once for each kind of pipeline, beside the throwing
+// ones: in the same constrained extension, the non-throwing overload is the more specialised
+// one and wins for a closure or a function that does not throw (in an unconstrained extension it
+// lost to the constrained throwing one when given a function reference: `map(square)`).
+extension ParallelSequence where Failure == Never {
     /// Transforms every element.
     ///
     /// ```swift
@@ -195,6 +237,107 @@ extension ParallelSequence {
     public func compactMap<T: Sendable>(_ transform: @escaping @Sendable (Element) -> T?) -> ParallelCompactMap<Self, T> {
         ParallelCompactMap(base: self, transform: transform)
     }
+
+    /// Transforms every element with a closure that may throw; the pipeline's terminals then
+    /// throw its first error.
+    ///
+    /// ```swift
+    /// let numbers = try fields.parallel.map { try parseNumber($0) }.collect()
+    /// ```
+    @inlinable
+    public func map<T: Sendable, E: Error>(_ transform: @escaping @Sendable (Element) throws(E) -> T) -> ParallelThrowingStage<Self, T> {
+        ParallelThrowingStage(base: self, transform: { element in try transform(element) })
+    }
+
+    /// Keeps the elements for which a predicate that may throw returns true; the pipeline's
+    /// terminals then throw its first error.
+    ///
+    /// ```swift
+    /// let valid = try rows.parallel.filter { try $0.validate() }.count()
+    /// ```
+    @inlinable
+    public func filter<E: Error>(_ isIncluded: @escaping @Sendable (Element) throws(E) -> Bool) -> ParallelThrowingStage<Self, Element> {
+        ParallelThrowingStage(base: self, transform: { element in try isIncluded(element) ? element : nil })
+    }
+
+    /// Transforms every element with a closure that may throw and keeps the non-`nil`
+    /// results; the pipeline's terminals then throw its first error.
+    ///
+    /// ```swift
+    /// let images = try paths.parallel.compactMap { try loadImage(at: $0) }.collect()
+    /// ```
+    @inlinable
+    public func compactMap<T: Sendable, E: Error>(
+        _ transform: @escaping @Sendable (Element) throws(E) -> T?
+    )
+        -> ParallelThrowingStage<Self, T>
+    {
+        ParallelThrowingStage(base: self, transform: { element in try transform(element) })
+    }
+}
+
+extension ParallelSequence where Failure == any Error {
+    /// Transforms every element (after a throwing stage).
+    ///
+    /// ```swift
+    /// let squares = (0..<n).parallel.map { $0 * $0 }.collect()
+    /// ```
+    @inlinable
+    public func map<T: Sendable>(_ transform: @escaping @Sendable (Element) -> T) -> ParallelMap<Self, T> {
+        ParallelMap(base: self, transform: transform)
+    }
+
+    /// Keeps the elements for which `isIncluded` returns true (after a throwing stage).
+    ///
+    /// ```swift
+    /// let odd = numbers.parallel.filter { $0 % 2 == 1 }.count()
+    /// ```
+    @inlinable
+    public func filter(_ isIncluded: @escaping @Sendable (Element) -> Bool) -> ParallelFilter<Self> {
+        ParallelFilter(base: self, isIncluded: isIncluded)
+    }
+
+    /// Transforms every element and keeps the non-`nil` results (after a throwing stage).
+    ///
+    /// ```swift
+    /// let parsed = fields.parallel.compactMap { Double($0) }.collect()
+    /// ```
+    @inlinable
+    public func compactMap<T: Sendable>(_ transform: @escaping @Sendable (Element) -> T?) -> ParallelCompactMap<Self, T> {
+        ParallelCompactMap(base: self, transform: transform)
+    }
+
+    /// Transforms every element with a closure that may throw, after an earlier throwing stage.
+    ///
+    /// ```swift
+    /// let totals = try lines.parallel.map { try Record(parsing: $0) }.map { try $0.total() }.collect()
+    /// ```
+    @inlinable
+    public func map<T: Sendable>(_ transform: @escaping @Sendable (Element) throws -> T) -> ParallelThrowingStage<Self, T> {
+        ParallelThrowingStage(base: self, transform: { element in try transform(element) })
+    }
+
+    /// Keeps the elements for which a predicate that may throw returns true, after an earlier
+    /// throwing stage.
+    ///
+    /// ```swift
+    /// let valid = try lines.parallel.map { try Record(parsing: $0) }.filter { try $0.validate() }.collect()
+    /// ```
+    @inlinable
+    public func filter(_ isIncluded: @escaping @Sendable (Element) throws -> Bool) -> ParallelThrowingStage<Self, Element> {
+        ParallelThrowingStage(base: self, transform: { element in try isIncluded(element) ? element : nil })
+    }
+
+    /// Transforms every element with a closure that may throw and keeps the non-`nil`
+    /// results, after an earlier throwing stage.
+    ///
+    /// ```swift
+    /// let ids = try lines.parallel.map { try Record(parsing: $0) }.compactMap { try $0.optionalID() }.collect()
+    /// ```
+    @inlinable
+    public func compactMap<T: Sendable>(_ transform: @escaping @Sendable (Element) throws -> T?) -> ParallelThrowingStage<Self, T> {
+        ParallelThrowingStage(base: self, transform: { element in try transform(element) })
+    }
 }
 
 extension IndexedParallelSequence {
@@ -223,7 +366,7 @@ extension IndexedParallelSequence {
 // MARK: The adaptors' sinks: each wraps the sink below it (the terminal's, or the next stage's).
 
 @usableFromInline
-struct _MapSink<Inner: _ParallelSink, Input>: _ParallelSink {
+struct _MapSink<Inner: _ParallelSink, Input>: _ForwardingSink {
     @usableFromInline var inner: Inner
     @usableFromInline let transform: @Sendable (Input) -> Inner.Input
 
@@ -241,7 +384,7 @@ struct _MapSink<Inner: _ParallelSink, Input>: _ParallelSink {
 }
 
 @usableFromInline
-struct _FilterSink<Inner: _ParallelSink>: _ParallelSink {
+struct _FilterSink<Inner: _ParallelSink>: _ForwardingSink {
     @usableFromInline var inner: Inner
     @usableFromInline let isIncluded: @Sendable (Inner.Input) -> Bool
 
@@ -259,7 +402,7 @@ struct _FilterSink<Inner: _ParallelSink>: _ParallelSink {
 }
 
 @usableFromInline
-struct _CompactMapSink<Inner: _ParallelSink, Input>: _ParallelSink {
+struct _CompactMapSink<Inner: _ParallelSink, Input>: _ForwardingSink {
     @usableFromInline var inner: Inner
     @usableFromInline let transform: @Sendable (Input) -> Inner.Input?
 
@@ -278,7 +421,7 @@ struct _CompactMapSink<Inner: _ParallelSink, Input>: _ParallelSink {
 }
 
 @usableFromInline
-struct _EnumeratedSink<Inner: _ParallelSink, Input>: _ParallelSink where Inner.Input == (offset: Int, element: Input) {
+struct _EnumeratedSink<Inner: _ParallelSink, Input>: _ForwardingSink where Inner.Input == (offset: Int, element: Input) {
     @usableFromInline var inner: Inner
 
     @inlinable
@@ -288,5 +431,29 @@ struct _EnumeratedSink<Inner: _ParallelSink, Input>: _ParallelSink where Inner.I
     @inline(__always)
     mutating func consume(_ position: Int, _ element: Input) -> Bool {
         inner.consume(position, (position, element))
+    }
+}
+
+@usableFromInline
+struct _ThrowingStageSink<Inner: _ParallelSink, Input>: _ForwardingSink {
+    @usableFromInline var inner: Inner
+    @usableFromInline let transform: @Sendable (Input) throws -> Inner.Input?
+
+    @inlinable
+    init(inner: Inner, transform: @escaping @Sendable (Input) throws -> Inner.Input?) {
+        self.inner = inner
+        self.transform = transform
+    }
+
+    @inlinable
+    @inline(__always)
+    mutating func consume(_ position: Int, _ element: Input) -> Bool {
+        do {
+            guard let output = try transform(element) else { return true }
+            return inner.consume(position, output)
+        } catch {
+            inner._stop(with: error)  // the loop's first error; every range stops
+            return false
+        }
     }
 }

@@ -71,8 +71,12 @@ final class _ParallelControl: @unchecked Sendable {  // `error` is guarded by `l
     /// Throws the recorded error, if any (after the loop has finished).
     @inlinable
     func rethrow<E: Error>(as _: E.Type) throws(E) {
+        // Nothing of type Never can have been recorded: no lock for a loop that cannot fail.
+        if E.self == Never.self { return }
         if let error = recordedError {
-            // Only errors of type E are recorded by loops whose closures throw E.
+            // Only errors of type E are recorded: a terminal's closure throws E, and its
+            // pipeline's stages throw nothing (`Failure == Never`) or E is `any Error` (the
+            // terminals of a pipeline with a throwing stage).
             throw error as! E
         }
     }

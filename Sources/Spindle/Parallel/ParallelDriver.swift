@@ -37,34 +37,69 @@ struct _FoldRun<Partial: Sendable>: Sendable {
     @inlinable
     static var stopCheckBatch: Int { 1_024 }
 
-    /// Runs the whole fold on participant `me` (the calling thread), starting from `initial`
-    /// (the leftmost partial result: a `reduce`'s initial value is applied once, at the left).
+    /// Runs the fold of positions `lo..<hi` on participant `me` (the calling thread), starting
+    /// from `initial` (the leftmost partial result: a `reduce`'s initial value is applied once,
+    /// at the left).
     @inlinable
     @inline(__always)
     func run(
-        count: Int, initial: Partial, strategy: SplitStrategy, threads: Int, on me: LivePointer<Participant>
+        _ lo: Int, _ hi: Int, initial: Partial, strategy: SplitStrategy, threads: Int, on me: LivePointer<Participant>
     ) -> Partial {
+        let count = hi - lo
         switch strategy.kind {
         case .adaptive:
             var partial = initial
-            foldAdaptively(0, count, &partial, on: me)
+            foldAdaptively(lo, hi, &partial, on: me)
             return partial
         case .evenly:
-            return combine(initial, foldEvenly(0, count, pieces: Swift.max(1, Swift.min(threads, count)), on: me))
+            return combine(initial, foldEvenly(lo, hi, pieces: Swift.max(1, Swift.min(threads, count)), on: me))
         case .chunks(let size):
             if count / size < Self.queuedItemsLimit {
                 // Few chunks: first come, first served, a helper for every other thread (every
                 // worker, when the caller is an outside thread).
                 var pieces = _PublishedPieces<Partial>()
                 let helpers = me.pointee.isWorker ? threads - 1 : threads
-                let items = foldQueuedItems(0, count, itemSize: size, helpers: helpers, &pieces, on: me)
+                let items = foldQueuedItems(lo, hi, itemSize: size, helpers: helpers, &pieces, on: me)
                 pieces.deallocate()
                 return combine(initial, items)
             }
-            return combine(initial, foldInHalves(0, count, leafSize: size, atLeafBoundaries: false, on: me))
+            return combine(initial, foldInHalves(lo, hi, leafSize: size, atLeafBoundaries: false, on: me))
         case .deterministic(let leafSize):
-            return combine(initial, foldInHalves(0, count, leafSize: leafSize, atLeafBoundaries: true, on: me))
+            return combine(initial, foldInHalves(lo, hi, leafSize: leafSize, atLeafBoundaries: true, on: me))
         }
+    }
+
+    /// The fold of a bridged sequence (`ParallelBridge`), window by window: each window's
+    /// positions are folded as a range of their own (by `run`), left to right, the partial
+    /// result carried from one to the next. The fold of a window is the published half of a
+    /// join, which an idle worker takes, while this thread reads the next window: the sequence
+    /// is only ever read on the terminal's own thread, so a sequence whose closures are isolated
+    /// to the caller's actor (a `lazy.map` written on the main actor) is read where it may be.
+    /// Once read, this thread helps with the fold. Stops reading once the loop stopped (an error,
+    /// a `contains` hit) or a `first(where:)` hit lies before the next window.
+    @inlinable
+    @inline(never)
+    func runWindows(
+        of bridge: _SequenceBridgeBase, initial: Partial, strategy: SplitStrategy, threads: Int, on me: LivePointer<Participant>
+    ) -> Partial {
+        bridge.beginRun()
+        defer { bridge.endRun() }
+        var partial = initial
+        bridge.readNextWindow()  // the first window: nothing to overlap it with
+        while let window = bridge.showNextWindow() {
+            if control.shouldStop(at: window) { break }
+            let start = partial
+            (_, partial) = ThreadPool._joinPublished(
+                on: me,
+                { if !control.shouldStop(at: window) { bridge.readNextWindow() } },
+                { [self] in
+                    // SAFETY: as in `foldAdaptively`: a join half runs on a participant.
+                    unsafe run(
+                        window.lowerBound, window.upperBound, initial: start, strategy: strategy, threads: threads,
+                        on: Participant.current.unsafelyUnwrapped)
+                })
+        }
+        return partial
     }
 
     /// The adaptive fold of `lo..<hi` into `partial`, on participant `me`.
@@ -327,8 +362,16 @@ extension ParallelSequence {
         fold: @escaping @Sendable (inout Partial, Range<Int>) -> Void,
         combine: @escaping @Sendable (Partial, Partial) -> Partial
     ) -> Partial {
-        let count = _positionCount
         let run = _FoldRun(control: control, identity: identity, fold: fold, combine: combine)
+        if let bridge = _bridge {
+            // An ordinary sequence, read window by window (nil, and folded away, for every
+            // pipeline over a collection).
+            let pool = _options.pool ?? ThreadPool.currentOrShared
+            return pool._withParticipant { me in
+                run.runWindows(of: bridge, initial: initial, strategy: _options.strategy, threads: pool.threadCount, on: me)
+            }
+        }
+        let count = _positionCount
         if count <= 1 {
             // Nothing to divide: no pool involved.
             var partial = initial
@@ -344,7 +387,7 @@ extension ParallelSequence {
         let entry = member == nil ? pool._enterAsOutsider() : nil
         // SAFETY: `entry` is set exactly when `member` is nil.
         let me = unsafe member ?? entry.unsafelyUnwrapped.participant
-        let result = run.run(count: count, initial: initial, strategy: strategy, threads: pool.threadCount, on: me)
+        let result = run.run(0, count, initial: initial, strategy: strategy, threads: pool.threadCount, on: me)
         if let entry { pool._exitAsOutsider(entry) }
         return result
     }

@@ -25,6 +25,10 @@ public protocol ParallelSequence: Sendable {
     /// The type of the elements the pipeline produces.
     associatedtype Element: Sendable
 
+    /// What the pipeline's own stages may throw: `Never` unless a stage's closure throws
+    /// (`map { try parse($0) }`), then `any Error`, and every terminal of it throws.
+    associatedtype Failure: Error = Never
+
     /// Number of base positions (elements of the underlying collection).
     var _positionCount: Int { get }
 
@@ -38,6 +42,14 @@ public protocol ParallelSequence: Sendable {
     /// loop with direct calls: each stage wraps the sink it is given in its own.
     func _drive<Sink: _ParallelSink>(_ positions: Range<Int>, into sink: inout Sink) -> Bool
     where Sink.Input == Element
+
+    /// The ordinary sequence the pipeline reads window by window (`ParallelBridge`), or nil for
+    /// a pipeline over a collection or a range (the default: the check then folds away).
+    var _bridge: _SequenceBridgeBase? { get }
+}
+
+extension ParallelSequence {
+    @inlinable public var _bridge: _SequenceBridgeBase? { nil }
 }
 
 /// The receiving end of a pipeline: a terminal's per-range state (a running sum, a count, an
@@ -46,6 +58,42 @@ public protocol _ParallelSink {
     associatedtype Input
     /// Takes the element produced at base position `position`; returns false to stop the range.
     mutating func consume(_ position: Int, _ element: Input) -> Bool
+
+    /// A throwing stage above this sink threw `error`: records it as the loop's error (the
+    /// first one wins) and stops the loop. The stage's `consume` then returns false. Adaptor
+    /// sinks pass it down; terminal sinks record it in their loop's control.
+    mutating func _stop(with error: any Error)
+}
+
+extension _ParallelSink {
+    /// For sinks no throwing stage can feed (an indexed pipeline's, whose stages never throw).
+    @inlinable
+    public mutating func _stop(with error: any Error) {
+        preconditionFailure("Spindle: a throwing stage fed a sink that cannot report its error (\(type(of: self)))")
+    }
+}
+
+/// A terminal's sink that reports a throwing stage's error to its loop's control.
+@usableFromInline
+protocol _ControlledSink: _ParallelSink {
+    var control: _ParallelControl { get }
+}
+
+extension _ControlledSink {
+    @inlinable
+    public mutating func _stop(with error: any Error) { control.fail(error) }
+}
+
+/// An adaptor's sink: passes a throwing stage's error down to the sink below it.
+@usableFromInline
+protocol _ForwardingSink: _ParallelSink {
+    associatedtype Inner: _ParallelSink
+    var inner: Inner { get set }
+}
+
+extension _ForwardingSink {
+    @inlinable
+    public mutating func _stop(with error: any Error) { inner._stop(with: error) }
 }
 
 /// A parallel sequence that produces exactly one element per base position, so an element's
@@ -54,7 +102,7 @@ public protocol _ParallelSink {
 /// ```swift
 /// for (offset, name) in names.parallel.enumerated().collect() { print(offset, name) }
 /// ```
-public protocol IndexedParallelSequence: ParallelSequence {
+public protocol IndexedParallelSequence: ParallelSequence where Failure == Never {
     /// The element at base position `position` (`0..<_positionCount`).
     func _element(at position: Int) -> Element
 }

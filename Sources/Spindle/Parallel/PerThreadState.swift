@@ -63,6 +63,28 @@ extension ParallelSequence {
     public func forEach<State, E: Error>(
         makingState makeState: @escaping @Sendable () -> State,
         _ body: @Sendable (inout State, Element) throws(E) -> Void
+    ) throws(E) where Failure == Never {
+        try _forEach(makingState: makeState, body)
+    }
+
+    /// `forEach(makingState:_:)` on a pipeline with a throwing stage.
+    ///
+    /// - Throws: the first error of the pipeline's stages or of `body`; the loop then stops.
+    @inlinable
+    @inline(__always)
+    public func forEach<State>(
+        makingState makeState: @escaping @Sendable () -> State,
+        _ body: @Sendable (inout State, Element) throws -> Void
+    ) throws where Failure == any Error {
+        try _forEach(makingState: makeState, body)
+    }
+
+    /// Both `forEach(makingState:_:)`s: the stages' errors are of type `E` or there are none.
+    @inlinable
+    @inline(__always)
+    func _forEach<State, E: Error>(
+        makingState makeState: @escaping @Sendable () -> State,
+        _ body: @Sendable (inout State, Element) throws(E) -> Void
     ) throws(E) {
         let control = _ParallelControl()
         let states = _StatePool(make: makeState)
@@ -111,6 +133,7 @@ extension ParallelSequence {
 /// }.collect()
 /// ```
 public struct ParallelStatefulMap<Base: ParallelSequence, State, Element: Sendable>: ParallelSequence, _ParallelStage {
+    public typealias Failure = Base.Failure
     public var _base: Base
     @usableFromInline let states: _StatePool<State>
     @usableFromInline let transform: @Sendable (inout State, Base.Element) -> Element
@@ -145,7 +168,7 @@ extension ParallelStatefulMap: IndexedParallelSequence where Base: IndexedParall
 }
 
 @usableFromInline
-struct _StatefulMapSink<Inner: _ParallelSink, Input, State>: _ParallelSink {
+struct _StatefulMapSink<Inner: _ParallelSink, Input, State>: _ForwardingSink {
     @usableFromInline var inner: Inner
     @usableFromInline var state: State
     @usableFromInline let transform: @Sendable (inout State, Input) -> Inner.Input
@@ -165,7 +188,7 @@ struct _StatefulMapSink<Inner: _ParallelSink, Input, State>: _ParallelSink {
 }
 
 @usableFromInline
-struct _StatefulForEachSink<Input, State, E: Error>: _ParallelSink {
+struct _StatefulForEachSink<Input, State, E: Error>: _ControlledSink {
     @usableFromInline var state: State
     @usableFromInline let body: @Sendable (inout State, Input) throws(E) -> Void
     @usableFromInline let control: _ParallelControl

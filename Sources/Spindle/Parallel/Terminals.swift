@@ -35,7 +35,7 @@ struct _Segments<Element: Sendable>: Sendable {
     }
 }
 
-extension ParallelSequence {
+extension ParallelSequence where Failure == Never {
     /// Calls `body` on every element, in parallel.
     ///
     /// ```swift
@@ -45,6 +45,271 @@ extension ParallelSequence {
     @inlinable
     @inline(__always)
     public func forEach<E: Error>(_ body: @Sendable (Element) throws(E) -> Void) throws(E) {
+        try _forEach(body)
+    }
+
+    /// Combines `initialResult` and all elements with `combine`, in collection order: the same
+    /// result as `Sequence.reduce(_:_:)` when `combine` is associative.
+    ///
+    /// `initialResult` is used once, as the leftmost operand. The elements are combined in
+    /// ranges on several threads, and the ranges' results combined left before right, so
+    /// `combine` must be associative (`(a • b) • c == a • (b • c)`); it need not have an
+    /// identity, nor be commutative.
+    ///
+    /// ```swift
+    /// let total = (1...100).parallel.reduce(0, +)        // 5050
+    /// let offset = (1...100).parallel.reduce(10, +)      // 5060, as (1...100).reduce(10, +)
+    /// let longest = lines.parallel.reduce("") { $0.count >= $1.count ? $0 : $1 }
+    /// ```
+    ///
+    /// On the calling thread the loop inlines into your function with `combine`, as a sequential
+    /// `reduce` would. Swift 6.3 cannot prove the wrapping operators `Sendable` as references
+    /// (`reduce(0, &+)` warns); write `reduce(0) { $0 &+ $1 }`.
+    /// - Throws: the first error `combine` throws.
+    @inlinable
+    @inline(__always)
+    public func reduce<E: Error>(
+        _ initialResult: Element, _ combine: @Sendable (Element, Element) throws(E) -> Element
+    ) throws(E) -> Element {
+        try _reduce(initialResult, combine)
+    }
+
+    /// Counts the elements that satisfy `predicate`.
+    ///
+    /// ```swift
+    /// let primes = (2..<2_000_000).parallel.count(where: isPrime)
+    /// ```
+    @inlinable
+    @inline(__always)
+    public func count<E: Error>(where predicate: @Sendable (Element) throws(E) -> Bool) throws(E) -> Int {
+        try _count(where: predicate)
+    }
+
+    /// Whether some element satisfies `predicate`; stops every range once one is found.
+    ///
+    /// ```swift
+    /// let hasNegative = values.parallel.contains { $0 < 0 }
+    /// ```
+    @inlinable
+    @inline(__always)
+    public func contains<E: Error>(where predicate: @Sendable (Element) throws(E) -> Bool) throws(E) -> Bool {
+        try _contains(where: predicate)
+    }
+
+    /// Whether every element satisfies `predicate`; stops every range at the first that does not.
+    ///
+    /// ```swift
+    /// let sorted = pairs.parallel.allSatisfy { $0.0 <= $0.1 }
+    /// ```
+    @inlinable
+    @inline(__always)
+    public func allSatisfy<E: Error>(_ predicate: @Sendable (Element) throws(E) -> Bool) throws(E) -> Bool {
+        try _allSatisfy(predicate)
+    }
+
+    /// The first element, in collection order, that satisfies `predicate`. Ranges after a hit
+    /// stop; ranges before it go on, since an earlier hit may still be there.
+    ///
+    /// ```swift
+    /// let firstLarge = sizes.parallel.first { $0 > 1 << 20 }
+    /// ```
+    @inlinable
+    @inline(__always)
+    public func first<E: Error>(where predicate: @Sendable (Element) throws(E) -> Bool) throws(E) -> Element? {
+        try _first(where: predicate)
+    }
+
+    /// The last element, in collection order, that satisfies `predicate`. Ranges before a hit
+    /// stop; ranges after it go on, since a later hit may still be there.
+    ///
+    /// ```swift
+    /// let lastError = logLines.parallel.last { $0.hasPrefix("error:") }
+    /// ```
+    @inlinable
+    @inline(__always)
+    public func last<E: Error>(where predicate: @Sendable (Element) throws(E) -> Bool) throws(E) -> Element? {
+        try _last(where: predicate)
+    }
+
+    /// The smallest element by `areInIncreasingOrder` (the first of equal ones), or `nil` if
+    /// there are none.
+    ///
+    /// ```swift
+    /// let youngest = people.parallel.min(by: { $0.age < $1.age })
+    /// ```
+    @inlinable
+    @inline(__always)
+    public func min<E: Error>(by areInIncreasingOrder: @Sendable (Element, Element) throws(E) -> Bool) throws(E) -> Element? {
+        try _min(by: areInIncreasingOrder)
+    }
+
+    /// The largest element by `areInIncreasingOrder` (the first of equal ones), or `nil` if
+    /// there are none.
+    ///
+    /// ```swift
+    /// let oldest = people.parallel.max(by: { $0.age < $1.age })
+    /// ```
+    @inlinable
+    @inline(__always)
+    public func max<E: Error>(by areInIncreasingOrder: @Sendable (Element, Element) throws(E) -> Bool) throws(E) -> Element? {
+        try _max(by: areInIncreasingOrder)
+    }
+}
+
+/// The terminals of a pipeline with a throwing stage (`map { try parse($0) }`): each throws the
+/// first error of a stage or of its own closure.
+extension ParallelSequence where Failure == any Error {
+    /// Calls `body` on every element, in parallel.
+    ///
+    /// - Throws: the first error of the pipeline's stages or of the closure; the loop then stops.
+    @inlinable
+    @inline(__always)
+    public func forEach(_ body: @Sendable (Element) throws -> Void) throws {
+        try _forEach(body)
+    }
+
+    /// Combines `initialResult` and all elements with `combine`, in collection order
+    /// (`combine` must be associative: see the non-throwing pipeline's `reduce(_:_:)`).
+    ///
+    /// - Throws: the first error of the pipeline's stages or of the closure; the loop then stops.
+    @inlinable
+    @inline(__always)
+    public func reduce(
+        _ initialResult: Element, _ combine: @Sendable (Element, Element) throws -> Element
+    ) throws -> Element {
+        try _reduce(initialResult, combine)
+    }
+
+    /// Counts the elements that satisfy `predicate`.
+    ///
+    /// - Throws: the first error of the pipeline's stages or of the closure; the loop then stops.
+    @inlinable
+    @inline(__always)
+    public func count(where predicate: @Sendable (Element) throws -> Bool) throws -> Int {
+        try _count(where: predicate)
+    }
+
+    /// Whether some element satisfies `predicate`; stops every range once one is found.
+    ///
+    /// - Throws: the first error of the pipeline's stages or of the closure; the loop then stops.
+    @inlinable
+    @inline(__always)
+    public func contains(where predicate: @Sendable (Element) throws -> Bool) throws -> Bool {
+        try _contains(where: predicate)
+    }
+
+    /// Whether every element satisfies `predicate`; stops every range at the first that does not.
+    ///
+    /// - Throws: the first error of the pipeline's stages or of the closure; the loop then stops.
+    @inlinable
+    @inline(__always)
+    public func allSatisfy(_ predicate: @Sendable (Element) throws -> Bool) throws -> Bool {
+        try _allSatisfy(predicate)
+    }
+
+    /// The first element, in collection order, that satisfies `predicate`. Ranges after a hit
+    ///
+    /// - Throws: the first error of the pipeline's stages or of the closure; the loop then stops.
+    @inlinable
+    @inline(__always)
+    public func first(where predicate: @Sendable (Element) throws -> Bool) throws -> Element? {
+        try _first(where: predicate)
+    }
+
+    /// The last element, in collection order, that satisfies `predicate`. Ranges before a hit
+    ///
+    /// - Throws: the first error of the pipeline's stages or of the closure; the loop then stops.
+    @inlinable
+    @inline(__always)
+    public func last(where predicate: @Sendable (Element) throws -> Bool) throws -> Element? {
+        try _last(where: predicate)
+    }
+
+    /// The smallest element by `areInIncreasingOrder` (the first of equal ones), or `nil` if
+    ///
+    /// - Throws: the first error of the pipeline's stages or of the closure; the loop then stops.
+    @inlinable
+    @inline(__always)
+    public func min(by areInIncreasingOrder: @Sendable (Element, Element) throws -> Bool) throws -> Element? {
+        try _min(by: areInIncreasingOrder)
+    }
+
+    /// The largest element by `areInIncreasingOrder` (the first of equal ones), or `nil` if
+    ///
+    /// - Throws: the first error of the pipeline's stages or of the closure; the loop then stops.
+    @inlinable
+    @inline(__always)
+    public func max(by areInIncreasingOrder: @Sendable (Element, Element) throws -> Bool) throws -> Element? {
+        try _max(by: areInIncreasingOrder)
+    }
+}
+
+extension ParallelSequence {
+    /// The number of elements produced.
+    ///
+    /// ```swift
+    /// let matches = rows.parallel.filter(matchesQuery).count()
+    /// ```
+    @inlinable
+    @inline(__always)
+    public func count() throws(Failure) -> Int {
+        try _count(where: { (_: Element) throws(Failure) -> Bool in true })
+    }
+
+    /// Whether the sequence contains `element`; stops every range once it is found.
+    ///
+    /// ```swift
+    /// let hasZero = readings.parallel.contains(0)
+    /// ```
+    @inlinable
+    @inline(__always)
+    public func contains(_ element: Element) throws(Failure) -> Bool where Element: Equatable {
+        try _contains(where: { (candidate: Element) throws(Failure) -> Bool in candidate == element })
+    }
+
+    /// The elements in collection order, as an array.
+    ///
+    /// ```swift
+    /// let evens = numbers.parallel.filter { $0 % 2 == 0 }.collect()
+    /// ```
+    @inlinable
+    @inline(__always)
+    public func collect() throws(Failure) -> [Element] {
+        let control = _ParallelControl()
+        let segments: _Segments<Element> = _runFold(
+            control: control, initial: _Segments(), identity: { _Segments() },
+            fold: { partial, positions in
+                var piece: [Element] = []
+                // SAFETY: `piece` outlives the sink, which is used only inside this closure.
+                unsafe withUnsafeMutablePointer(to: &piece) { target in
+                    var sink = unsafe _AppendSink(target: target, control: control)
+                    _ = unsafe self._drive(positions, into: &sink)
+                }
+                if piece.isEmpty { return }
+                // Batches of one range arrive in order: extend its last piece rather than add one.
+                if partial.pieces.isEmpty {
+                    partial.pieces.append(piece)
+                } else {
+                    partial.pieces[partial.pieces.count - 1].append(contentsOf: piece)
+                }
+            }, combine: _Segments.concatenate)
+        try control.rethrow(as: Failure.self)
+        if segments.pieces.count == 1 { return segments.pieces[0] }
+        var result: [Element] = []
+        result.reserveCapacity(segments.pieces.reduce(0) { $0 + $1.count })
+        for piece in segments.pieces { result.append(contentsOf: piece) }
+        return result
+    }
+
+    /// Calls `body` on every element, in parallel.
+    ///
+    /// ```swift
+    /// try images.parallel.forEach { image in try image.writeThumbnail() }
+    /// ```
+    /// - Throws: the first error `body` throws; the other ranges then stop early.
+    @inlinable
+    @inline(__always)
+    func _forEach<E: Error>(_ body: @Sendable (Element) throws(E) -> Void) throws(E) {
         let control = _ParallelControl()
         withoutActuallyEscaping(body) { body in
             _runFold(
@@ -77,7 +342,7 @@ extension ParallelSequence {
     /// - Throws: the first error `combine` throws.
     @inlinable
     @inline(__always)
-    public func reduce<E: Error>(
+    func _reduce<E: Error>(
         _ initialResult: Element, _ combine: @Sendable (Element, Element) throws(E) -> Element
     ) throws(E) -> Element {
         let control = _ParallelControl()
@@ -118,7 +383,7 @@ extension ParallelSequence {
     /// ```
     @inlinable
     @inline(__always)
-    public func count<E: Error>(where predicate: @Sendable (Element) throws(E) -> Bool) throws(E) -> Int {
+    func _count<E: Error>(where predicate: @Sendable (Element) throws(E) -> Bool) throws(E) -> Int {
         let control = _ParallelControl()
         let result: Int = withoutActuallyEscaping(predicate) { predicate in
             _runFold(
@@ -133,17 +398,6 @@ extension ParallelSequence {
         return result
     }
 
-    /// The number of elements produced.
-    ///
-    /// ```swift
-    /// let matches = rows.parallel.filter(matchesQuery).count()
-    /// ```
-    @inlinable
-    @inline(__always)
-    public func count() -> Int {
-        count(where: { _ in true })
-    }
-
     /// Whether some element satisfies `predicate`; stops every range once one is found.
     ///
     /// ```swift
@@ -151,7 +405,7 @@ extension ParallelSequence {
     /// ```
     @inlinable
     @inline(__always)
-    public func contains<E: Error>(where predicate: @Sendable (Element) throws(E) -> Bool) throws(E) -> Bool {
+    func _contains<E: Error>(where predicate: @Sendable (Element) throws(E) -> Bool) throws(E) -> Bool {
         let control = _ParallelControl()
         let found: Bool = withoutActuallyEscaping(predicate) { predicate in
             _runFold(
@@ -176,8 +430,8 @@ extension ParallelSequence {
     /// ```
     @inlinable
     @inline(__always)
-    public func allSatisfy<E: Error>(_ predicate: @Sendable (Element) throws(E) -> Bool) throws(E) -> Bool {
-        try !contains(where: { (element) throws(E) -> Bool in try !predicate(element) })
+    func _allSatisfy<E: Error>(_ predicate: @Sendable (Element) throws(E) -> Bool) throws(E) -> Bool {
+        try !_contains(where: { (element) throws(E) -> Bool in try !predicate(element) })
     }
 
     /// The first element, in collection order, that satisfies `predicate`. Ranges after a hit
@@ -188,7 +442,7 @@ extension ParallelSequence {
     /// ```
     @inlinable
     @inline(__always)
-    public func first<E: Error>(where predicate: @Sendable (Element) throws(E) -> Bool) throws(E) -> Element? {
+    func _first<E: Error>(where predicate: @Sendable (Element) throws(E) -> Bool) throws(E) -> Element? {
         try _firstHit(where: predicate)?.element
     }
 
@@ -200,19 +454,8 @@ extension ParallelSequence {
     /// ```
     @inlinable
     @inline(__always)
-    public func last<E: Error>(where predicate: @Sendable (Element) throws(E) -> Bool) throws(E) -> Element? {
+    func _last<E: Error>(where predicate: @Sendable (Element) throws(E) -> Bool) throws(E) -> Element? {
         try _lastHit(where: predicate)?.element
-    }
-
-    /// Whether the sequence contains `element`; stops every range once it is found.
-    ///
-    /// ```swift
-    /// let hasZero = readings.parallel.contains(0)
-    /// ```
-    @inlinable
-    @inline(__always)
-    public func contains(_ element: Element) -> Bool where Element: Equatable {
-        contains(where: { $0 == element })
     }
 
     /// The first hit of a search and its base position (`first(where:)`, `firstIndex(where:)`).
@@ -260,7 +503,7 @@ extension ParallelSequence {
     /// ```
     @inlinable
     @inline(__always)
-    public func min<E: Error>(by areInIncreasingOrder: @Sendable (Element, Element) throws(E) -> Bool) throws(E) -> Element? {
+    func _min<E: Error>(by areInIncreasingOrder: @Sendable (Element, Element) throws(E) -> Bool) throws(E) -> Element? {
         try extreme(by: areInIncreasingOrder, keepsRightWhen: { (less, left, right) throws(E) -> Bool in try less(right, left) })
     }
 
@@ -272,7 +515,7 @@ extension ParallelSequence {
     /// ```
     @inlinable
     @inline(__always)
-    public func max<E: Error>(by areInIncreasingOrder: @Sendable (Element, Element) throws(E) -> Bool) throws(E) -> Element? {
+    func _max<E: Error>(by areInIncreasingOrder: @Sendable (Element, Element) throws(E) -> Bool) throws(E) -> Element? {
         try extreme(by: areInIncreasingOrder, keepsRightWhen: { (less, left, right) throws(E) -> Bool in try less(left, right) })
     }
 
@@ -305,39 +548,6 @@ extension ParallelSequence {
         try control.rethrow(as: E.self)
         return result
     }
-
-    /// The elements in collection order, as an array.
-    ///
-    /// ```swift
-    /// let evens = numbers.parallel.filter { $0 % 2 == 0 }.collect()
-    /// ```
-    @inlinable
-    @inline(__always)
-    public func collect() -> [Element] {
-        let control = _ParallelControl()
-        let segments: _Segments<Element> = _runFold(
-            control: control, initial: _Segments(), identity: { _Segments() },
-            fold: { partial, positions in
-                var piece: [Element] = []
-                // SAFETY: `piece` outlives the sink, which is used only inside this closure.
-                unsafe withUnsafeMutablePointer(to: &piece) { target in
-                    var sink = unsafe _AppendSink(target: target)
-                    _ = unsafe self._drive(positions, into: &sink)
-                }
-                if piece.isEmpty { return }
-                // Batches of one range arrive in order: extend its last piece rather than add one.
-                if partial.pieces.isEmpty {
-                    partial.pieces.append(piece)
-                } else {
-                    partial.pieces[partial.pieces.count - 1].append(contentsOf: piece)
-                }
-            }, combine: _Segments.concatenate)
-        if segments.pieces.count == 1 { return segments.pieces[0] }
-        var result: [Element] = []
-        result.reserveCapacity(segments.pieces.reduce(0) { $0 + $1.count })
-        for piece in segments.pieces { result.append(contentsOf: piece) }
-        return result
-    }
 }
 
 extension ParallelSequence where Element: AdditiveArithmetic {
@@ -348,15 +558,17 @@ extension ParallelSequence where Element: AdditiveArithmetic {
     /// ```
     @inlinable
     @inline(__always)
-    public func sum() -> Element {
+    public func sum() throws(Failure) -> Element {
         let control = _ParallelControl()
-        return _runFold(
+        let total: Element = _runFold(
             control: control, initial: .zero, identity: { .zero },
             fold: { partial, positions in
-                var sink = _SumSink(total: partial)
+                var sink = _SumSink(total: partial, control: control)
                 _ = self._drive(positions, into: &sink)
                 partial = sink.total
             }, combine: { $0 + $1 })
+        try control.rethrow(as: Failure.self)
+        return total
     }
 }
 
@@ -368,8 +580,8 @@ extension ParallelSequence where Element: Comparable {
     /// ```
     @inlinable
     @inline(__always)
-    public func min() -> Element? {
-        comparableExtreme(keepsRight: { best, element in element < best })
+    public func min() throws(Failure) -> Element? {
+        try comparableExtreme(keepsRight: { best, element in element < best })
     }
 
     /// The largest element, or `nil` if there are none.
@@ -379,19 +591,20 @@ extension ParallelSequence where Element: Comparable {
     /// ```
     @inlinable
     @inline(__always)
-    public func max() -> Element? {
-        comparableExtreme(keepsRight: { best, element in best < element })
+    public func max() throws(Failure) -> Element? {
+        try comparableExtreme(keepsRight: { best, element in best < element })
     }
 
     /// `min()` and `max()`: as `extreme(by:keepsRightWhen:)`, with `<` itself rather than a
     /// throwing comparator, so that nothing of error handling is left in the loop.
     @inlinable
     @inline(__always)
-    func comparableExtreme(keepsRight: @escaping @Sendable (Element, Element) -> Bool) -> Element? {
-        _runFold(
-            control: _ParallelControl(), initial: nil, identity: { nil },
+    func comparableExtreme(keepsRight: @escaping @Sendable (Element, Element) -> Bool) throws(Failure) -> Element? {
+        let control = _ParallelControl()
+        let result: Element? = _runFold(
+            control: control, initial: nil, identity: { nil },
             fold: { partial, positions in
-                var sink = _ComparableExtremeSink(best: partial, keepsRight: keepsRight)
+                var sink = _ComparableExtremeSink(best: partial, keepsRight: keepsRight, control: control)
                 _ = self._drive(positions, into: &sink)
                 partial = sink.best
             },
@@ -400,6 +613,8 @@ extension ParallelSequence where Element: Comparable {
                 guard let right else { return left }
                 return keepsRight(left, right) ? right : left
             })
+        try control.rethrow(as: Failure.self)
+        return result
     }
 }
 
@@ -441,7 +656,7 @@ extension IndexedParallelSequence {
 // MARK: The terminals' sinks (per-range state; copied in and out of adaptor sinks, so small)
 
 @usableFromInline
-struct _ForEachSink<Input, E: Error>: _ParallelSink {
+struct _ForEachSink<Input, E: Error>: _ControlledSink {
     @usableFromInline let body: @Sendable (Input) throws(E) -> Void
     @usableFromInline let control: _ParallelControl
 
@@ -465,7 +680,7 @@ struct _ForEachSink<Input, E: Error>: _ParallelSink {
 }
 
 @usableFromInline
-struct _ReduceSink<Input, E: Error>: _ParallelSink {
+struct _ReduceSink<Input, E: Error>: _ControlledSink {
     @usableFromInline var running: Input
     @usableFromInline let combine: @Sendable (Input, Input) throws(E) -> Input
     @usableFromInline let control: _ParallelControl
@@ -492,7 +707,7 @@ struct _ReduceSink<Input, E: Error>: _ParallelSink {
 
 /// A `_ReduceSink` for a range with no initial value: its first element starts the result.
 @usableFromInline
-struct _ReduceFromFirstSink<Input, E: Error>: _ParallelSink {
+struct _ReduceFromFirstSink<Input, E: Error>: _ControlledSink {
     @usableFromInline var running: Input?
     @usableFromInline let combine: @Sendable (Input, Input) throws(E) -> Input
     @usableFromInline let control: _ParallelControl
@@ -522,7 +737,7 @@ struct _ReduceFromFirstSink<Input, E: Error>: _ParallelSink {
 }
 
 @usableFromInline
-struct _CountSink<Input, E: Error>: _ParallelSink {
+struct _CountSink<Input, E: Error>: _ControlledSink {
     @usableFromInline var count: Int
     @usableFromInline let predicate: @Sendable (Input) throws(E) -> Bool
     @usableFromInline let control: _ParallelControl
@@ -548,7 +763,7 @@ struct _CountSink<Input, E: Error>: _ParallelSink {
 }
 
 @usableFromInline
-struct _ContainsSink<Input, E: Error>: _ParallelSink {
+struct _ContainsSink<Input, E: Error>: _ControlledSink {
     @usableFromInline var hit = false
     @usableFromInline let predicate: @Sendable (Input) throws(E) -> Bool
     @usableFromInline let control: _ParallelControl
@@ -573,7 +788,7 @@ struct _ContainsSink<Input, E: Error>: _ParallelSink {
 }
 
 @usableFromInline
-struct _FirstSink<Input, E: Error>: _ParallelSink {
+struct _FirstSink<Input, E: Error>: _ControlledSink {
     @usableFromInline var found: (position: Int, element: Input)?
     @usableFromInline let predicate: @Sendable (Input) throws(E) -> Bool
     @usableFromInline let control: _ParallelControl
@@ -602,7 +817,7 @@ struct _FirstSink<Input, E: Error>: _ParallelSink {
 
 /// The last element of a range that satisfies the predicate so far; goes on to the range's end.
 @usableFromInline
-struct _LastSink<Input, E: Error>: _ParallelSink {
+struct _LastSink<Input, E: Error>: _ControlledSink {
     @usableFromInline var found: (position: Int, element: Input)?
     @usableFromInline let predicate: @Sendable (Input) throws(E) -> Bool
     @usableFromInline let control: _ParallelControl
@@ -630,7 +845,7 @@ struct _LastSink<Input, E: Error>: _ParallelSink {
 }
 
 @usableFromInline
-struct _ExtremeSink<Input, E: Error>: _ParallelSink {
+struct _ExtremeSink<Input, E: Error>: _ControlledSink {
     @usableFromInline var best: Input?
     @usableFromInline let less: @Sendable (Input, Input) throws(E) -> Bool
     @usableFromInline let keepsRightWhen: @Sendable ((Input, Input) throws(E) -> Bool, Input, Input) throws(E) -> Bool
@@ -667,14 +882,16 @@ struct _ExtremeSink<Input, E: Error>: _ParallelSink {
 
 /// The best element so far by a non-throwing order (`min()`, `max()`).
 @usableFromInline
-struct _ComparableExtremeSink<Input>: _ParallelSink {
+struct _ComparableExtremeSink<Input>: _ControlledSink {
     @usableFromInline var best: Input?
     @usableFromInline let keepsRight: @Sendable (Input, Input) -> Bool
+    @usableFromInline let control: _ParallelControl
 
     @inlinable
-    init(best: Input?, keepsRight: @escaping @Sendable (Input, Input) -> Bool) {
+    init(best: Input?, keepsRight: @escaping @Sendable (Input, Input) -> Bool, control: _ParallelControl) {
         self.best = best
         self.keepsRight = keepsRight
+        self.control = control
     }
 
     @inlinable
@@ -690,11 +907,15 @@ struct _ComparableExtremeSink<Input>: _ParallelSink {
 }
 
 @usableFromInline
-struct _SumSink<Input: AdditiveArithmetic>: _ParallelSink {
+struct _SumSink<Input: AdditiveArithmetic>: _ControlledSink {
     @usableFromInline var total: Input
+    @usableFromInline let control: _ParallelControl
 
     @inlinable
-    init(total: Input) { self.total = total }
+    init(total: Input, control: _ParallelControl) {
+        self.total = total
+        self.control = control
+    }
 
     @inlinable
     @inline(__always)
@@ -709,12 +930,16 @@ struct _SumSink<Input: AdditiveArithmetic>: _ParallelSink {
 // @unsafe: points at an array owned by the folding range, which outlives the sink.
 @unsafe
 @usableFromInline
-struct _AppendSink<Input>: _ParallelSink {
+struct _AppendSink<Input>: _ControlledSink {
     @usableFromInline let target: UnsafeMutablePointer<[Input]>
+    @usableFromInline let control: _ParallelControl
 
     // SAFETY: only stores the address; the folding range owns the array and outlives the sink.
     @inlinable
-    init(target: UnsafeMutablePointer<[Input]>) { unsafe self.target = target }
+    init(target: UnsafeMutablePointer<[Input]>, control: _ParallelControl) {
+        unsafe self.target = target
+        unsafe self.control = control
+    }
 
     @inlinable
     @inline(__always)

@@ -8,7 +8,7 @@ extension Registry {
     /// (the caller then hands the job to another executor: a job must never be dropped).
     /// Not bounded by `maxPending`: a job is a task's continuation, which cannot be refused.
     func admitExecutorJob(_ job: UnownedJob) -> Bool {
-        guard admissionGate.enter() else { return false }
+        guard enterAdmission() else { return false }
         background.push(JobRef(executorJob: job))
         admissionGate.leave()
         sleep.notifyWorkAvailable()

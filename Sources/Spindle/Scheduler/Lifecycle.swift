@@ -1,5 +1,11 @@
 import CSpindle
 
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
 /// A pool's lifecycle and the state of every worker slot: one value, changed only under
 /// `Registry.lifecycleLock` (the lock background admission and broadcasts also take), so each
 /// transition below is a single step for all of them. Every path that starts, resizes or stops
@@ -397,6 +403,17 @@ extension Registry {
     }
 
     var isShutDown: Bool { closedFlag.load(ordering: .acquiring) }  // pairs with `close`'s store
+
+    /// Enters the admission gate for one background job. A refused caller returns only once
+    /// `isShutDown` reads true: `close` sets the flag just after closing the gate (under
+    /// `lifecycleLock`, after the admissions in flight, of which a refused one is not), and a
+    /// caller told "closed" must not then see a running pool, e.g. a Swift job sent to the
+    /// global executor whose code checks where it runs (found by `spindle-stress`).
+    func enterAdmission() -> Bool {
+        if admissionGate.enter() { return true }
+        while !isShutDown { sched_yield() }  // a few instructions of the closer's, unless it was preempted
+        return false
+    }
 
     var isShutdownFinished: Bool { shutdownFinished.isSet }
 

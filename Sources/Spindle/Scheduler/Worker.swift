@@ -40,7 +40,11 @@ enum Worker {
         var isSearching = false
         defer {
             if isHungry { registry.heartbeat.participantWasFed() }  // runs before the one above
-            if isSearching { registry.sleep.stoppedSearching() }
+            // A producer may have left a job to this searcher, which now leaves without it:
+            // pass it on (README §1, *searcher leaves*).
+            if isSearching, registry.sleep.stoppedSearchingWithWork(), registry.hasVisibleWork {
+                registry.sleep.notifyWorkAvailable()
+            }
         }
         /// Runs a job this worker found, ending its hungry spell first.
         func run(_ job: JobRef) {
@@ -103,8 +107,16 @@ enum Worker {
                 registry.sleep.cancelSleep(me)
                 return .shutDown
             }
-            // A retirement requested from here on unparks this worker's parker after the ticket
-            // above, so the park returns at once and the loop's first check sees it.
+            // A retirement requested after the loop's first check but before the ticket above
+            // unparked the parker too early, and its `wakeAll` may have found this worker not yet
+            // listed: look again after `prepareToSleep`'s fence (it pairs with the one in
+            // `wakeAll`, issued after the request's store: README §4, *retire before the
+            // ticket*). One requested from here on unparks after the ticket, so the park returns
+            // at once and the loop's first check sees it.
+            if me.pointee.retireRequested.load(ordering: .acquiring) {  // pairs with `retireHighestSlot`'s releasing store
+                registry.sleep.cancelSleep(me)
+                continue
+            }
             // Parked, this worker stops counting as hungry: the heartbeat ticks only for hungry
             // threads that are looking for work (a parked one is woken by the next publish), so
             // an idle worker beside busy ones costs the busy ones no heartbeat.

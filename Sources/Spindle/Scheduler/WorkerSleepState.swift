@@ -32,6 +32,12 @@ final class WorkerSleepState: @unchecked Sendable {  // `sleepers` is guarded by
     /// hint, for tests of an idle pool).
     var sleepingCount: Int { sleeperCount.load(ordering: .relaxed) }
 
+    /// For diagnostics (a stalled stress run): the listed sleepers' indices and the searcher count.
+    var diagnosticState: (sleepers: [Int], searchers: Int) {
+        let listed = lock.withLock { sleepers.map { $0.pointee.index } }
+        return (listed, searcherCount.load(ordering: .relaxed))  // a snapshot for humans
+    }
+
     /// Producer side, after jobs became visible: wakes up to `count` sleepers, less one for each
     /// worker that is searching for work (it will find one of the jobs: README §1).
     func notifyWorkAvailable(count: Int = 1) {
@@ -70,15 +76,15 @@ final class WorkerSleepState: @unchecked Sendable {  // `sleepers` is guarded by
     }
 
     /// A searching worker stops because it is about to list itself as a sleeper
-    /// (`prepareToSleep`'s fence follows) or to leave.
+    /// (`prepareToSleep`'s fence follows).
     func stoppedSearching() {
         searcherCount.wrappingSubtract(1, ordering: .relaxed)  // before `prepareToSleep`'s fence
     }
 
-    /// A searching worker stops because it found a job. Issues the fence itself and returns
-    /// whether someone sleeps: the caller must then look whether more work is visible and notify
-    /// for it, since a producer may have left that work to this worker (README §1, *searcher
-    /// takes another job*).
+    /// A searching worker stops because it found a job, or because it leaves (retires, or the
+    /// pool closed). Issues the fence itself and returns whether someone sleeps: the caller must
+    /// then look whether more work is visible and notify for it, since a producer may have left
+    /// that work to this worker (README §1, *searcher takes another job*, *searcher leaves*).
     func stoppedSearchingWithWork() -> Bool {
         searcherCount.wrappingSubtract(1, ordering: .relaxed)  // before the fence below
         atomicMemoryFence(ordering: .sequentiallyConsistent)  // pairs with the fence in `notifyWorkAvailable`

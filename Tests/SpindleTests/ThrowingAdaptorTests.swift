@@ -1,0 +1,120 @@
+import Testing
+@testable import Spindle
+
+struct ParseFailure: Error, Equatable {
+    let position: Int
+    let text: String
+}
+
+/// Parses `"n"` into n; throws for the texts listed as bad.
+@Sendable func parseNumber(_ text: String, bad: Set<String>) throws(ParseFailure) -> Int {
+    if bad.contains(text) { throw ParseFailure(position: Int(text.dropFirst()) ?? -1, text: text) }
+    return Int(text.dropFirst())!
+}
+
+@Suite("throwing adaptors")
+struct ThrowingAdaptorTests {
+    static let texts = (0..<largeCount).map { "n\($0)" }
+
+    @Test("map, filter and compactMap with throwing closures give the sequential results", arguments: allStrategies)
+    func noErrorSameResults(strategy: SplitStrategy) throws {
+        let pool = try ThreadPool(threads: 3)
+        defer { pool.shutdown() }
+        let texts = Self.texts
+        let numbers = texts.parallel(on: pool).split(strategy).map { (text) throws(ParseFailure) in try parseNumber(text, bad: []) }
+        #expect(try numbers.collect() == Array(0..<largeCount))
+        #expect(try numbers.sum() == (0..<largeCount).reduce(0, +))
+        #expect(try numbers.count() == largeCount)
+        #expect(try numbers.min() == 0 && numbers.max() == largeCount - 1)
+        #expect(try numbers.contains(77))
+        #expect(try numbers.first(where: { $0 > 1_000 && $0 % 7 == 0 }) == 1_001)
+        #expect(try numbers.reduce(5, +) == (0..<largeCount).reduce(5, +))
+        let evens = try texts.parallel(on: pool).split(strategy).filter { try parseNumber($0, bad: []) % 2 == 0 }.collect()
+        #expect(evens == texts.filter { Int($0.dropFirst())! % 2 == 0 })
+        let thirds = try texts.parallel(on: pool).split(strategy)
+            .compactMap { (text: String) throws -> Int? in
+                let n = try parseNumber(text, bad: [])
+                return n % 3 == 0 ? n / 3 : nil
+            }
+            .collect()
+        #expect(thirds == (0..<largeCount).compactMap { $0 % 3 == 0 ? $0 / 3 : nil })
+        // A non-throwing stage, then another throwing one, after the first throwing stage.
+        let chained = try numbers.map { $0 * 2 }.filter { (n: Int) throws -> Bool in
+            if n < 0 { throw ParseFailure(position: n, text: "negative") }
+            return n % 4 == 0
+        }.count()
+        #expect(chained == (0..<largeCount).count(where: { ($0 * 2) % 4 == 0 }))
+    }
+
+    @Test("the first error reaches the caller intact, and the rest of the loop stops", arguments: allStrategies)
+    func errorStopsTheLoop(strategy: SplitStrategy) throws {
+        let pool = try ThreadPool(threads: 2)
+        defer { pool.shutdown() }
+        let evaluated = Counter()
+        let bad: Set<String> = ["n0"]
+        let pipeline = Self.texts.parallel(on: pool).split(strategy).map { (text) throws(ParseFailure) -> Int in
+            evaluated.add()
+            return try parseNumber(text, bad: bad)
+        }
+        #expect(throws: ParseFailure(position: 0, text: "n0")) { try pipeline.collect() }
+        if strategy != .perItem {  // `.perItem` halves down to single items: every leaf may start before the stop
+            #expect(evaluated.value < largeCount / 2, "\(evaluated.value) of \(largeCount) evaluated after the first element threw")
+        }
+        // Several throwers: exactly one error, one of theirs.
+        let several: Set<String> = ["n10", "n5000", "n19999"]
+        do {
+            _ = try Self.texts.parallel(on: pool).split(strategy).filter { try parseNumber($0, bad: several) >= 0 }.count()
+            Issue.record("no error")
+        } catch let failure as ParseFailure {
+            #expect(several.contains(failure.text) && failure.position == Int(failure.text.dropFirst()))
+        }
+    }
+
+    @Test("a terminal's own closure and a stage may both throw: either error comes back")
+    func stageAndTerminalErrors() throws {
+        let pool = try ThreadPool(threads: 2)
+        defer { pool.shutdown() }
+        let numbers = Self.texts.parallel(on: pool).map { (text) throws(ParseFailure) in try parseNumber(text, bad: ["n123"]) }
+        #expect(throws: ParseFailure(position: 123, text: "n123")) { try numbers.forEach { _ in } }
+        let clean = Self.texts.parallel(on: pool).map { (text) throws(ParseFailure) in try parseNumber(text, bad: []) }
+        #expect(throws: ParseFailure(position: 9, text: "body")) {
+            try clean.forEach { n in if n == 9 { throw ParseFailure(position: 9, text: "body") } }
+        }
+        #expect(throws: ParseFailure(position: 8, text: "predicate")) {
+            try clean.count(where: { n in
+                if n == 8 { throw ParseFailure(position: 8, text: "predicate") }
+                return true
+            })
+        }
+        let made = Counter()
+        #expect(throws: ParseFailure(position: 123, text: "n123")) {
+            try numbers.forEach(makingState: { made.add() }) { _, _ in }
+        }
+    }
+
+    @Test("throwing stages over a bridged sequence and from a worker")
+    func bridgeAndWorker() throws {
+        let pool = try ThreadPool(threads: 2)
+        defer { pool.shutdown() }
+        let texts = Self.texts
+        let bridged = ParallelBridge(texts.lazy.map { $0 }, on: pool).map { (text) throws(ParseFailure) in
+            try parseNumber(text, bad: ["n4000"])
+        }
+        #expect(throws: ParseFailure(position: 4000, text: "n4000")) { try bridged.sum() }
+        let result = try onWorker(pool) { () -> Result<[Int], any Error> in
+            Result { try texts.parallel.map { (text) throws(ParseFailure) in try parseNumber(text, bad: []) }.collect() }
+        }
+        #expect(try result.get() == Array(0..<largeCount))
+    }
+
+    @Test("a non-throwing function or closure still picks the non-throwing adaptor")
+    func overloadResolution() {
+        @Sendable func triple(_ x: Int) -> Int { x * 3 }
+        // These compile without `try`: the pipelines' Failure stays Never.
+        let a = (0..<100).parallel.map(triple).sum()
+        let b = (0..<100).parallel.map { $0 * 3 }.reduce(0, +)
+        let c = (0..<100).parallel.filter { $0 % 2 == 0 }.compactMap { $0 % 4 == 0 ? $0 : nil }.count()
+        #expect(a == 14_850 && b == 14_850 && c == 25)
+        #expect(type(of: (0..<100).parallel.map(triple)).Failure.self == Never.self)
+    }
+}
