@@ -1,11 +1,5 @@
 import CSpindle
 
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Darwin)
-    import Darwin
-#endif
-
 /// A pool's lifecycle and the state of every worker slot: one value, changed only under
 /// `Registry.lifecycleLock` (the lock background admission and broadcasts also take), so each
 /// transition below is a single step for all of them. Every path that starts, resizes or stops
@@ -350,10 +344,13 @@ extension Registry {
         let (outcome, first) = lifecycleLock.withLock { () -> (CloseOutcome, Bool) in
             let first = lifecycle.phase == .running
             if first {
-                // Every admission that got through the gate has queued its job once this returns,
-                // so a worker that sees `closedFlag` and then finds nothing can exit.
-                admissionGate.close()
+                // The flag first: an admission the gate refuses must find the pool shut down
+                // (README §5, *refused before the flag*). Then the gate: every admission that got
+                // through it has queued its job once `close` returns, so a worker that sees
+                // `drainedFlag` and then finds nothing can exit.
                 closedFlag.store(true, ordering: .releasing)  // pairs with `isShutDown`
+                admissionGate.close()
+                drainedFlag.store(true, ordering: .releasing)  // pairs with `isDrained`
                 if lifecycle.liveWorkers == 0 { workersGone.set() }  // a failed start
             }
             switch lifecycle.phase {
@@ -404,15 +401,15 @@ extension Registry {
 
     var isShutDown: Bool { closedFlag.load(ordering: .acquiring) }  // pairs with `close`'s store
 
-    /// Enters the admission gate for one background job. A refused caller returns only once
-    /// `isShutDown` reads true: `close` sets the flag just after closing the gate (under
-    /// `lifecycleLock`, after the admissions in flight, of which a refused one is not), and a
-    /// caller told "closed" must not then see a running pool, e.g. a Swift job sent to the
-    /// global executor whose code checks where it runs (found by `spindle-stress`).
+    /// Whether the closed pool's admission has drained: every admitted job is queued (the worker
+    /// loop's exit condition).
+    var isDrained: Bool { drainedFlag.load(ordering: .acquiring) }  // pairs with `close`'s store
+
+    /// Enters the admission gate for one background job. `close` sets `closedFlag` before it
+    /// shuts the gate, so a refused caller already reads the pool shut down (a Swift job sent to
+    /// the global executor may check where it runs: found by `spindle-stress`).
     func enterAdmission() -> Bool {
-        if admissionGate.enter() { return true }
-        while !isShutDown { sched_yield() }  // a few instructions of the closer's, unless it was preempted
-        return false
+        admissionGate.enter()
     }
 
     var isShutdownFinished: Bool { shutdownFinished.isSet }

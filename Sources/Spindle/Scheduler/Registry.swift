@@ -93,8 +93,12 @@ final class Registry: @unchecked Sendable {  // mutable state is atomic or guard
     let spareSurplus = Atomic<Int>(0)
     /// Whether admission is closed, under `lifecycleLock`.
     var isClosed: Bool { lifecycle.phase != .running }
-    /// Mirror of `isClosed` for lock-free reads in the worker loop (set under the lock).
+    /// Mirror of `isClosed` for lock-free reads (`isShutDown`), set under the lock before the
+    /// admission gate closes: a caller the gate refuses already reads the pool shut down.
     let closedFlag = Atomic<Bool>(false)
+    /// Set under the lock once the gate has closed and drained: every admitted job is queued, so
+    /// a worker that reads it and then finds nothing can exit (`isDrained`).
+    let drainedFlag = Atomic<Bool>(false)
     /// Set when the last worker has left a closed pool.
     let workersGone = OneShotEvent()
     /// Set once a shutdown has finished: threads joined or detached, heartbeat stopped.

@@ -72,7 +72,7 @@ enum Worker {
             }
             // Read before searching: once closed, no background or inbox job can be admitted, so
             // a search that starts after seeing the flag and finds nothing means this worker is done.
-            let closed = registry.isShutDown
+            let closed = registry.isDrained
             if let job = registry.findWork(for: me) {
                 run(job)
                 continue
@@ -97,7 +97,7 @@ enum Worker {
             isSearching = false
             registry.sleep.stoppedSearching()  // before `prepareToSleep`'s fence
             let ticket = registry.sleep.prepareToSleep(me)
-            let closedBeforeSleep = registry.isShutDown
+            let closedBeforeSleep = registry.isDrained
             if let job = registry.findWork(for: me) {
                 registry.sleep.cancelSleep(me)
                 run(job)
