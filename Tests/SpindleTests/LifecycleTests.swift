@@ -38,7 +38,7 @@ struct LifecycleTests {
         // A thread admits (and leaves) in a loop while the pool closes: the closer waits for
         // its admissions in flight, which widens the moment between the gate and the flags.
         let violations = Counter()
-        for _ in 0..<(isSanitizerRun ? 20 : 200) {
+        for _ in 0..<(isSanitizerRun ? 10 : 200) {
             let pool = try ThreadPool(threads: 1)
             let started = TestSemaphore()
             let admitter = TestThread.start {

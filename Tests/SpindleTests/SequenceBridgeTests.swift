@@ -36,7 +36,7 @@ struct BridgeFailure: Error, Equatable { let at: Int }
 struct SequenceBridgeTests {
     @Test(
         "collect keeps the sequence's order, and every element is processed exactly once",
-        arguments: [0, 1, 63, 64, 65, 1_000, isSanitizerRun ? 5_000 : 30_000],
+        arguments: isSanitizerRun ? [0, 1, 64, 65, 1_000] : [0, 1, 63, 64, 65, 1_000, 30_000],
         [2, 3, 100, ParallelBridge<CountingSequence>.defaultMaxBuffered])
     func collectKeepsOrder(count: Int, maxBuffered: Int) throws {
         for threads in [1, 2, 4] {
