@@ -44,7 +44,7 @@ struct LifecycleTests {
             let admitter = TestThread.start {
                 started.signal()
                 while true {
-                    if pool.registry.enterAdmission() {
+                    if pool.registry.admissionGate.enter() {
                         pool.registry.admissionGate.leave()
                         continue
                     }

@@ -8,7 +8,8 @@ extension Registry {
     /// (the caller then hands the job to another executor: a job must never be dropped).
     /// Not bounded by `maxPending`: a job is a task's continuation, which cannot be refused.
     func admitExecutorJob(_ job: UnownedJob) -> Bool {
-        guard enterAdmission() else { return false }
+        // Refused only once `isShutDown` already reads true (README §5, *refused before the flag*).
+        guard admissionGate.enter() else { return false }
         background.push(JobRef(executorJob: job))
         admissionGate.leave()
         sleep.notifyWorkAvailable()

@@ -405,13 +405,6 @@ extension Registry {
     /// loop's exit condition).
     var isDrained: Bool { drainedFlag.load(ordering: .acquiring) }  // pairs with `close`'s store
 
-    /// Enters the admission gate for one background job. `close` sets `closedFlag` before it
-    /// shuts the gate, so a refused caller already reads the pool shut down (a Swift job sent to
-    /// the global executor may check where it runs: found by `spindle-stress`).
-    func enterAdmission() -> Bool {
-        admissionGate.enter()
-    }
-
     var isShutdownFinished: Bool { shutdownFinished.isSet }
 
     var haveWorkersLeft: Bool { workersGone.isSet }

@@ -15,7 +15,7 @@ extension Registry {
     /// Takes a place and hands it to `start` (which queues the work), or says why not.
     /// Lock-free but for the queue shard's lock.
     private func admit(_ start: (consuming PendingPlace) -> Void) -> Admission {
-        guard enterAdmission() else { return .closed }
+        guard admissionGate.enter() else { return .closed }
         defer { admissionGate.leave() }
         guard let place = pendingPlaces.take() else { return .saturated }
         start(place)
