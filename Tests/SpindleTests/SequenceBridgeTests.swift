@@ -125,6 +125,24 @@ struct SequenceBridgeTests {
         #expect(bridge.count() == 0)  // the source is drained: a bridge reads what its sequence gives
     }
 
+    @Test("one window's elements run on several threads at once: its first and last elements meet")
+    func windowSharedAmongThreads() throws {
+        // The first window holds 64 elements; elements 0 and 63 each wait for the other, so
+        // both see the other arrive only if two threads work on that window at the same time
+        // (on one thread, the first wait gives up after its deadline and the sum falls short).
+        let pool = try ThreadPool(threads: 2)
+        defer { pool.shutdown() }
+        let arrived = Counter()
+        let met = ParallelBridge(CountingSequence(count: 64, read: Counter()), on: pool)
+            .map { (i: Int) -> Int in
+                guard i == 0 || i == 63 else { return 0 }
+                arrived.add()
+                return repeatUntil({ arrived.value >= 2 }, step: { yieldThread() }) ? 1 : 0
+            }
+            .sum()
+        #expect(met == 2)
+    }
+
     @Test("the deterministic split gives one result on every pool")
     func deterministicOnEveryPool() throws {
         let values = (0..<50_000).map { (i: Int) -> Double in

@@ -69,10 +69,11 @@ struct _FoldRun<Partial: Sendable>: Sendable {
         }
     }
 
-    /// The fold of a bridged sequence (`ParallelBridge`), window by window: each window's
-    /// positions are folded as a range of their own (by `run`), left to right, the partial
-    /// result carried from one to the next. The fold of a window is the published half of a
-    /// join, which an idle worker takes, while this thread reads the next window: the sequence
+    /// The fold of a bridged sequence (`ParallelBridge`), window by window, left to right, the
+    /// partial result carried from one to the next. An adaptive window is handed out as queued
+    /// items with a helper per other thread (`foldQueuedItems`); a fixed strategy's window is
+    /// folded by `run`, as the published half of a join. Either way, this thread reads the next
+    /// window while idle workers start on this one: the sequence
     /// is only ever read on the terminal's own thread, so a sequence whose closures are isolated
     /// to the caller's actor (a `lazy.map` written on the main actor) is read where it may be.
     /// Once read, this thread helps with the fold. Stops reading once the loop stopped (an error,
@@ -88,16 +89,32 @@ struct _FoldRun<Partial: Sendable>: Sendable {
         bridge.readNextWindow()  // the first window: nothing to overlap it with
         while let window = bridge.showNextWindow() {
             if control.shouldStop(at: window) { break }
-            let start = partial
-            (_, partial) = ThreadPool._joinPublished(
-                on: me,
-                { if !control.shouldStop(at: window) { bridge.readNextWindow() } },
-                { [self] in
-                    // SAFETY: as in `foldAdaptively`: a join half runs on a participant.
-                    unsafe run(
-                        window.lowerBound, window.upperBound, initial: start, strategy: strategy, threads: threads,
-                        on: Participant.current.unsafelyUnwrapped)
-                })
+            let readNext = { if !control.shouldStop(at: window) { bridge.readNextWindow() } }
+            if case .adaptive = strategy.kind {
+                // First come, first served, in items of about 1/8 of a thread's share: helpers
+                // start at once, while this thread reads, and the window's last item is short.
+                let itemCount = Swift.min(threads * Self.windowItemsPerThread, Self.queuedItemsLimit)
+                let itemSize = Swift.max(1, (window.count + itemCount - 1) / itemCount)
+                var pieces = _PublishedPieces<Partial>()
+                let helpers = me.pointee.isWorker ? threads - 1 : threads
+                let items = foldQueuedItems(
+                    window.lowerBound, window.upperBound, itemSize: itemSize, helpers: helpers, &pieces, on: me,
+                    beforeClaiming: readNext)
+                pieces.deallocate()
+                partial = combine(partial, items)
+            } else {
+                // A fixed split (`.deterministic`, chunks): the window is one range, divided by
+                // the strategy alone, so the tree depends only on the window sizes.
+                let start = partial
+                (_, partial) = ThreadPool._joinPublished(
+                    on: me, readNext,
+                    { [self] in
+                        // SAFETY: as in `foldAdaptively`: a join half runs on a participant.
+                        unsafe run(
+                            window.lowerBound, window.upperBound, initial: start, strategy: strategy, threads: threads,
+                            on: Participant.current.unsafelyUnwrapped)
+                    })
+            }
         }
         return partial
     }
@@ -211,6 +228,11 @@ struct _FoldRun<Partial: Sendable>: Sendable {
     @inlinable
     static var queuedItemsLimit: Int { 32 }
 
+    /// Items per thread of a bridged sequence's window (`runWindows`): the window's last item,
+    /// which the others may wait for, is at most an eighth of a thread's share.
+    @inlinable
+    static var windowItemsPerThread: Int { 8 }
+
     /// Folds `lo..<hi`, in items of `itemSize` positions, first come first served: this thread
     /// and the helpers it publishes (`helpers` now, one more at each heartbeat that finds a
     /// hungry thread while items are left) each take the next item. Once the items are all
@@ -222,7 +244,8 @@ struct _FoldRun<Partial: Sendable>: Sendable {
     @inline(never)
     func foldQueuedItems(
         _ lo: Int, _ hi: Int, itemSize: Int, helpers: Int,
-        _ pieces: inout _PublishedPieces<Partial>, on me: LivePointer<Participant>
+        _ pieces: inout _PublishedPieces<Partial>, on me: LivePointer<Participant>,
+        beforeClaiming first: () -> Void = {}
     ) -> Partial {
         let queue = _ItemQueue<Partial>(lo: lo, hi: hi, itemSize: itemSize)
         let base = pieces.count
@@ -230,6 +253,7 @@ struct _FoldRun<Partial: Sendable>: Sendable {
         while published < Swift.min(helpers, queue.itemCount - 1) && pieces.publish(hi..<hi, of: self, queue: queue, on: me) {
             published += 1
         }
+        first()
         while let (item, positions) = queue.claim() {
             if control.shouldStop(at: positions) { continue }
             var result = identity()

@@ -2,8 +2,11 @@
 /// anything that can only be read in order, one element after the other (rayon's `par_bridge`).
 ///
 /// The sequence is read by the terminal's own thread into a *window* of elements; the window is
-/// then folded like a collection's range (split among threads by the pipeline's strategy) by the
-/// workers, while the calling thread reads the next window, then helps. Positions are the
+/// then folded by the workers, while the calling thread reads the next window, then helps. With
+/// the default strategy a window is handed out in items of 1/8 of a thread's share, first come
+/// first served, so every idle thread starts at once and the window ends with a short item (a
+/// heartbeat split, as a collection's loop gets, came too late for windows this short); a fixed
+/// strategy (`.deterministic`, `.chunks`) divides each window as it divides a range. Positions are the
 /// elements' offsets in the sequence, so results that keep an order (`collect`, `reduce`,
 /// `first(where:)`) keep the sequence's order, and a search stops reading once it has its answer.
 ///
@@ -94,7 +97,16 @@ public struct ParallelBridge<Base: Sequence>: ParallelSequence where Base.Elemen
     public init(_ base: sending Base, on pool: ThreadPool? = nil, maxBuffered: Int = Self.defaultMaxBuffered) {
         precondition(
             maxBuffered >= 2, "ParallelBridge: maxBuffered must be at least 2 (a window processed and one read), got \(maxBuffered)")
-        source = _SequenceBridge(base, maxBuffered: maxBuffered)
+        // The reading loop is formed here, in the caller's module, where `Base` is known: it
+        // is specialised and inlined there, so reading costs what a `for` loop over `base`
+        // does, plus one indirect call per window (from the engine, which sees no `Base`).
+        source = _SequenceBridge(base, maxBuffered: maxBuffered) { iterator, window, count in
+            while window.count < count {
+                guard let element = iterator.next() else { return false }
+                window.append(element)
+            }
+            return true
+        }
         _options = _ParallelOptions(pool: pool, strategy: .adaptive)
     }
 
@@ -139,9 +151,10 @@ public class _SequenceBridgeBase: @unchecked Sendable {
 ///
 /// Ownership: `base`, `iterator` and `next` are touched only by the run holding `runLock`, on
 /// that run's own thread. `current` is written by that thread between windows only, before the
-/// join that folds it publishes its fold (the publication releases it to the thief), and only
-/// read while that fold runs; the join's completion (the thief's release on the job's `done`,
-/// acquired by the wait) orders the fold's reads before the next write.
+/// window's first job (a queued-items helper, or a join's published half) is pushed (the push
+/// releases it to the thief), and only read while that window's fold runs; the fold's end (each
+/// thief's release on its job's `done`, acquired when the job is taken back or waited for)
+/// orders the fold's reads before the next write.
 // @unchecked Sendable: every field is used under the discipline above.
 @usableFromInline
 final class _SequenceBridge<Base: Sequence>: _SequenceBridgeBase, @unchecked Sendable where Base.Element: Sendable {
@@ -156,14 +169,21 @@ final class _SequenceBridge<Base: Sequence>: _SequenceBridgeBase, @unchecked Sen
     /// The window being read, and the offset of its first element.
     private var next: ContiguousArray<Base.Element> = []
     private var nextWindowSize = 0
+    /// Appends elements from the iterator to the window until it holds `count`; false once the
+    /// iterator is exhausted (formed by `ParallelBridge.init`, specialised on `Base`).
+    private let fill: Fill
+
+    @usableFromInline
+    typealias Fill = (inout Base.Iterator, inout ContiguousArray<Base.Element>, _ count: Int) -> Bool
 
     /// The first window's size: small, so that a short or slow sequence starts in parallel soon.
     static var firstWindowSize: Int { 64 }
 
     @usableFromInline
-    init(_ base: Base, maxBuffered: Int) {
+    init(_ base: Base, maxBuffered: Int, fill: @escaping Fill) {
         self.base = base
         self.maxBuffered = maxBuffered
+        self.fill = fill
     }
 
     override func beginRun() {
@@ -187,14 +207,9 @@ final class _SequenceBridge<Base: Sequence>: _SequenceBridgeBase, @unchecked Sen
         next.removeAll(keepingCapacity: true)
         guard !exhausted else { return }
         next.reserveCapacity(nextWindowSize)
-        while next.count < nextWindowSize {
-            // `beginRun` made the iterator; only `endRun` drops it.
-            guard let element = iterator!.next() else {
-                exhausted = true  // an iterator need not keep returning nil once it has
-                break
-            }
-            next.append(element)
-        }
+        // `beginRun` made the iterator; only `endRun` drops it. Once exhausted it is not asked
+        // again: an iterator need not keep returning nil once it has.
+        if !fill(&iterator!, &next, nextWindowSize) { exhausted = true }
         nextWindowSize = Swift.min(nextWindowSize * 2, maxBuffered / 2)
     }
 

@@ -1,7 +1,17 @@
 import CSpindle
 
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
 /// A worker's main loop: own deque → own inbox → steal foreground → background → spin → park.
 enum Worker {
+    /// Spin rounds of an idle worker between two `sched_yield` calls (rayon yields every round;
+    /// here the rounds between are a pause instruction, a cheaper look again at the queues).
+    static var roundsBetweenYields: Int { 16 }
+
     static func run(registry: Registry, index: Int) {
         let me = registry.participant(at: index)
         Participant.makeCurrent(me)
@@ -91,7 +101,12 @@ enum Worker {
             if idleRounds % Registry.promotionRequestRounds == 0 { registry.requestPromotionsFromSpinner() }
             idleRounds += 1
             if idleRounds < spinLimit {
-                spindle_cpu_relax()
+                // Every few rounds, give the core away: when more threads are runnable than
+                // there are cores (an outside caller beside a full pool, a second process), the
+                // thread this worker waits for (a reader of a bridged sequence, the owner of a
+                // job about to be published) may be the one the scheduler preempted for it.
+                // With nothing else runnable the call returns at once.
+                if idleRounds % Self.roundsBetweenYields == 0 { sched_yield() } else { spindle_cpu_relax() }
                 continue
             }
             isSearching = false
