@@ -287,6 +287,28 @@ extension LifecycleTests {
         }
     }
 
+    @Test("a parked worker woken for a background job starts it without waking the heartbeat thread")
+    func wakeForAJobSkipsTheHeartbeat() throws {
+        let pool = try ThreadPool(threads: 1)
+        defer { pool.shutdown() }
+        let registry = pool.registry
+        for _ in 0..<5 {
+            let parked = waitUntil { registry.sleep.sleepingCount == 1 && registry.heartbeat.isWaitingUntimed }
+            #expect(parked)
+            // Nobody is hungry (the test thread waits on a semaphore, outside the pool): the
+            // woken worker counts as awake, finds the job at once, and nothing can tick yet.
+            let wakesBefore = registry.heartbeat.transitionWakeCount
+            let wakesAtStart = Locked<Int?>(nil)
+            let done = TestSemaphore()
+            try pool.spawn {
+                wakesAtStart.withLock { $0 = registry.heartbeat.transitionWakeCount }
+                done.signal()
+            }
+            done.wait()
+            #expect(wakesAtStart.withLock { $0 } == wakesBefore)
+        }
+    }
+
     // MARK: - /proc helpers
 
     /// One thread of this process, from `/proc/self/task/<tid>/{comm,stat}`.

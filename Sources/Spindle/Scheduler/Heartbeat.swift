@@ -19,7 +19,9 @@ import Synchronization
 /// with nothing to do, or a participant blocked waiting for a stolen job). A parked worker is not
 /// counted: the next publish wakes it. With every thread busy, a beat would feed nobody, so the
 /// heartbeat parks and costs nothing; an idle pool burns no CPU.
-/// A transition of either count from 0 to 1 bumps `wakeWord` and wakes the thread. The thread
+/// A transition of either count from 0 to 1 while the other is above zero bumps `wakeWord` and
+/// wakes the thread (a transition with the other count at zero cannot start a tick: no wake,
+/// no system call). The thread
 /// reads the ticket *before* it reads the counts, so a wake between the two makes its wait
 /// return at once.
 final class Heartbeat: @unchecked Sendable {  // all state is atomic or immutable after `start`
@@ -33,6 +35,10 @@ final class Heartbeat: @unchecked Sendable {  // all state is atomic or immutabl
 
     /// Whether the heartbeat thread waits without a timeout (no ticks until someone is hungry).
     var isWaitingUntimed: Bool { waitsUntimed.load(ordering: .relaxed) }
+    /// How many times a count's transition woke the thread: a hint for tests. Relaxed: orders
+    /// nothing (each test reads it on the thread that caused, or did not cause, a wake).
+    private let transitionWakes = Atomic<Int>(0)
+    var transitionWakeCount: Int { transitionWakes.load(ordering: .relaxed) }
     private let wakeWord = FutexWord(0)
     private let finished = OneShotEvent()
     private var started = false
@@ -59,10 +65,12 @@ final class Heartbeat: @unchecked Sendable {  // all state is atomic or immutabl
     }
 
     func participantBecameActive() {
-        // Sequentially consistent: ordered against the heartbeat thread's load of `active`.
-        if active.wrappingAdd(1, ordering: .sequentiallyConsistent).oldValue == 0 {
-            wakeWord.withAtomic { $0.wrappingAdd(1, ordering: .releasing) }  // pairs with the ticket load
-            wakeWord.wake(1)
+        // Sequentially consistent: ordered against the heartbeat thread's load of `active`, and
+        // against `participantBecameHungry`'s increment (README §2, *both counts rise at once*).
+        if active.wrappingAdd(1, ordering: .sequentiallyConsistent).oldValue == 0,
+            hungry.load(ordering: .sequentiallyConsistent) > 0
+        {
+            wakeThread()
         }
     }
 
@@ -73,10 +81,18 @@ final class Heartbeat: @unchecked Sendable {  // all state is atomic or immutabl
     /// A participant found nothing to run (idle worker, or blocked waiter).
     func participantBecameHungry() {
         // Sequentially consistent: ordered against the heartbeat thread's load of `hungry`.
-        if hungry.wrappingAdd(1, ordering: .sequentiallyConsistent).oldValue == 0 {
-            wakeWord.withAtomic { $0.wrappingAdd(1, ordering: .releasing) }  // pairs with the ticket load
-            wakeWord.wake(1)
+        if hungry.wrappingAdd(1, ordering: .sequentiallyConsistent).oldValue == 0,
+            active.load(ordering: .sequentiallyConsistent) > 0  // as in `participantBecameActive`
+        {
+            wakeThread()
         }
+    }
+
+    /// Wakes the thread from its untimed wait: both counts are now above zero.
+    private func wakeThread() {
+        transitionWakes.wrappingAdd(1, ordering: .relaxed)
+        wakeWord.withAtomic { $0.wrappingAdd(1, ordering: .releasing) }  // pairs with the ticket load
+        wakeWord.wake(1)
     }
 
     func participantWasFed() {

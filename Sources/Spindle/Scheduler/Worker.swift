@@ -44,7 +44,12 @@ enum Worker {
             registry.heartbeat.participantBecameIdle()
         }
         var idleRounds = 0
+        /// Counted among the heartbeat's hungry participants: from a failed search until it
+        /// finds a job or parks.
         var isHungry = false
+        /// Idle in the busy-time accounting: from a failed search until it runs a job (parked
+        /// time included).
+        var isIdle = false
         /// Counted among the searching workers (WorkerSleepState): from a failed search until it
         /// finds a job or lists itself as a sleeper.
         var isSearching = false
@@ -68,6 +73,9 @@ enum Worker {
             if isHungry {
                 isHungry = false
                 registry.heartbeat.participantWasFed()
+            }
+            if isIdle {
+                isIdle = false
                 me.pointee.becameBusy(at: monotonicNanoseconds())
             }
             registry.execute(job, on: me)
@@ -92,9 +100,12 @@ enum Worker {
                 isSearching = true
                 registry.sleep.beganSearching()
             }
+            if !isIdle {
+                isIdle = true
+                me.pointee.becameIdle(at: monotonicNanoseconds())
+            }
             if !isHungry {
                 isHungry = true
-                me.pointee.becameIdle(at: monotonicNanoseconds())
                 registry.heartbeat.participantBecameHungry()
                 registry.requestPromotions()  // at once: work may be waiting for a promotion right now
             }
@@ -146,9 +157,11 @@ enum Worker {
                 me, ticket: ticket, timeoutNanoseconds: idleSpare ? registry.configuration.spareIdleNanoseconds : -1)
             if idleSpare && !chosen { _ = registry.retireIdleSpare(index) }  // the loop's first check retires it
             me.pointee.trace(.unpark)
+            // Awake, but not hungry yet: most wake-ups are for a job that the next search
+            // finds, and counting hungry first would wake the heartbeat thread for nothing (a
+            // system call, and a thread to schedule, before the job starts). A search that finds
+            // nothing counts it as usual, and asks for promotions at once.
             registry.heartbeat.participantBecameActive()
-            registry.heartbeat.participantBecameHungry()  // still without work until it finds some
-            isHungry = true
             idleRounds = 0
         }
     }
