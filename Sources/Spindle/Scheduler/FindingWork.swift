@@ -68,10 +68,10 @@ extension Registry {
     /// participants' deques and the foreground injector, then background work.
     func findWork(for me: LivePointer<Participant>) -> JobRef? {
         Participant.assertOwned(me)
-        if let job = me.pointee.withDeque({ $0.pop() }) { return job }
-        if let job = me.pointee.withInbox({ $0.pop() }) { return job }
+        if let job = me.pointee.deque.pop() { return job }
+        if let job = me.pointee.inbox.pop() { return job }
         if let job = stealForeground(for: me) { return job }
-        if let job = me.pointee.withBackgroundInbox({ $0.pop() }) { return job }
+        if let job = me.pointee.backgroundInbox.pop() { return job }
         return background.pop(startingAt: me.pointee.index)
     }
 
@@ -80,7 +80,7 @@ extension Registry {
     var hasVisibleWork: Bool {
         if !background.isEmpty || !foreground.isEmpty { return true }
         let count = slotCount.load(ordering: .acquiring)  // pairs with the publishing stores
-        for i in 0..<count where !participant(at: i).pointee.withDeque({ $0.isProbablyEmpty }) { return true }
+        for i in 0..<count where !participant(at: i).pointee.deque.isProbablyEmpty { return true }
         return false
     }
 
@@ -89,15 +89,15 @@ extension Registry {
         let start = me.pointee.index
         for k in 1..<max(count, 1) {
             let victim = participant(at: (start + k) % count)
-            if victim.pointee.withDeque({ $0.isProbablyEmpty }) { continue }
-            if let job = victim.pointee.withDeque({ $0.steal() }) {
+            if victim.pointee.deque.isProbablyEmpty { continue }
+            if let job = victim.pointee.deque.steal() {
                 me.pointee.bump(me.pointee.steals)
                 me.pointee.trace(.steal)
                 // A thief that leaves work behind passes a wake-up on, so that a burst of work
                 // spreads to every sleeper even when some notifications found nobody asleep.
                 // A hint, not part of the no-lost-wake-up protocol (the push already notified), so
                 // it skips the fence when nobody seems to sleep.
-                if sleep.mayHaveSleepers && !victim.pointee.withDeque({ $0.isProbablyEmpty }) {
+                if sleep.mayHaveSleepers && !victim.pointee.deque.isProbablyEmpty {
                     sleep.notifyWorkAvailable()
                 }
                 return job
@@ -131,11 +131,11 @@ extension Registry {
     /// met on the way are handed to the foreground injector, where idle workers take them.
     func findRelatedWork(for me: LivePointer<Participant>, hint: Int) -> JobRef? {
         Participant.assertOwned(me)
-        if let job = me.pointee.withDeque({ $0.pop() }) { return job }
-        if me.pointee.isWorker, let job = me.pointee.withInbox({ $0.pop() }) { return job }
+        if let job = me.pointee.deque.pop() { return job }
+        if me.pointee.isWorker, let job = me.pointee.inbox.pop() { return job }
         // A broadcast spawn's part can run nowhere else: a blocked worker runs it rather than
         // risk a wait cycle through it (the one exception to "related work only").
-        if me.pointee.isWorker, let job = me.pointee.withBackgroundInbox({ $0.pop() }) { return job }
+        if me.pointee.isWorker, let job = me.pointee.backgroundInbox.pop() { return job }
         let family = me.pointee.family
         let count = slotCount.load(ordering: .acquiring)  // pairs with the publishing stores
         let start = hint >= 0 && hint < count ? hint : me.pointee.index
@@ -143,8 +143,8 @@ extension Registry {
             let index = (start + k) % count
             if index == me.pointee.index { continue }
             let victim = participant(at: index)
-            if victim.pointee.withDeque({ $0.isProbablyEmpty }) { continue }
-            guard let job = victim.pointee.withDeque({ $0.steal() }) else { continue }
+            if victim.pointee.deque.isProbablyEmpty { continue }
+            guard let job = victim.pointee.deque.steal() else { continue }
             if job.family == family {
                 me.pointee.bump(me.pointee.steals)
                 me.pointee.trace(.steal)

@@ -81,13 +81,6 @@ struct Participant: ~Copyable {
     let inbox = Injector<JobRef>()
     /// Background jobs that must run on this very worker (`spawnBroadcast` parts).
     let backgroundInbox = Injector<JobRef>()
-    /// The same three queues, reached without reference counting (`withDeque` and the others):
-    /// an idle worker looks at its own queues and at every other participant's deque on every
-    /// search round, and a retain there writes the queue's reference count, a cache line that
-    /// the other threads' retains write too (as in `ShardedInjector`).
-    private let unretainedDeque: Unmanaged<WorkStealingDeque<JobRef>>
-    private let unretainedInbox: Unmanaged<Injector<JobRef>>
-    private let unretainedBackgroundInbox: Unmanaged<Injector<JobRef>>
     /// Unowned: the registry outlives all its participants.
     private let unownedRegistry: Unmanaged<Registry>
     /// The registry this participant belongs to.
@@ -137,33 +130,6 @@ struct Participant: ~Copyable {
         // SAFETY: the registry frees its participants in its deinit, so it outlives this reference.
         unsafe unownedRegistry = Unmanaged.passUnretained(registry)
         traceBuffer = registry.tracer?.buffer(for: index)
-        // SAFETY: unretained references to queues this participant owns (the fields above) for
-        // its whole life.
-        unsafe unretainedDeque = Unmanaged.passUnretained(deque)
-        unsafe unretainedInbox = Unmanaged.passUnretained(inbox)
-        unsafe unretainedBackgroundInbox = Unmanaged.passUnretained(backgroundInbox)
-    }
-
-    /// Runs `body` with this participant's deque, borrowed without a retain.
-    @inline(__always)
-    func withDeque<R>(_ body: (WorkStealingDeque<JobRef>) -> R) -> R {
-        // SAFETY: `deque` holds the queue strongly for as long as this participant lives, and a
-        // caller reaches the participant only while it is alive (a `LivePointer`).
-        unsafe unretainedDeque._withUnsafeGuaranteedRef(body)
-    }
-
-    /// Runs `body` with this participant's inbox, borrowed without a retain.
-    @inline(__always)
-    func withInbox<R>(_ body: (Injector<JobRef>) -> R) -> R {
-        // SAFETY: as in `withDeque`: `inbox` owns it for the participant's life.
-        unsafe unretainedInbox._withUnsafeGuaranteedRef(body)
-    }
-
-    /// Runs `body` with this participant's background inbox, borrowed without a retain.
-    @inline(__always)
-    func withBackgroundInbox<R>(_ body: (Injector<JobRef>) -> R) -> R {
-        // SAFETY: as in `withDeque`: `backgroundInbox` owns it for the participant's life.
-        unsafe unretainedBackgroundInbox._withUnsafeGuaranteedRef(body)
     }
 
     /// Allocates a participant on its own cache lines.
