@@ -17,7 +17,7 @@ struct BadInputTests {
         }
     }
 
-    @Test("a bridge needs room for two windows", arguments: [1, -1])
+    @Test("a bridge needs room for two windows", arguments: [1, 0, -1])
     func bridgeBuffer(maxBuffered: Int) async {
         await #expect(processExitsWith: .failure) { [maxBuffered] in
             _ = [1, 2, 3].lazy.map { $0 }.parallelBridge(maxBuffered: maxBuffered).sum()

@@ -55,13 +55,8 @@ struct _FoldRun<Partial: Sendable>: Sendable {
             return combine(initial, foldEvenly(lo, hi, pieces: Swift.max(1, Swift.min(threads, count)), on: me))
         case .chunks(let size):
             if count / size < Self.queuedItemsLimit {
-                // Few chunks: first come, first served, a helper for every other thread (every
-                // worker, when the caller is an outside thread).
-                var pieces = _PublishedPieces<Partial>()
-                let helpers = me.pointee.isWorker ? threads - 1 : threads
-                let items = foldQueuedItems(lo, hi, itemSize: size, helpers: helpers, &pieces, on: me)
-                pieces.deallocate()
-                return combine(initial, items)
+                // Few chunks: first come, first served.
+                return combine(initial, foldFirstCome(lo, hi, itemSize: size, threads: threads, on: me))
             }
             return combine(initial, foldInHalves(lo, hi, leafSize: size, atLeafBoundaries: false, on: me))
         case .deterministic(let leafSize):
@@ -95,12 +90,8 @@ struct _FoldRun<Partial: Sendable>: Sendable {
                 // start at once, while this thread reads, and the window's last item is short.
                 let itemCount = Swift.min(threads * Self.windowItemsPerThread, Self.queuedItemsLimit)
                 let itemSize = Swift.max(1, (window.count + itemCount - 1) / itemCount)
-                var pieces = _PublishedPieces<Partial>()
-                let helpers = me.pointee.isWorker ? threads - 1 : threads
-                let items = foldQueuedItems(
-                    window.lowerBound, window.upperBound, itemSize: itemSize, helpers: helpers, &pieces, on: me,
-                    beforeClaiming: readNext)
-                pieces.deallocate()
+                let items = foldFirstCome(
+                    window.lowerBound, window.upperBound, itemSize: itemSize, threads: threads, on: me, beforeClaiming: readNext)
                 partial = combine(partial, items)
             } else {
                 // A fixed split (`.deterministic`, chunks): the window is one range, divided by
@@ -232,6 +223,21 @@ struct _FoldRun<Partial: Sendable>: Sendable {
     /// which the others may wait for, is at most an eighth of a thread's share.
     @inlinable
     static var windowItemsPerThread: Int { 8 }
+
+    /// A first-come loop of its own (`foldQueuedItems` on pieces of its own), with a helper for
+    /// every other thread (every worker, when the caller is an outside thread); `first` runs on
+    /// this thread once the helpers are published, before it claims items.
+    @inlinable
+    func foldFirstCome(
+        _ lo: Int, _ hi: Int, itemSize: Int, threads: Int, on me: LivePointer<Participant>,
+        beforeClaiming first: () -> Void = {}
+    ) -> Partial {
+        var pieces = _PublishedPieces<Partial>()
+        let helpers = me.pointee.isWorker ? threads - 1 : threads
+        let items = foldQueuedItems(lo, hi, itemSize: itemSize, helpers: helpers, &pieces, on: me, beforeClaiming: first)
+        pieces.deallocate()
+        return items
+    }
 
     /// Folds `lo..<hi`, in items of `itemSize` positions, first come first served: this thread
     /// and the helpers it publishes (`helpers` now, one more at each heartbeat that finds a
