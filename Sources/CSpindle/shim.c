@@ -26,6 +26,22 @@
 __thread void *spindle_tls_participant = NULL;
 __thread char spindle_tls_thread_token = 0;
 
+#if defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define SPINDLE_THREAD_SANITIZER 1
+#endif
+#endif
+
+#ifdef SPINDLE_THREAD_SANITIZER
+// The sanitizer runtime's annotation entry point (compiler-rt's tsan_interface.h).
+void __tsan_acquire(void *addr);
+void spindle_sanitizer_acquire(const void *address) {
+    if (address) __tsan_acquire((void *)address);
+}
+#else
+void spindle_sanitizer_acquire(const void *address) { (void)address; }
+#endif
+
 int spindle_futex_wait(uint32_t *address, uint32_t expected, int64_t timeout_ns) {
 #if defined(__linux__)
     struct timespec ts;

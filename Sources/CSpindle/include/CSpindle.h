@@ -51,6 +51,12 @@ static inline __attribute__((always_inline)) void spindle_cpu_relax(void) {
 #endif
 }
 
+/// Tells the thread sanitizer that what the threads that "released" `address` did before happens
+/// before what this thread does next (an empty function in other builds). For an edge that
+/// exists in fact but that the sanitizer cannot see: one made inside the uninstrumented
+/// concurrency runtime, which releases a task's address when it resumes the task.
+void spindle_sanitizer_acquire(const void *_Nullable address);
+
 /// Sleeps while `*address == expected`, at most `timeout_ns` nanoseconds when it is >= 0.
 /// Returns 0 when woken (or the value differed), -1 on timeout or interruption.
 int spindle_futex_wait(uint32_t *_Nonnull address, uint32_t expected, int64_t timeout_ns);

@@ -23,6 +23,7 @@ extension ThreadPool {
                 continuation.resume()
             }
         }
+        sanitizerSeesResumption()  // the thread may end before the closure returns
     }
 
     /// Shuts the pool down gracefully: stops admission at once (new background work throws

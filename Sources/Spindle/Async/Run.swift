@@ -59,8 +59,10 @@ extension ThreadPool {
         let job = RunJob(work: work, registry: registry)
         let registry = self.registry
         return try await withTaskCancellationHandler {
+            // The worker often resumes before the closure below returns (that is the point).
+            defer { sanitizerSeesResumption() }
             // SAFETY: the continuation is resumed exactly once: by `install` refusing it here, or by the one thread that moves the job out of `pending` (RunJob).
-            unsafe try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<T, any Error>) in
+            return unsafe try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<T, any Error>) in
                 // Cancelled before the continuation existed: the work never runs.
                 guard unsafe job.install(continuation) else {
                     unsafe continuation.resume(throwing: CancellationError())

@@ -226,6 +226,7 @@ final class ScopeState: @unchecked Sendable {  // every field under `lock`, but 
             }
             if done { continuation.resume() }
         }
+        sanitizerSeesResumption()  // the last task may end before the closure returns
         lock.withLock { ended = true }
     }
 }

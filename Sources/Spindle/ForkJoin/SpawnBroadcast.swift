@@ -72,7 +72,8 @@ public final class BroadcastHandle<T: Sendable>: Sendable {
     /// - Throws: as `wait()`.
     public var value: [T] {
         get async throws {
-            try await withCheckedThrowingContinuation { continuation in
+            defer { sanitizerSeesResumption() }  // the last part may end before the closure returns
+            return try await withCheckedThrowingContinuation { continuation in
                 state.addAwaiter(continuation)
             }
         }

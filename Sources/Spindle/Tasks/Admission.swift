@@ -100,6 +100,7 @@ extension Registry {
             let admitted: Bool
             do {
                 defer { waiters.forget(id) }  // a tombstone of a cancellation that found no waiter
+                defer { sanitizerSeesResumption() }  // a giver may resume before the closure returns
                 admitted = try await withTaskCancellationHandler {
                     try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Bool, any Error>) in
                         let outcome = lifecycleLock.withLock { () -> Result<Bool, any Error>? in

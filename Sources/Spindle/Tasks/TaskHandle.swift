@@ -155,7 +155,8 @@ final class TaskState<T: Sendable>: @unchecked Sendable {
     /// Suspends until the outcome is known, as awaiter `id`. `armTimeout`, when given, is called
     /// once the wait is registered and may end it early through `abandonAwait`.
     func awaitOutcome(id: Int, armTimeout: (() -> Void)? = nil) async throws -> T {
-        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
+        defer { sanitizerSeesResumption() }  // the task may end before the closure returns
+        return try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
             let registered = lock.withLock { () -> Bool in
                 if outcome != nil { return false }
                 awaiters[id] = continuation
