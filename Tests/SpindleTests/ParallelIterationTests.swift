@@ -107,6 +107,21 @@ struct ParallelIterationTests {
         #expect([Int]().parallel(on: pool).chunks(of: 3).collect().isEmpty)
     }
 
+    /// An empty result must not be made through the standard library's shared empty storage
+    /// with a store into it: the thread sanitizer (CI runs the tests under it) reports the stores
+    /// of two threads that collect nothing at once.
+    @Test("collect() of nothing, on many threads at once, returns empty arrays")
+    func emptyCollectsAtOnce() {
+        let empties = Atomic<Int>(0)
+        DispatchQueue.concurrentPerform(iterations: 8) { _ in
+            for _ in 0..<200 {
+                let result = [Int]().parallel(on: pool).map { $0 + 1 }.collect()
+                if result.isEmpty { empties.wrappingAdd(1, ordering: .relaxed) }
+            }
+        }
+        #expect(empties.load(ordering: .relaxed) == 8 * 200)
+    }
+
     @Test("strides of integers run in parallel with the stride's elements", arguments: allStrategies)
     func strides(strategy: SplitStrategy) {
         let cases: [(from: Int, to: Int, by: Int)] = [

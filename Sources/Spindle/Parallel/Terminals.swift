@@ -629,13 +629,14 @@ extension IndexedParallelSequence {
     @inline(__always)
     public func collect() -> [Element] {
         let count = _positionCount
+        // Not through `Array(unsafeUninitializedCapacity: 0)`: that stores the count into the
+        // standard library's one shared empty-array storage, so two threads collecting nothing
+        // at once write the same global (a race report under the thread sanitizer).
+        if count == 0 { return [] }
         // SAFETY: every position `0..<count` is written exactly once by the fold, each range its
         // own, before `initializedCount` is set (nothing here throws or stops a range early).
         return unsafe Array(unsafeUninitializedCapacity: count) { buffer, initializedCount in
-            guard let base = buffer.baseAddress else {
-                initializedCount = 0
-                return
-            }
+            let base = unsafe buffer.baseAddress.unsafelyUnwrapped  // count > 0: there is storage
             let target = unsafe _SharedBuffer(base)
             let control = _ParallelControl()
             _runFold(
