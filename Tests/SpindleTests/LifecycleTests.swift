@@ -309,6 +309,26 @@ extension LifecycleTests {
         }
     }
 
+    @Test("a lone worker that spins between jobs never wakes the heartbeat thread: a beat could feed nobody")
+    func loneSpinnerSkipsTheHeartbeat() throws {
+        let pool = try ThreadPool(threads: 1)
+        defer { pool.shutdown() }
+        let heartbeat = pool.registry.heartbeat
+        let wakesBefore = heartbeat.transitionWakeCount
+        // After each job the worker searches, finds nothing and counts as hungry, while it is
+        // the only active participant (the test thread waits on a semaphore, outside the pool).
+        // The rule before this test woke the heartbeat then, once per job.
+        for _ in 0..<20 {
+            let done = TestSemaphore()
+            try pool.spawn { done.signal() }
+            done.wait()
+        }
+        // The last search ends in a park; the heartbeat thread (started asynchronously) waits.
+        let calm = waitUntil { pool.registry.sleep.sleepingCount == 1 && heartbeat.isWaitingUntimed }
+        #expect(calm)
+        #expect(heartbeat.transitionWakeCount == wakesBefore)
+    }
+
     // MARK: - /proc helpers
 
     /// One thread of this process, from `/proc/self/task/<tid>/{comm,stat}`.

@@ -14,14 +14,14 @@ import Synchronization
 /// A beat asks every participant, at its next join point, to slide its offer window past the
 /// offered joins thieves have started, so that deeper joins are offered (published) in turn.
 ///
-/// The thread ticks only while it can help: some participant is active (awake: a worker, or an
-/// outside caller inside a call) *and* some participant is hungry and looking (a worker spinning
-/// with nothing to do, or a participant blocked waiting for a stolen job). A parked worker is not
-/// counted: the next publish wakes it. With every thread busy, a beat would feed nobody, so the
-/// heartbeat parks and costs nothing; an idle pool burns no CPU.
-/// A transition of either count from 0 to 1 while the other is above zero bumps `wakeWord` and
-/// wakes the thread (a transition with the other count at zero cannot start a tick: no wake,
-/// no system call). The thread
+/// The thread ticks only while it can help: some participant is hungry and looking (a worker
+/// spinning with nothing to do, or a participant blocked waiting for a stolen job) *and* another
+/// is active (awake: a worker, or an outside caller inside a call). A parked worker is not
+/// counted: the next publish wakes it. With every thread busy, or one worker alone spinning, a
+/// beat would feed nobody, so the heartbeat parks and costs nothing; an idle pool burns no CPU.
+/// The transition that makes `canTick` true (`hungry` from 0 to 1 with `active` above 1, or
+/// `active` from 1 to 2 with `hungry` above 0) bumps `wakeWord` and wakes the thread; any other
+/// transition cannot start a tick: no wake, no system call. The thread
 /// reads the ticket *before* it reads the counts, so a wake between the two makes its wait
 /// return at once.
 final class Heartbeat: @unchecked Sendable {  // all state is atomic or immutable after `start`
@@ -64,10 +64,22 @@ final class Heartbeat: @unchecked Sendable {  // all state is atomic or immutabl
         }
     }
 
+    /// Whether a beat can feed anyone: a participant is hungry, and another one is awake.
+    ///
+    /// Every hungry participant is also active (a worker is hungry only between a failed search
+    /// and its park; a blocked waiter is inside its call), so one active participant that is
+    /// hungry is alone: a lone spinning worker, whose search finds every job without a
+    /// promotion, and whose own pending joins (it has none at its top level) a beat could not
+    /// promote. Two active participants are the least a beat can help (one busy, one hungry).
+    private var canTick: Bool {
+        // Sequentially consistent: as the counts' updates (README §2).
+        active.load(ordering: .sequentiallyConsistent) > 1 && hungry.load(ordering: .sequentiallyConsistent) > 0
+    }
+
     func participantBecameActive() {
         // Sequentially consistent: ordered against the heartbeat thread's load of `active`, and
         // against `participantBecameHungry`'s increment (README §2, *both counts rise at once*).
-        if active.wrappingAdd(1, ordering: .sequentiallyConsistent).oldValue == 0,
+        if active.wrappingAdd(1, ordering: .sequentiallyConsistent).oldValue == 1,
             hungry.load(ordering: .sequentiallyConsistent) > 0
         {
             wakeThread()
@@ -82,13 +94,13 @@ final class Heartbeat: @unchecked Sendable {  // all state is atomic or immutabl
     func participantBecameHungry() {
         // Sequentially consistent: ordered against the heartbeat thread's load of `hungry`.
         if hungry.wrappingAdd(1, ordering: .sequentiallyConsistent).oldValue == 0,
-            active.load(ordering: .sequentiallyConsistent) > 0  // as in `participantBecameActive`
+            active.load(ordering: .sequentiallyConsistent) > 1  // as in `participantBecameActive`
         {
             wakeThread()
         }
     }
 
-    /// Wakes the thread from its untimed wait: both counts are now above zero.
+    /// Wakes the thread from its untimed wait: it can tick now (`canTick`).
     private func wakeThread() {
         transitionWakes.wrappingAdd(1, ordering: .relaxed)
         wakeWord.withAtomic { $0.wrappingAdd(1, ordering: .releasing) }  // pairs with the ticket load
@@ -122,9 +134,7 @@ final class Heartbeat: @unchecked Sendable {  // all state is atomic or immutabl
             // ticket bumped the word before this load, so the wait below would not see it. Its
             // store to `stopped` comes before its releasing bump, which this acquiring load read.
             if stopped.load(ordering: .acquiring) { break }
-            if active.load(ordering: .sequentiallyConsistent) == 0
-                || hungry.load(ordering: .sequentiallyConsistent) == 0
-            {
+            if !canTick {
                 waitsUntimed.store(true, ordering: .relaxed)
                 wakeWord.wait(whileEqualTo: ticket)
                 waitsUntimed.store(false, ordering: .relaxed)
