@@ -35,11 +35,12 @@ __thread char spindle_tls_thread_token = 0;
 #ifdef SPINDLE_THREAD_SANITIZER
 // The sanitizer runtime's annotation entry point (compiler-rt's tsan_interface.h).
 void __tsan_acquire(void *addr);
-void spindle_sanitizer_acquire(const void *address) {
-    if (address) __tsan_acquire((void *)address);
+void spindle_sanitizer_acquire_current_task(void) {
+    void *task = swift_task_getCurrent();
+    if (task) __tsan_acquire(task);
 }
 #else
-void spindle_sanitizer_acquire(const void *address) { (void)address; }
+void spindle_sanitizer_acquire_current_task(void) {}
 #endif
 
 int spindle_futex_wait(uint32_t *address, uint32_t expected, int64_t timeout_ns) {

@@ -51,11 +51,12 @@ static inline __attribute__((always_inline)) void spindle_cpu_relax(void) {
 #endif
 }
 
-/// Tells the thread sanitizer that what the threads that "released" `address` did before happens
-/// before what this thread does next (an empty function in other builds). For an edge that
-/// exists in fact but that the sanitizer cannot see: one made inside the uninstrumented
-/// concurrency runtime, which releases a task's address when it resumes the task.
-void spindle_sanitizer_acquire(const void *_Nullable address);
+/// Tells the thread sanitizer that what the threads that resumed the current task did before
+/// happens before what this thread does next: an "acquire" of the task's address, which the
+/// uninstrumented concurrency runtime "releases" when it resumes the task. For an edge that
+/// exists in fact but that the sanitizer cannot see. An empty function in other builds (it does
+/// not even look up the task there).
+void spindle_sanitizer_acquire_current_task(void);
 
 /// Sleeps while `*address == expected`, at most `timeout_ns` nanoseconds when it is >= 0.
 /// Returns 0 when woken (or the value differed), -1 on timeout or interruption.

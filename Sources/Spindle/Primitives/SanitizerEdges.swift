@@ -3,7 +3,7 @@ import CSpindle
 /// Call right after an `await` of a continuation that another thread may resume before the
 /// continuation's closure has returned: tells the thread sanitizer that the resumption (and
 /// everything the resumer did before it) happened before what the task does next. A no-op
-/// outside sanitizer builds (an empty C function).
+/// outside sanitizer builds (a call of an empty C function).
 ///
 /// Why it is needed: every resumption announces "release" on the task's address to the sanitizer
 /// (the concurrency runtime's own annotation), and a task that suspended and is run again
@@ -16,8 +16,5 @@ import CSpindle
 /// itself never depended on it.
 @inline(__always)
 func sanitizerSeesResumption() {
-    // SAFETY: the address only names the current task to the sanitizer, as the runtime's
-    // annotation does; nothing is read through it. Called from a task, so there is one (a
-    // missing task would name address zero to a no-op).
-    unsafe spindle_sanitizer_acquire(swift_task_getCurrent())
+    spindle_sanitizer_acquire_current_task()
 }
