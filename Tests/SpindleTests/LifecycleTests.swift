@@ -309,6 +309,65 @@ extension LifecycleTests {
         }
     }
 
+    @Test("a parallel loop started while every worker sleeps wakes one: its first item can wait for its second")
+    func loopFromOutsideWakesASleeper() throws {
+        let pool = try ThreadPool(threads: 2)
+        defer { pool.shutdown() }
+        let registry = pool.registry
+        for _ in 0..<3 {
+            let parked = waitUntil { registry.sleep.sleepingCount == 2 && registry.heartbeat.isWaitingUntimed }
+            #expect(parked)
+            // Nobody is hungry, so no heartbeat comes to split the range: only a split at the
+            // start lets another thread run item 1 while this thread waits in item 0. (Before
+            // the split, item 0 waited out its timeout here, and item 1 ran after it.)
+            let secondRan = TestSemaphore()
+            let firstSawSecond = Flag()
+            (0..<2).parallel(on: pool).forEach { i in
+                if i == 0 {
+                    if secondRan.wait(timeoutSeconds: 60) { firstSawSecond.set() }
+                } else {
+                    secondRan.signal()
+                }
+            }
+            #expect(firstSawSecond.isSet)
+        }
+    }
+
+    @Test("a parallel loop on a worker whose peer sleeps wakes the peer: its first item can wait for its second")
+    func loopOnAWorkerWakesItsPeer() throws {
+        let pool = try ThreadPool(threads: 2)
+        defer { pool.shutdown() }
+        let registry = pool.registry
+        for _ in 0..<3 {
+            let parked = waitUntil { registry.sleep.sleepingCount == 2 && registry.heartbeat.isWaitingUntimed }
+            #expect(parked)
+            // Spawned, not submitted: `wait()` could run a submitted task on this thread.
+            let firstSawSecond = Flag()
+            let onWorker = Flag()
+            let done = TestSemaphore()
+            try pool.spawn {
+                if ThreadPool.currentThreadIndex != nil { onWorker.set() }
+                // Once the peer is parked and the heartbeat waits untimed, no beat can come; a
+                // flag left by the beat before this worker parked is cleared, so only the split
+                // at the loop's start can feed the peer.
+                _ = waitUntil { registry.sleep.sleepingCount == 1 && registry.heartbeat.isWaitingUntimed }
+                Participant.current?.pointee.heartbeat.store(false, ordering: .relaxed)
+                let secondRan = TestSemaphore()
+                (0..<2).parallel.forEach { i in
+                    if i == 0 {
+                        if secondRan.wait(timeoutSeconds: 60) { firstSawSecond.set() }
+                    } else {
+                        secondRan.signal()
+                    }
+                }
+                done.signal()
+            }
+            done.wait()
+            #expect(onWorker.isSet)
+            #expect(firstSawSecond.isSet)
+        }
+    }
+
     @Test("a lone worker that spins between jobs never wakes the heartbeat thread: a beat could feed nobody")
     func loneSpinnerSkipsTheHeartbeat() throws {
         let pool = try ThreadPool(threads: 1)

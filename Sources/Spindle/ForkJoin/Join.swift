@@ -199,6 +199,15 @@ extension ThreadPool {
         }
     }
 
+    /// Whether some worker of `me`'s pool is parked: a range that only a heartbeat would
+    /// split must then be split at once (`_FoldRun.foldAdaptively`). A relaxed hint: a wrong
+    /// answer costs one early piece, or one loop that waits for a beat as before.
+    @usableFromInline
+    @inline(never)
+    static func _hasSleepingWorkers(on me: LivePointer<Participant>) -> Bool {
+        me.pointee.registry.sleep.mayHaveSleepers
+    }
+
     @usableFromInline
     @inline(never)
     static func _publishJob(_ job: LivePointer<StackJob>, on me: LivePointer<Participant>) {

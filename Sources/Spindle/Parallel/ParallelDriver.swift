@@ -141,6 +141,14 @@ struct _FoldRun<Partial: Sendable>: Sendable {
         var pieceBase = 0  // pieces below it belong to the frames in `outer`
         var claimedJob: LivePointer<StackJob>? = nil  // the current frame's, if claimed
         var outer: [_ClaimFrame<Partial>] = []
+        // Workers asleep: no heartbeat will come to split this range, since a beat needs a
+        // hungry participant and a parked worker is not one (Scheduler/README.md §2, *sleepers
+        // and loops*). So the upper half is published at once; the publication wakes a
+        // sleeper, and that thief's fold (this code again) does the same for the next one.
+        if hi - lo >= 2, ThreadPool._hasSleepingWorkers(on: me) {
+            let mid = lo + (hi - lo) / 2
+            if pieces.publish(mid..<hi, of: self, on: me) { hi = mid }
+        }
         while true {
             foldBatches(&lo, &hi, &batch, &partial, &pieces, on: me)
             if pieces.count > pieceBase {
