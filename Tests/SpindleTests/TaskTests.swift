@@ -35,6 +35,24 @@ struct TaskTests {
         #expect(try handle.wait() == fibSequential(15))
     }
 
+    @Test("a task that wait() runs on the waiting thread runs in its own pool: its joins and loops go there")
+    func waiterRunsTheTaskInItsPool() throws {
+        let blocked = try BlockedPool()
+        defer { blocked.pool.shutdown() }
+        let pool = blocked.pool
+        // The only worker is blocked, so `wait()` claims the task and runs it on this thread.
+        let handle = try pool.submit { () -> (inPool: Bool, sum: Int) in
+            let inPool = Participant.current?.pointee.registryID == pool.registryID
+            // No pool named: the current one (before the fix, the shared pool).
+            return (inPool, (0..<1_000).parallel.map { $0 * 2 }.reduce(0, +))
+        }
+        let outcome = try handle.wait()
+        blocked.unblock()
+        #expect(outcome.inPool)
+        #expect(outcome.sum == 999_000)
+        #expect(Participant.current == nil)  // the waiter left the pool again
+    }
+
     @Test("many submitted tasks all deliver their own values")
     func manyTasks() throws {
         let pool = try ThreadPool(threads: 3)

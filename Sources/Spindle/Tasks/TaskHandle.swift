@@ -82,6 +82,17 @@ final class TaskState<T: Sendable>: @unchecked Sendable {
         publish(result, finalState: Self.finished)
     }
 
+    /// Runs the claimed synchronous task on the thread that waits for it (`wait()`), as a
+    /// participant of its pool unless the thread is one already: the body sees the pool it was
+    /// submitted to as `ThreadPool.current`, so its joins and loops run there (with this thread
+    /// helping), as they would on a worker, rather than on the shared pool.
+    func runClaimedByWaiter() {
+        if Participant.current(in: registry.identity) != nil { return runClaimed() }
+        let entry = registry.enterExternal()
+        defer { registry.exitExternal(entry) }
+        runClaimed()
+    }
+
     /// Remembers the Swift task of an async task, so that `cancel()` reaches it; cancels it at
     /// once if `cancel()` came first.
     func attach(_ task: Task<Void, Never>) {
@@ -216,14 +227,16 @@ public final class TaskHandle<T: Sendable>: Sendable {
 
     /// Waits for the task and returns its value.
     ///
-    /// If no worker has started a synchronous task yet, the calling thread runs it itself. An
+    /// If no worker has started a synchronous task yet, the calling thread runs it itself, as a
+    /// participant of the pool: `ThreadPool.current` inside is the pool, and the task's joins and
+    /// parallel loops run there, as on a worker. An
     /// async task (`submit { await … }`) is only waited for: do not wait for one from the pool's
     /// own workers, which it needs to run.
     /// - Throws: the task's error, or `CancellationError` when it was cancelled before it started.
     @available(*, noasync, message: "wait() blocks its thread; in async code use `try await handle.value`")
     public func wait() throws -> T {
         if !task.isAsync, task.claim() {
-            task.runClaimed()
+            task.runClaimedByWaiter()
         } else {
             task.event.waitServingInboxes()
         }
