@@ -45,6 +45,11 @@ let instructionProbes: [InstructionProbe] = [
     InstructionProbe(
         name: "map-reduce-drive", joins: pipelineProbeCount,
         sequentialFunction: "probeMapReduceSequential", joinFunction: "probeMapReduceInlineDrive"),
+    // The same pipeline folded as one first-come item: the code a thief runs on a piece it
+    // took, where the fold is a stored closure and `map`'s closure an indirect call per element.
+    InstructionProbe(
+        name: "map-reduce-as-thief", joins: pipelineProbeCount,
+        sequentialFunction: "probeMapReduceSequential", joinFunction: "probeMapReduceStoredFold"),
     InstructionProbe(
         name: "map-collect-1e5", joins: pipelineProbeCount,
         sequentialFunction: "probeMapCollectSequential", joinFunction: "probeMapCollectParallel"),
@@ -81,6 +86,11 @@ func probeMapReduceSequential(_ input: [Int]) -> Int { input.reduce(0) { $0 &+ $
 @inline(never)
 func probeMapReduceParallel(_ input: [Int], _ pool: ThreadPool) -> Int {
     input.parallel(on: pool).map { $0 &* 3 }.reduce(0) { $0 &+ $1 }
+}
+
+@inline(never)
+func probeMapReduceStoredFold(_ input: [Int], _ pool: ThreadPool) -> Int {
+    input.parallel(on: pool).split(.chunks(of: input.count)).map { $0 &* 3 }.reduce(0) { $0 &+ $1 }
 }
 
 @inline(never)
@@ -203,6 +213,8 @@ func runInstructionProbe(name: String, variant: String) throws -> Int {
         body = { probeMapReduceSequential(input) }
     case ("map-reduce-1e5", "join"): body = { probeMapReduceParallel(input, pool) }
     case ("map-reduce-drive", "join"): body = { probeMapReduceInlineDrive(input) }
+    case ("map-reduce-as-thief", "sequential"): body = { probeMapReduceSequential(input) }
+    case ("map-reduce-as-thief", "join"): body = { probeMapReduceStoredFold(input, pool) }
     case ("map-collect-1e5", "sequential"): body = { probeMapCollectSequential(input).count }
     case ("map-collect-1e5", "join"): body = { probeMapCollectParallel(input, pool).count }
     case ("filter-count-1e5", "sequential"): body = { probeFilterCountSequential(input) }
