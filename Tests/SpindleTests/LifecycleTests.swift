@@ -311,7 +311,8 @@ extension LifecycleTests {
 
     @Test("a parallel loop started while every worker sleeps wakes one: its first item can wait for its second")
     func loopFromOutsideWakesASleeper() throws {
-        let pool = try ThreadPool(threads: 2)
+        // A short spin: the workers park soon after each round (under the sanitizers too).
+        let pool = try ThreadPool(configuration: .init(threads: 2, spinBeforeSleep: 16))
         defer { pool.shutdown() }
         let registry = pool.registry
         for _ in 0..<3 {
@@ -335,7 +336,8 @@ extension LifecycleTests {
 
     @Test("a parallel loop on a worker whose peer sleeps wakes the peer: its first item can wait for its second")
     func loopOnAWorkerWakesItsPeer() throws {
-        let pool = try ThreadPool(threads: 2)
+        // A short spin: the workers park soon after each round (under the sanitizers too).
+        let pool = try ThreadPool(configuration: .init(threads: 2, spinBeforeSleep: 16))
         defer { pool.shutdown() }
         let registry = pool.registry
         for _ in 0..<3 {
