@@ -1,3 +1,4 @@
+import Dispatch
 import Synchronization
 import Testing
 @testable import Spindle
@@ -116,6 +117,17 @@ struct AsyncExecutorTests {
         blocked.unblock()
         #expect(try await value == 7)
         await blocked.pool.shutdown()
+    }
+
+    @Test("run from an actor hands its work over on that actor: no hop to the global executor and back")
+    func runStaysOnTheCallersActor() async throws {
+        let pool = try ThreadPool(threads: 1)
+        let caller = QueueActor()
+        // Before the fix, the hand-over ran on a thread of the global executor: from the main
+        // actor that was two thread wake-ups per call (README "Sleeping workers and loops").
+        let onActor = try await caller.runRecordingHandOvers(on: pool, calls: 20)
+        #expect(onActor == Array(repeating: true, count: 20))
+        await pool.shutdown()
     }
 
     @Test("run after shutdown throws .shutDown")
@@ -378,4 +390,42 @@ func isPrimeSlowly(_ n: Int) -> Bool {
         d += 1
     }
     return true
+}
+
+/// A serial executor on one dispatch queue, which can tell whether the calling code runs on it.
+final class QueueExecutor: SerialExecutor {
+    let queue = DispatchQueue(label: "spindle-tests.queue-executor")
+    private let key = DispatchSpecificKey<Bool>()
+
+    init() { queue.setSpecific(key: key, value: true) }
+
+    func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        queue.async { job.runSynchronously(on: self.asUnownedSerialExecutor()) }
+    }
+
+    /// Whether the calling code runs on this executor's queue.
+    var isCurrent: Bool { DispatchQueue.getSpecific(key: key) == true }
+}
+
+/// An actor on a `QueueExecutor`.
+actor QueueActor {
+    let executor = QueueExecutor()
+    nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
+
+    /// Calls `pool.run` `calls` times from this actor; for each call, whether `run` handed the
+    /// work over on this actor's executor.
+    func runRecordingHandOvers(on pool: ThreadPool, calls: Int) async throws -> [Bool] {
+        let executor = self.executor
+        let onActor = Locked<[Bool]>([])
+        let values = try await _RunTestHooks.$submission.withValue({ onActor.withLock { $0.append(executor.isCurrent) } }) {
+            () async throws -> [Int] in
+            _ = self  // isolates this closure to the actor (one that captures no isolated value is not)
+            var values: [Int] = []
+            for i in 0..<calls { values.append(try await pool.run { i }) }
+            return values
+        }
+        #expect(values == Array(0..<calls))
+        return onActor.withLock { $0 }
+    }
 }
