@@ -321,16 +321,7 @@ extension LifecycleTests {
             // Nobody is hungry, so no heartbeat comes to split the range: only a split at the
             // start lets another thread run item 1 while this thread waits in item 0. (Before
             // the split, item 0 waited out its timeout here, and item 1 ran after it.)
-            let secondRan = TestSemaphore()
-            let firstSawSecond = Flag()
-            (0..<2).parallel(on: pool).forEach { i in
-                if i == 0 {
-                    if secondRan.wait(timeoutSeconds: 60) { firstSawSecond.set() }
-                } else {
-                    secondRan.signal()
-                }
-            }
-            #expect(firstSawSecond.isSet)
+            #expect(firstItemSeesTheSecond(on: pool))
         }
     }
 
@@ -354,14 +345,7 @@ extension LifecycleTests {
                 // at the loop's start can feed the peer.
                 _ = waitUntil { registry.sleep.sleepingCount == 1 && registry.heartbeat.isWaitingUntimed }
                 Participant.current?.pointee.heartbeat.store(false, ordering: .relaxed)
-                let secondRan = TestSemaphore()
-                (0..<2).parallel.forEach { i in
-                    if i == 0 {
-                        if secondRan.wait(timeoutSeconds: 60) { firstSawSecond.set() }
-                    } else {
-                        secondRan.signal()
-                    }
-                }
+                if firstItemSeesTheSecond(on: pool) { firstSawSecond.set() }
                 done.signal()
             }
             done.wait()
@@ -440,3 +424,18 @@ extension LifecycleTests {
         return result
     }
 #endif
+
+/// A 2-item loop on `pool` whose first item waits (up to 60 s) for the second: whether it
+/// saw it run. Only another thread can run item 1 while item 0 waits.
+func firstItemSeesTheSecond(on pool: ThreadPool) -> Bool {
+    let secondRan = TestSemaphore()
+    let firstSawSecond = Flag()
+    (0..<2).parallel(on: pool).forEach { i in
+        if i == 0 {
+            if secondRan.wait(timeoutSeconds: 60) { firstSawSecond.set() }
+        } else {
+            secondRan.signal()
+        }
+    }
+    return firstSawSecond.isSet
+}
