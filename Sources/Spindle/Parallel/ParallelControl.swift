@@ -66,6 +66,9 @@ final class _ParallelControl: @unchecked Sendable {  // `error` is guarded by `l
             if self.error == nil { self.error = error }
         }
         stop()
+        #if DEBUG
+            _LoopTestHooks.loopStopped(by: error)
+        #endif
     }
 
     /// Throws the recorded error, if any (after the loop has finished).
@@ -86,3 +89,27 @@ final class _ParallelControl: @unchecked Sendable {  // `error` is guarded by `l
         lock.withLock { error }
     }
 }
+
+#if DEBUG
+    /// Test hooks of parallel loops (debug builds only).
+    enum _LoopTestHooks {
+        /// Called by a failing loop, on the thread whose error stopped it, once the stop is
+        /// stored: a test's elements can wait for that moment instead of racing with it.
+        private static let observers = Mutex<[UInt64: @Sendable (any Error) -> Void]>([:])
+        private static let nextKey = Atomic<UInt64>(0)
+
+        /// Runs `body` with `observer` told of every loop error (of any test) until it returns.
+        @discardableResult
+        static func observingStops<R>(_ observer: @escaping @Sendable (any Error) -> Void, _ body: () throws -> R) rethrows -> R {
+            // Relaxed: a unique key is all that is needed; the dictionary is under its mutex.
+            let key = nextKey.wrappingAdd(1, ordering: .relaxed).newValue
+            observers.withLock { $0[key] = observer }
+            defer { _ = observers.withLock { $0.removeValue(forKey: key) } }
+            return try body()
+        }
+
+        static func loopStopped(by error: any Error) {
+            for observer in observers.withLock({ Array($0.values) }) { observer(error) }
+        }
+    }
+#endif
