@@ -305,10 +305,16 @@ struct TracingTests {
         var configuration = ThreadPool.Configuration(threads: 2)
         configuration.tracing = true
         let pool = try ThreadPool(configuration: configuration)
+        // Until every kind asserted below is there: a steal and a promotion alone may both have
+        // been of jobs that ran as scope spawns or were taken back, with no stolen join.
         let recorded = repeatUntil({
             guard let json = pool.chromeTrace() else { return false }
-            return json.contains("\"steal\"") && json.contains("\"promotion\"")
+            return json.contains("\"steal\"") && json.contains("\"promotion\"") && json.contains("\"join\"")
         }) {
+            // A join whose first branch waits for its second: the second is published at once
+            // and runs on another thread, as a stolen join (bounded wait: a liveness guard).
+            let secondRan = Flag()
+            _ = pool.join({ _ = waitUntil(seconds: 10) { secondRan.isSet } }, { secondRan.set() })
             _ = (0..<100_000).parallel(on: pool).count(where: isPrimeSlowly)
             pool.scope { s in for _ in 0..<100 { s.spawn { _ = fibSequential(15) } } }
             _ = try? pool.submit { 1 }.wait()
