@@ -374,6 +374,56 @@ extension LifecycleTests {
         #expect(heartbeat.transitionWakeCount == wakesBefore)
     }
 
+    @Test("two workers spinning side by side between jobs never wake the heartbeat thread: spinners ask for their own beats")
+    func spinnersSkipTheHeartbeat() throws {
+        let pool = try ThreadPool(threads: 2)
+        defer { pool.shutdown() }
+        let heartbeat = pool.registry.heartbeat
+        let wakesBefore = heartbeat.transitionWakeCount
+        for _ in 0..<20 {
+            // Two jobs that meet: both workers are awake at once, and after the jobs both search
+            // and spin. The rule before this test woke the heartbeat thread then (a hungry
+            // spinner beside another awake participant), about once per round.
+            let arrived = Counter()
+            let done = TestSemaphore()
+            for _ in 0..<2 {
+                try pool.spawn {
+                    arrived.add()
+                    _ = waitUntil { arrived.value == 2 }
+                    done.signal()
+                }
+            }
+            done.wait()
+            done.wait()
+            #expect(arrived.value == 2)
+        }
+        let calm = waitUntil { pool.registry.sleep.sleepingCount == 2 && heartbeat.isWaitingUntimed }
+        #expect(calm)
+        #expect(heartbeat.transitionWakeCount == wakesBefore)
+    }
+
+    @Test("a caller parked on a stolen join wakes the heartbeat thread: parked, it cannot ask for its beats")
+    func parkedWaiterWakesTheHeartbeat() throws {
+        // A one-round spin: the caller parks almost at once while it waits.
+        let pool = try ThreadPool(configuration: .init(threads: 2, spinBeforeSleep: 1))
+        defer { pool.shutdown() }
+        let heartbeat = pool.registry.heartbeat
+        let wakesBefore = heartbeat.transitionWakeCount
+        let secondStarted = Flag()
+        let sawWake = Flag()
+        // The first branch waits until the second has started elsewhere (it was stolen); the
+        // caller then waits for it, parks, and its park must wake the heartbeat thread, which
+        // the stolen branch watches for (bounded waits: liveness guards, not timing).
+        _ = pool.join(
+            { _ = waitUntil(seconds: 10) { secondStarted.isSet } },
+            {
+                secondStarted.set()
+                if waitUntil(seconds: 10, { heartbeat.transitionWakeCount > wakesBefore }) { sawWake.set() }
+            })
+        #expect(secondStarted.isSet)
+        #expect(sawWake.isSet, "the parked caller never woke the heartbeat thread")
+    }
+
     // MARK: - /proc helpers
 
     /// One thread of this process, from `/proc/self/task/<tid>/{comm,stat}`.

@@ -14,26 +14,29 @@ import Synchronization
 /// A beat asks every participant, at its next join point, to slide its offer window past the
 /// offered joins thieves have started, so that deeper joins are offered (published) in turn.
 ///
-/// The thread ticks only while it can help: some participant is hungry and looking (a worker
-/// spinning with nothing to do, or a participant blocked waiting for a stolen job) *and* another
-/// is active (awake: a worker, or an outside caller inside a call). A parked worker is not
-/// counted: the next publish wakes it. With every thread busy, or one worker alone spinning, a
-/// beat would feed nobody, so the heartbeat parks and costs nothing; an idle pool burns no CPU.
-/// The transition that makes `canTick` true (`hungry` from 0 to 1 with `active` above 1, or
-/// `active` from 1 to 2 with `hungry` above 0) bumps `wakeWord` and wakes the thread; any other
-/// transition cannot start a tick: no wake, no system call. The thread
+/// The thread ticks only while it can help: some blocked participant has parked, waiting for a
+/// stolen job or a latch (`parkingWaiters`), *and* another is active (awake: a worker, or an
+/// outside caller inside a call) to run what a beat promotes. A spinning participant needs no
+/// thread for its beats: it asks for them itself, at the same rate
+/// (`Registry.requestPromotionsFromSpinner`), so idle workers spinning between jobs never wake
+/// this thread, and a parked worker is woken by the next publish. An idle pool, or one whose
+/// threads only spin, burns no CPU here.
+/// The transition that makes `canTick` true (`parkingWaiters` from 0 to 1 with `active` above 1,
+/// or `active` from 1 to 2 with `parkingWaiters` above 0) bumps `wakeWord` and wakes the thread;
+/// any other transition cannot start a tick: no wake, no system call. The thread
 /// reads the ticket *before* it reads the counts, so a wake between the two makes its wait
 /// return at once.
 final class Heartbeat: @unchecked Sendable {  // all state is atomic or immutable after `start`
     let intervalNanoseconds: Int64
     private let active = Atomic<Int>(0)
-    private let hungry = Atomic<Int>(0)
+    /// Blocked participants that parked at least once since they last ran work (README §2).
+    private let parkingWaiters = Atomic<Int>(0)
     private let stopped = Atomic<Bool>(false)
-    /// Whether the thread is in its untimed wait (nobody active or nobody hungry): a hint for
+    /// Whether the thread is in its untimed wait (nobody else active, or no waiter parked): a hint for
     /// tests of an idle pool. Relaxed: orders nothing.
     private let waitsUntimed = Atomic<Bool>(false)
 
-    /// Whether the heartbeat thread waits without a timeout (no ticks until someone is hungry).
+    /// Whether the heartbeat thread waits without a timeout (no ticks until a waiter parks).
     var isWaitingUntimed: Bool { waitsUntimed.load(ordering: .relaxed) }
     /// How many times a count's transition woke the thread: a hint for tests. Relaxed: orders
     /// nothing (each test reads it on the thread that caused, or did not cause, a wake).
@@ -64,23 +67,20 @@ final class Heartbeat: @unchecked Sendable {  // all state is atomic or immutabl
         }
     }
 
-    /// Whether a beat can feed anyone: a participant is hungry, and another one is awake.
+    /// Whether a beat can feed anyone: a waiter is parked, and another participant is awake.
     ///
-    /// Every hungry participant is also active (a worker is hungry only between a failed search
-    /// and its park; a blocked waiter is inside its call), so one active participant that is
-    /// hungry is alone: a lone spinning worker, whose search finds every job without a
-    /// promotion, and whose own pending joins (it has none at its top level) a beat could not
-    /// promote. Two active participants are the least a beat can help (one busy, one hungry).
+    /// Every parked waiter is also active (it is inside its call), so one active participant
+    /// that is a parked waiter is alone: what it waits for runs nowhere a beat could reach.
     private var canTick: Bool {
         // Sequentially consistent: as the counts' updates (README §2).
-        active.load(ordering: .sequentiallyConsistent) > 1 && hungry.load(ordering: .sequentiallyConsistent) > 0
+        active.load(ordering: .sequentiallyConsistent) > 1 && parkingWaiters.load(ordering: .sequentiallyConsistent) > 0
     }
 
     func participantBecameActive() {
         // Sequentially consistent: ordered against the heartbeat thread's load of `active`, and
-        // against `participantBecameHungry`'s increment (README §2, *both counts rise at once*).
+        // against `waiterStartedParking`'s increment (README §2, *both counts rise at once*).
         if active.wrappingAdd(1, ordering: .sequentiallyConsistent).oldValue == 1,
-            hungry.load(ordering: .sequentiallyConsistent) > 0
+            parkingWaiters.load(ordering: .sequentiallyConsistent) > 0
         {
             wakeThread()
         }
@@ -90,14 +90,20 @@ final class Heartbeat: @unchecked Sendable {  // all state is atomic or immutabl
         active.wrappingSubtract(1, ordering: .sequentiallyConsistent)  // ordered like the increment
     }
 
-    /// A participant found nothing to run (idle worker, or blocked waiter).
-    func participantBecameHungry() {
-        // Sequentially consistent: ordered against the heartbeat thread's load of `hungry`.
-        if hungry.wrappingAdd(1, ordering: .sequentiallyConsistent).oldValue == 0,
+    /// A blocked participant found nothing to run, spun, and is about to park for the first
+    /// time since it last ran work: from now on only this thread can ask for its beats.
+    func waiterStartedParking() {
+        // Sequentially consistent: ordered against the heartbeat thread's load of `parkingWaiters`.
+        if parkingWaiters.wrappingAdd(1, ordering: .sequentiallyConsistent).oldValue == 0,
             active.load(ordering: .sequentiallyConsistent) > 1  // as in `participantBecameActive`
         {
             wakeThread()
         }
+    }
+
+    /// A waiter counted by `waiterStartedParking` found work, or its wait ended.
+    func waiterStoppedParking() {
+        parkingWaiters.wrappingSubtract(1, ordering: .sequentiallyConsistent)  // ordered like the increment
     }
 
     /// Wakes the thread from its untimed wait: it can tick now (`canTick`).
@@ -105,10 +111,6 @@ final class Heartbeat: @unchecked Sendable {  // all state is atomic or immutabl
         transitionWakes.wrappingAdd(1, ordering: .relaxed)
         wakeWord.withAtomic { $0.wrappingAdd(1, ordering: .releasing) }  // pairs with the ticket load
         wakeWord.wake(1)
-    }
-
-    func participantWasFed() {
-        hungry.wrappingSubtract(1, ordering: .sequentiallyConsistent)  // ordered like the increment
     }
 
     /// Stops the thread and waits until it has finished.
@@ -138,7 +140,7 @@ final class Heartbeat: @unchecked Sendable {  // all state is atomic or immutabl
                 waitsUntimed.store(true, ordering: .relaxed)
                 wakeWord.wait(whileEqualTo: ticket)
                 waitsUntimed.store(false, ordering: .relaxed)
-                // Woken because someone is hungry again: beat at once rather than an interval later.
+                // Woken because a waiter parked: beat at once rather than an interval later.
                 if !stopped.load(ordering: .acquiring) { registry.requestPromotions() }
                 continue
             }

@@ -50,9 +50,10 @@ extension Registry {
     /// The loop of a blocked participant: until `isDone`, run what only this thread can run (its
     /// home worker's inbox), then related work (stealing first from participant `hint`), then
     /// spin, then `park` (which returns whether it saw the wait end, and parks at most a heartbeat
-    /// so that related work is looked for again). While it finds nothing it counts as hungry, so
-    /// the heartbeat and promotion requests serve it. Related work that `claim` accepts is
-    /// returned instead of run; nil means the wait is over.
+    /// so that related work is looked for again). While it spins it asks for promotions itself
+    /// (what it waits for may be pending in the thief's joins); from its first park until it finds
+    /// work it counts for the heartbeat thread, which then asks for it (README §2). Related work
+    /// that `claim` accepts is returned instead of run; nil means the wait is over.
     private func helpUntil(
         on me: LivePointer<Participant>, claiming claim: (JobRef) -> Bool, hint: () -> Int,
         isDone: () -> Bool, park: () -> Bool
@@ -60,26 +61,29 @@ extension Registry {
         Participant.assertOwned(me)
         var idleRounds = 0
         let spinLimit = configuration.spinBeforeSleep
-        var isHungry = false
-        defer { if isHungry { heartbeat.participantWasFed() } }
+        /// Has asked for promotions since it last ran work (at once after a failed search).
+        var askedForPromotions = false
+        /// Counted by the heartbeat thread: parked at least once since it last ran work.
+        var countsForHeartbeat = false
+        defer { if countsForHeartbeat { heartbeat.waiterStoppedParking() } }
         while !isDone() {
             if serveHomeInbox(of: me) {
                 idleRounds = 0
                 continue
             }
             if let work = findRelatedWork(for: me, hint: hint()) {
-                if isHungry {
-                    isHungry = false
-                    heartbeat.participantWasFed()
+                askedForPromotions = false
+                if countsForHeartbeat {
+                    countsForHeartbeat = false
+                    heartbeat.waiterStoppedParking()
                 }
                 if claim(work) { return work }
                 execute(work, on: me)
                 idleRounds = 0
                 continue
             }
-            if !isHungry {
-                isHungry = true
-                heartbeat.participantBecameHungry()
+            if !askedForPromotions {
+                askedForPromotions = true
                 requestPromotions()  // at once: work may be waiting for a promotion right now
             }
             if idleRounds % Self.promotionRequestRounds == 0 { requestPromotionsFromSpinner() }
@@ -87,6 +91,10 @@ extension Registry {
             if idleRounds < spinLimit {
                 spindle_cpu_relax()
                 continue
+            }
+            if !countsForHeartbeat {
+                countsForHeartbeat = true
+                heartbeat.waiterStartedParking()  // parked, it cannot ask for its own beats
             }
             me.pointee.trace(.park)
             let ended = park()

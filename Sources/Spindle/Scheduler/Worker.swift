@@ -44,9 +44,11 @@ enum Worker {
             registry.heartbeat.participantBecameIdle()
         }
         var idleRounds = 0
-        /// Counted among the heartbeat's hungry participants: from a failed search until it
-        /// finds a job or parks.
-        var isHungry = false
+        /// Has asked for promotions since it last ran a job: a search that fails asks at once
+        /// (work may be waiting for a promotion right now), the spin every interval after that.
+        /// A worker never counts for the heartbeat thread: while it spins it asks for its own
+        /// beats, and once parked it is woken by the next publish (README §2).
+        var askedForPromotions = false
         /// Idle in the busy-time accounting: from a failed search until it runs a job (parked
         /// time included).
         var isIdle = false
@@ -54,14 +56,13 @@ enum Worker {
         /// finds a job or lists itself as a sleeper.
         var isSearching = false
         defer {
-            if isHungry { registry.heartbeat.participantWasFed() }  // runs before the one above
             // A producer may have left a job to this searcher, which now leaves without it:
             // pass it on (README §1, *searcher leaves*).
             if isSearching, registry.sleep.stoppedSearchingWithWork(), registry.hasVisibleWork {
                 registry.sleep.notifyWorkAvailable()
             }
         }
-        /// Runs a job this worker found, ending its hungry spell first.
+        /// Runs a job this worker found, ending its search first.
         func run(_ job: JobRef) {
             if isSearching {
                 isSearching = false
@@ -70,10 +71,7 @@ enum Worker {
                     registry.sleep.notifyWorkAvailable()
                 }
             }
-            if isHungry {
-                isHungry = false
-                registry.heartbeat.participantWasFed()
-            }
+            askedForPromotions = false
             if isIdle {
                 isIdle = false
                 me.pointee.becameBusy(at: monotonicNanoseconds())
@@ -104,9 +102,8 @@ enum Worker {
                 isIdle = true
                 me.pointee.becameIdle(at: monotonicNanoseconds())
             }
-            if !isHungry {
-                isHungry = true
-                registry.heartbeat.participantBecameHungry()
+            if !askedForPromotions {
+                askedForPromotions = true
                 registry.requestPromotions()  // at once: work may be waiting for a promotion right now
             }
             if idleRounds % Registry.promotionRequestRounds == 0 { registry.requestPromotionsFromSpinner() }
@@ -143,11 +140,7 @@ enum Worker {
                 registry.sleep.cancelSleep(me)
                 continue
             }
-            // Parked, this worker stops counting as hungry: the heartbeat ticks only for hungry
-            // threads that are looking for work (a parked one is woken by the next publish), so
-            // an idle worker beside busy ones costs the busy ones no heartbeat.
-            isHungry = false
-            registry.heartbeat.participantWasFed()
+            askedForPromotions = false  // once woken, a failed search asks at once again
             registry.heartbeat.participantBecameIdle()
             me.pointee.trace(.park)
             // A spare no blocked worker needs parks only for the idle timeout, then retires
@@ -157,10 +150,8 @@ enum Worker {
                 me, ticket: ticket, timeoutNanoseconds: idleSpare ? registry.configuration.spareIdleNanoseconds : -1)
             if idleSpare && !chosen { _ = registry.retireIdleSpare(index) }  // the loop's first check retires it
             me.pointee.trace(.unpark)
-            // Awake, but not hungry yet: most wake-ups are for a job that the next search
-            // finds, and counting hungry first would wake the heartbeat thread for nothing (a
-            // system call, and a thread to schedule, before the job starts). A search that finds
-            // nothing counts it as usual, and asks for promotions at once.
+            // Awake: a waiter parked beside it can now be served by a beat (the heartbeat
+            // thread wakes on that transition only).
             registry.heartbeat.participantBecameActive()
             idleRounds = 0
         }
