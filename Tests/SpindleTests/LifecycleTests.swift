@@ -356,34 +356,22 @@ extension LifecycleTests {
 
     @Test("a lone worker that spins between jobs never wakes the heartbeat thread: a beat could feed nobody")
     func loneSpinnerSkipsTheHeartbeat() throws {
-        let pool = try ThreadPool(threads: 1)
-        defer { pool.shutdown() }
-        let heartbeat = pool.registry.heartbeat
-        let wakesBefore = heartbeat.transitionWakeCount
-        // After each job the worker searches, finds nothing and counts as hungry, while it is
-        // the only active participant (the test thread waits on a semaphore, outside the pool).
-        // The rule before this test woke the heartbeat then, once per job.
-        for _ in 0..<20 {
+        // After each job the worker searches, finds nothing and spins, while it is the only
+        // active participant (the test thread waits on a semaphore, outside the pool). An
+        // older rule woke the heartbeat then, once per job.
+        try expectNoHeartbeatWake(threads: 1) { pool in
             let done = TestSemaphore()
             try pool.spawn { done.signal() }
             done.wait()
         }
-        // The last search ends in a park; the heartbeat thread (started asynchronously) waits.
-        let calm = waitUntil { pool.registry.sleep.sleepingCount == 1 && heartbeat.isWaitingUntimed }
-        #expect(calm)
-        #expect(heartbeat.transitionWakeCount == wakesBefore)
     }
 
     @Test("two workers spinning side by side between jobs never wake the heartbeat thread: spinners ask for their own beats")
     func spinnersSkipTheHeartbeat() throws {
-        let pool = try ThreadPool(threads: 2)
-        defer { pool.shutdown() }
-        let heartbeat = pool.registry.heartbeat
-        let wakesBefore = heartbeat.transitionWakeCount
-        for _ in 0..<20 {
-            // Two jobs that meet: both workers are awake at once, and after the jobs both search
-            // and spin. The rule before this test woke the heartbeat thread then (a hungry
-            // spinner beside another awake participant), about once per round.
+        // Two jobs that meet: both workers are awake at once, and after the jobs both search
+        // and spin. The rule before this test woke the heartbeat thread then (a hungry spinner
+        // beside another awake participant), about once per round.
+        try expectNoHeartbeatWake(threads: 2) { pool in
             let arrived = Counter()
             let done = TestSemaphore()
             for _ in 0..<2 {
@@ -397,9 +385,6 @@ extension LifecycleTests {
             done.wait()
             #expect(arrived.value == 2)
         }
-        let calm = waitUntil { pool.registry.sleep.sleepingCount == 2 && heartbeat.isWaitingUntimed }
-        #expect(calm)
-        #expect(heartbeat.transitionWakeCount == wakesBefore)
     }
 
     @Test("a caller parked on a stolen join wakes the heartbeat thread: parked, it cannot ask for its beats")
@@ -488,4 +473,19 @@ func firstItemSeesTheSecond(on pool: ThreadPool) -> Bool {
         }
     }
     return firstSawSecond.isSet
+}
+
+/// Runs `round` 20 times on a fresh pool of `threads` workers, then expects the pool to calm
+/// down (every worker parked, the heartbeat thread in its untimed wait) without the heartbeat
+/// thread ever having been woken.
+func expectNoHeartbeatWake(threads: Int, _ round: (ThreadPool) throws -> Void) throws {
+    let pool = try ThreadPool(threads: threads)
+    defer { pool.shutdown() }
+    let heartbeat = pool.registry.heartbeat
+    let wakesBefore = heartbeat.transitionWakeCount
+    for _ in 0..<20 { try round(pool) }
+    // The last search ends in a park; the heartbeat thread (started asynchronously) waits.
+    let calm = waitUntil { pool.registry.sleep.sleepingCount == threads && heartbeat.isWaitingUntimed }
+    #expect(calm)
+    #expect(heartbeat.transitionWakeCount == wakesBefore)
 }
