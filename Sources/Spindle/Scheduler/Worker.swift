@@ -43,12 +43,11 @@ enum Worker {
             me.pointee.becameIdle(at: monotonicNanoseconds())
             registry.heartbeat.participantBecameIdle()
         }
-        var idleRounds = 0
-        /// Has asked for promotions since it last ran a job: a search that fails asks at once
+        /// Failed searches since the last job or wake-up. The first asks for promotions at once
         /// (work may be waiting for a promotion right now), the spin every interval after that.
         /// A worker never counts for the heartbeat thread: while it spins it asks for its own
         /// beats, and once parked it is woken by the next publish (README §2).
-        var askedForPromotions = false
+        var idleRounds = 0
         /// Idle in the busy-time accounting: from a failed search until it runs a job (parked
         /// time included).
         var isIdle = false
@@ -71,7 +70,6 @@ enum Worker {
                     registry.sleep.notifyWorkAvailable()
                 }
             }
-            askedForPromotions = false
             if isIdle {
                 isIdle = false
                 me.pointee.becameBusy(at: monotonicNanoseconds())
@@ -102,10 +100,7 @@ enum Worker {
                 isIdle = true
                 me.pointee.becameIdle(at: monotonicNanoseconds())
             }
-            if !askedForPromotions {
-                askedForPromotions = true
-                registry.requestPromotions()  // at once: work may be waiting for a promotion right now
-            }
+            if idleRounds == 0 { registry.requestPromotions() }  // at once: work may be waiting for a promotion right now
             if idleRounds % Registry.promotionRequestRounds == 0 { registry.requestPromotionsFromSpinner() }
             idleRounds += 1
             if idleRounds < spinLimit {
@@ -140,7 +135,6 @@ enum Worker {
                 registry.sleep.cancelSleep(me)
                 continue
             }
-            askedForPromotions = false  // once woken, a failed search asks at once again
             registry.heartbeat.participantBecameIdle()
             me.pointee.trace(.park)
             // A spare no blocked worker needs parks only for the idle timeout, then retires
