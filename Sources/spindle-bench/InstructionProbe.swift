@@ -50,6 +50,17 @@ let instructionProbes: [InstructionProbe] = [
     InstructionProbe(
         name: "map-reduce-as-thief", joins: pipelineProbeCount,
         sequentialFunction: "probeMapReduceSequential", joinFunction: "probeMapReduceStoredFold"),
+    // The same path for terminals whose thief runs a range loop (RangeLoop.swift): `sum`,
+    // indexed `collect`, `min`; their closures are all constants of the loop.
+    InstructionProbe(
+        name: "map-sum-as-thief", joins: pipelineProbeCount,
+        sequentialFunction: "probeMapSumSequential", joinFunction: "probeMapSumStoredFold"),
+    InstructionProbe(
+        name: "map-collect-as-thief", joins: pipelineProbeCount,
+        sequentialFunction: "probeMapCollectSequential", joinFunction: "probeMapCollectStoredFold"),
+    InstructionProbe(
+        name: "map-min-as-thief", joins: pipelineProbeCount,
+        sequentialFunction: "probeMapMinSequential", joinFunction: "probeMapMinStoredFold"),
     InstructionProbe(
         name: "map-collect-1e5", joins: pipelineProbeCount,
         sequentialFunction: "probeMapCollectSequential", joinFunction: "probeMapCollectParallel"),
@@ -91,6 +102,25 @@ func probeMapReduceParallel(_ input: [Int], _ pool: ThreadPool) -> Int {
 @inline(never)
 func probeMapReduceStoredFold(_ input: [Int], _ pool: ThreadPool) -> Int {
     input.parallel(on: pool).split(.chunks(of: input.count)).map { $0 &* 3 }.reduce(0) { $0 &+ $1 }
+}
+
+@inline(never)
+func probeMapSumSequential(_ input: [Int]) -> Int { input.reduce(0) { $0 + $1 &* 3 } }
+
+/// `sum` traps on overflow, as its sequential twin's `+` does.
+@inline(never)
+func probeMapSumStoredFold(_ input: [Int], _ pool: ThreadPool) -> Int {
+    input.parallel(on: pool).split(.chunks(of: input.count)).map { $0 &* 3 }.sum()
+}
+
+@inline(never)
+func probeMapCollectStoredFold(_ input: [Int], _ pool: ThreadPool) -> [Int] {
+    input.parallel(on: pool).split(.chunks(of: input.count)).map { $0 &* 3 }.collect()
+}
+
+@inline(never)
+func probeMapMinStoredFold(_ input: [Int], _ pool: ThreadPool) -> Int {
+    input.parallel(on: pool).split(.chunks(of: input.count)).map { $0 ^ 0x5555 }.min() ?? 0
 }
 
 @inline(never)
@@ -215,6 +245,12 @@ func runInstructionProbe(name: String, variant: String) throws -> Int {
     case ("map-reduce-drive", "join"): body = { probeMapReduceInlineDrive(input) }
     case ("map-reduce-as-thief", "sequential"): body = { probeMapReduceSequential(input) }
     case ("map-reduce-as-thief", "join"): body = { probeMapReduceStoredFold(input, pool) }
+    case ("map-sum-as-thief", "sequential"): body = { probeMapSumSequential(input) }
+    case ("map-sum-as-thief", "join"): body = { probeMapSumStoredFold(input, pool) }
+    case ("map-collect-as-thief", "sequential"): body = { probeMapCollectSequential(input).count }
+    case ("map-collect-as-thief", "join"): body = { probeMapCollectStoredFold(input, pool).count }
+    case ("map-min-as-thief", "sequential"): body = { probeMapMinSequential(input) }
+    case ("map-min-as-thief", "join"): body = { probeMapMinStoredFold(input, pool) }
     case ("map-collect-1e5", "sequential"): body = { probeMapCollectSequential(input).count }
     case ("map-collect-1e5", "join"): body = { probeMapCollectParallel(input, pool).count }
     case ("filter-count-1e5", "sequential"): body = { probeFilterCountSequential(input) }

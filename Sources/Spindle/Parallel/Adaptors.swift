@@ -25,6 +25,16 @@ public struct ParallelMap<Base: ParallelSequence, Element: Sendable>: ParallelSe
         defer { sink = stage.inner }
         return _base._drive(positions, into: &stage)
     }
+
+    @inlinable
+    public func _rangeLoop<Sink: _ParallelSink & SendableMetatype>(_ step: @escaping _ElementStep<Sink, Element>) -> _RangeLoop<Self, Sink>
+    {
+        let transform = self.transform
+        let baseLoop = _base._rangeLoop { (sink: inout Sink, position: Int, element: Base.Element) -> Bool in
+            step(&sink, position, transform(element))
+        }
+        return { pipeline, sink, positions in baseLoop(pipeline._base, &sink, positions) }
+    }
 }
 
 extension ParallelMap: IndexedParallelSequence where Base: IndexedParallelSequence {
@@ -60,6 +70,16 @@ public struct ParallelFilter<Base: ParallelSequence>: ParallelSequence, _Paralle
         defer { sink = stage.inner }
         return _base._drive(positions, into: &stage)
     }
+
+    @inlinable
+    public func _rangeLoop<Sink: _ParallelSink & SendableMetatype>(_ step: @escaping _ElementStep<Sink, Element>) -> _RangeLoop<Self, Sink>
+    {
+        let isIncluded = self.isIncluded
+        let baseLoop = _base._rangeLoop { (sink: inout Sink, position: Int, element: Element) -> Bool in
+            isIncluded(element) ? step(&sink, position, element) : true
+        }
+        return { pipeline, sink, positions in baseLoop(pipeline._base, &sink, positions) }
+    }
 }
 
 /// The non-`nil` results of a transform of the elements of `Base`. Made by `compactMap(_:)`.
@@ -85,6 +105,17 @@ public struct ParallelCompactMap<Base: ParallelSequence, Element: Sendable>: Par
         var stage = _CompactMapSink(inner: sink, transform: transform)
         defer { sink = stage.inner }
         return _base._drive(positions, into: &stage)
+    }
+
+    @inlinable
+    public func _rangeLoop<Sink: _ParallelSink & SendableMetatype>(_ step: @escaping _ElementStep<Sink, Element>) -> _RangeLoop<Self, Sink>
+    {
+        let transform = self.transform
+        let baseLoop = _base._rangeLoop { (sink: inout Sink, position: Int, element: Base.Element) -> Bool in
+            if let output = transform(element) { return step(&sink, position, output) }
+            return true
+        }
+        return { pipeline, sink, positions in baseLoop(pipeline._base, &sink, positions) }
     }
 }
 
@@ -114,6 +145,15 @@ public struct ParallelEnumerated<Base: IndexedParallelSequence>: IndexedParallel
         var stage = _EnumeratedSink<Sink, Base.Element>(inner: sink)
         defer { sink = stage.inner }
         return _base._drive(positions, into: &stage)
+    }
+
+    @inlinable
+    public func _rangeLoop<Sink: _ParallelSink & SendableMetatype>(_ step: @escaping _ElementStep<Sink, Element>) -> _RangeLoop<Self, Sink>
+    {
+        let baseLoop = _base._rangeLoop { (sink: inout Sink, position: Int, element: Base.Element) -> Bool in
+            step(&sink, position, (position, element))
+        }
+        return { pipeline, sink, positions in baseLoop(pipeline._base, &sink, positions) }
     }
 }
 
@@ -185,6 +225,22 @@ public struct ParallelThrowingStage<Base: ParallelSequence, Element: Sendable>: 
         var stage = _ThrowingStageSink(inner: sink, transform: transform)
         defer { sink = stage.inner }
         return _base._drive(positions, into: &stage)
+    }
+
+    @inlinable
+    public func _rangeLoop<Sink: _ParallelSink & SendableMetatype>(_ step: @escaping _ElementStep<Sink, Element>) -> _RangeLoop<Self, Sink>
+    {
+        let transform = self.transform
+        let baseLoop = _base._rangeLoop { (sink: inout Sink, position: Int, element: Base.Element) -> Bool in
+            do {
+                guard let output = try transform(element) else { return true }
+                return step(&sink, position, output)
+            } catch {
+                sink._stop(with: error)  // the loop's first error; every range stops
+                return false
+            }
+        }
+        return { pipeline, sink, positions in baseLoop(pipeline._base, &sink, positions) }
     }
 }
 

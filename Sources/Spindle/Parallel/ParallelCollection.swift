@@ -54,6 +54,40 @@ where Base.Element: Sendable {
         }
         return true
     }
+
+    @inlinable
+    public func _rangeLoop<Sink: _ParallelSink & SendableMetatype>(_ step: @escaping _ElementStep<Sink, Element>) -> _RangeLoop<Self, Sink>
+    {
+        { pipeline, sink, positions in
+            // As `_drive`, with the collection passed in (RangeLoop.swift). The sink goes in and
+            // out of the buffer's closure by value: captured there, it would stay in memory, a
+            // running sum loaded and stored at every element.
+            let base = pipeline.base
+            let fast = base.withContiguousStorageIfAvailable { [sink] buffer -> (Bool, Sink) in
+                var running = sink
+                // A counted loop: a `for` over a `Range` passed in keeps the range's own checks
+                // at every element here, where nothing is known about its bounds.
+                var p = positions.lowerBound
+                let end = positions.upperBound
+                while p < end {
+                    // SAFETY: positions lie in `0..<count` of the contiguous storage (the range was split from it).
+                    if unsafe !step(&running, p, buffer[p]) { return (false, running) }
+                    p &+= 1
+                }
+                return (true, running)
+            }
+            if let (completed, running) = fast {
+                sink = running
+                return completed
+            }
+            var i = base.index(base.startIndex, offsetBy: positions.lowerBound)
+            for p in positions {
+                if !step(&sink, p, base[i]) { return false }
+                base.formIndex(after: &i)
+            }
+            return true
+        }
+    }
 }
 
 extension RandomAccessCollection where Self: Sendable, Element: Sendable {

@@ -11,6 +11,11 @@ struct _FoldRun<Partial: Sendable>: Sendable {
     @usableFromInline let control: _ParallelControl
     @usableFromInline let identity: @Sendable () -> Partial
     @usableFromInline let fold: @Sendable (inout Partial, Range<Int>) -> Void
+    /// The same fold for code that calls it as a stored closure (a thief's piece, first-come
+    /// items): through the terminal's range loop, which is the inlined loop when the pipeline's
+    /// closures let it specialise (RangeLoop.swift). `fold` is for the calling thread, where it
+    /// inlines with the pipeline's closures in sight.
+    @usableFromInline let stolenFold: @Sendable (inout Partial, Range<Int>) -> Void
     @usableFromInline let combine: @Sendable (Partial, Partial) -> Partial
 
     @inlinable
@@ -18,12 +23,20 @@ struct _FoldRun<Partial: Sendable>: Sendable {
         control: _ParallelControl,
         identity: @escaping @Sendable () -> Partial,
         fold: @escaping @Sendable (inout Partial, Range<Int>) -> Void,
+        stolenFold: @escaping @Sendable (inout Partial, Range<Int>) -> Void,
         combine: @escaping @Sendable (Partial, Partial) -> Partial
     ) {
         self.control = control
         self.identity = identity
         self.fold = fold
+        self.stolenFold = stolenFold
         self.combine = combine
+    }
+
+    /// This fold as a thread that did not start it runs it: `stolenFold` in place of `fold`.
+    @inlinable
+    var forThief: _FoldRun {
+        _FoldRun(control: control, identity: identity, fold: stolenFold, stolenFold: stolenFold, combine: combine)
     }
 
     /// The most positions an adaptive range folds between two looks at its heartbeat flag. A
@@ -253,7 +266,8 @@ struct _FoldRun<Partial: Sendable>: Sendable {
     /// taken, takes its helpers back (unstarted ones are dropped, running ones waited for) and
     /// returns the items' results combined in position order, from `identity()`.
     ///
-    /// Not inlined, and `fold` is called as a stored closure: this serves few, costly items.
+    /// Not inlined, and the fold is called as a stored closure (`stolenFold`): this serves few,
+    /// costly items.
     @inlinable
     @inline(never)
     func foldQueuedItems(
@@ -271,7 +285,7 @@ struct _FoldRun<Partial: Sendable>: Sendable {
         while let (item, positions) = queue.claim() {
             if control.shouldStop(at: positions) { continue }
             var result = identity()
-            fold(&result, positions)
+            stolenFold(&result, positions)  // a stored closure here: see the doc comment
             queue.store(result, for: item)
             if _slowPath(me.pointee.heartbeatIsDue) {
                 if ThreadPool._answerHeartbeat(on: me) && queue.hasUnclaimedItems {
@@ -292,7 +306,7 @@ struct _FoldRun<Partial: Sendable>: Sendable {
         while let (item, positions) = queue.claim() {
             if control.shouldStop(at: positions) { continue }
             var result = identity()
-            fold(&result, positions)
+            stolenFold(&result, positions)
             queue.store(result, for: item)
         }
     }
@@ -312,9 +326,9 @@ struct _FoldRun<Partial: Sendable>: Sendable {
             {
                 foldEvenly(lo, mid, pieces: leftPieces, on: me)
             },
-            { [self] in
+            { [thief = forThief] in
                 // SAFETY: as in `foldAdaptively`: a join half runs on a participant.
-                unsafe foldEvenly(mid, hi, pieces: pieces - leftPieces, on: Participant.current.unsafelyUnwrapped)
+                unsafe thief.foldEvenly(mid, hi, pieces: pieces - leftPieces, on: Participant.current.unsafelyUnwrapped)
             })
         return combine(left, right)
     }
@@ -346,9 +360,9 @@ struct _FoldRun<Partial: Sendable>: Sendable {
             {
                 foldInHalves(lo, mid, leafSize: leafSize, atLeafBoundaries: atLeafBoundaries, on: me)
             },
-            { [self] in
+            { [thief = forThief] in
                 // SAFETY: as in `foldAdaptively`: a join half runs on a participant.
-                unsafe foldInHalves(
+                unsafe thief.foldInHalves(
                     mid, hi, leafSize: leafSize, atLeafBoundaries: atLeafBoundaries, on: Participant.current.unsafelyUnwrapped)
             })
         return combine(left, right)
@@ -389,8 +403,9 @@ extension ParallelSequence {
     ///
     /// `initial` is the leftmost partial result (the calling thread's, which starts at position
     /// 0); `identity` starts every other piece. `fold` is called directly on the calling thread
-    /// (inlined into the caller: see `_FoldRun.foldAdaptively`) and as a stored closure
-    /// by pieces that run elsewhere.
+    /// (inlined into the caller: see `_FoldRun.foldAdaptively`); `stolenFold` (the same fold
+    /// through the terminal's range loop; `fold` if nil) as a stored closure by pieces that run
+    /// elsewhere.
     @inlinable
     @inline(__always)
     func _runFold<Partial: Sendable>(
@@ -398,9 +413,10 @@ extension ParallelSequence {
         initial: Partial,
         identity: @escaping @Sendable () -> Partial,
         fold: @escaping @Sendable (inout Partial, Range<Int>) -> Void,
+        stolenFold: (@Sendable (inout Partial, Range<Int>) -> Void)? = nil,
         combine: @escaping @Sendable (Partial, Partial) -> Partial
     ) -> Partial {
-        let run = _FoldRun(control: control, identity: identity, fold: fold, combine: combine)
+        let run = _FoldRun(control: control, identity: identity, fold: fold, stolenFold: stolenFold ?? fold, combine: combine)
         if let bridge = _bridge {
             // An ordinary sequence, read window by window (nil, and folded away, for every
             // pipeline over a collection).

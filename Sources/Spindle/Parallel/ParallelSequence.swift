@@ -43,6 +43,12 @@ public protocol ParallelSequence: Sendable {
     func _drive<Sink: _ParallelSink>(_ positions: Range<Int>, into sink: inout Sink) -> Bool
     where Sink.Input == Element
 
+    /// `_drive` as a closure that takes the pipeline as its first argument and captures only
+    /// the stages' closures and `step` (the terminal's per-element code), never the data: the
+    /// loop a thread that did not start the fold runs (RangeLoop.swift). The default drives
+    /// through `_drive`.
+    func _rangeLoop<Sink: _ParallelSink & SendableMetatype>(_ step: @escaping _ElementStep<Sink, Element>) -> _RangeLoop<Self, Sink>
+
     /// The ordinary sequence the pipeline reads window by window (`ParallelBridge`), or nil for
     /// a pipeline over a collection or a range (the default: the check then folds away).
     var _bridge: _SequenceBridgeBase? { get }

@@ -195,13 +195,14 @@ struct _PieceContext<Partial: Sendable>: _StackJobRunner {
         // owner has waited for `done` (set after this returns).
         let me = unsafe context.assumingMemoryBound(to: Self.self)
         // SAFETY: as above; the thief is a participant of the pool (it took the job from a deque).
-        var partial = unsafe me.pointee.run.identity()
+        let run = unsafe me.pointee.run.forThief
+        var partial = run.identity()
         if let queue = unsafe me.pointee.queue {
-            unsafe me.pointee.run.claimQueuedItems(queue)
+            run.claimQueuedItems(queue)
             unsafe me.pointee.result = partial
             return
         }
-        unsafe me.pointee.run.foldAdaptively(
+        unsafe run.foldAdaptively(
             me.pointee.positions.lowerBound, me.pointee.positions.upperBound, &partial,
             on: Participant.current.unsafelyUnwrapped)
         unsafe me.pointee.result = partial

@@ -276,23 +276,32 @@ extension ParallelSequence {
     @inline(__always)
     public func collect() throws(Failure) -> [Element] {
         let control = _ParallelControl()
+        // SAFETY: names the sink type only; its sinks are made and used as below.
+        let loop = unsafe _specialisedRangeLoop(for: _AppendSink<Element>.self)
+        // One range's fold: through `_drive` on the calling thread (`loop` nil, folded away
+        // there), through the range loop where it is called as a stored closure.
+        @Sendable @inline(__always)
+        func foldRange(_ partial: inout _Segments<Element>, _ positions: Range<Int>, _ loop: _RangeLoop<Self, _AppendSink<Element>>?) {
+            var piece: [Element] = []
+            // SAFETY: `piece` outlives the sink, which is used only inside this closure.
+            unsafe withUnsafeMutablePointer(to: &piece) { target in
+                var sink = unsafe _AppendSink(target: target, control: control)
+                _ = unsafe self._drive(positions, into: &sink, using: loop)
+            }
+            if piece.isEmpty { return }
+            // Batches of one range arrive in order: extend its last piece rather than add one.
+            if partial.pieces.isEmpty {
+                partial.pieces.append(piece)
+            } else {
+                partial.pieces[partial.pieces.count - 1].append(contentsOf: piece)
+            }
+        }
         let segments: _Segments<Element> = _runFold(
             control: control, initial: _Segments(), identity: { _Segments() },
-            fold: { partial, positions in
-                var piece: [Element] = []
-                // SAFETY: `piece` outlives the sink, which is used only inside this closure.
-                unsafe withUnsafeMutablePointer(to: &piece) { target in
-                    var sink = unsafe _AppendSink(target: target, control: control)
-                    _ = unsafe self._drive(positions, into: &sink)
-                }
-                if piece.isEmpty { return }
-                // Batches of one range arrive in order: extend its last piece rather than add one.
-                if partial.pieces.isEmpty {
-                    partial.pieces.append(piece)
-                } else {
-                    partial.pieces[partial.pieces.count - 1].append(contentsOf: piece)
-                }
-            }, combine: _Segments.concatenate)
+            fold: { partial, positions in foldRange(&partial, positions, nil) },
+            // SAFETY: `_AppendSink` is used as above.
+            stolenFold: { partial, positions in unsafe foldRange(&partial, positions, loop) },
+            combine: _Segments.concatenate)
         try control.rethrow(as: Failure.self)
         if segments.pieces.count == 1 { return segments.pieces[0] }
         var result: [Element] = []
@@ -560,11 +569,17 @@ extension ParallelSequence where Element: AdditiveArithmetic {
     @inline(__always)
     public func sum() throws(Failure) -> Element {
         let control = _ParallelControl()
+        let loop = _specialisedRangeLoop(for: _SumSink<Element>.self)
         let total: Element = _runFold(
             control: control, initial: .zero, identity: { .zero },
             fold: { partial, positions in
                 var sink = _SumSink(total: partial, control: control)
                 _ = self._drive(positions, into: &sink)
+                partial = sink.total
+            },
+            stolenFold: { partial, positions in
+                var sink = _SumSink(total: partial, control: control)
+                _ = self._drive(positions, into: &sink, using: loop)
                 partial = sink.total
             }, combine: { $0 + $1 })
         try control.rethrow(as: Failure.self)
@@ -601,11 +616,21 @@ extension ParallelSequence where Element: Comparable {
     @inline(__always)
     func comparableExtreme(keepsRight: @escaping @Sendable (Element, Element) -> Bool) throws(Failure) -> Element? {
         let control = _ParallelControl()
+        // The loop's step captures `keepsRight` (a literal of `min()` or `max()`), so that it is
+        // a constant there rather than the sink's field.
+        let loop = _specialisedRangeLoop { (sink: inout _ComparableExtremeSink<Element>, position: Int, element: Element) in
+            sink.consume(position, element, keepsRight)
+        }
         let result: Element? = _runFold(
             control: control, initial: nil, identity: { nil },
             fold: { partial, positions in
                 var sink = _ComparableExtremeSink(best: partial, keepsRight: keepsRight, control: control)
                 _ = self._drive(positions, into: &sink)
+                partial = sink.best
+            },
+            stolenFold: { partial, positions in
+                var sink = _ComparableExtremeSink(best: partial, keepsRight: keepsRight, control: control)
+                _ = self._drive(positions, into: &sink, using: loop)
                 partial = sink.best
             },
             combine: { left, right in
@@ -639,11 +664,17 @@ extension IndexedParallelSequence {
             let base = unsafe buffer.baseAddress.unsafelyUnwrapped  // count > 0: there is storage
             let target = unsafe _SharedBuffer(base)
             let control = _ParallelControl()
+            // SAFETY: names the sink type only; its sinks are made and used as below.
+            let loop = unsafe _specialisedRangeLoop(for: _WriteSink<Element>.self)
             _runFold(
                 control: control, initial: (), identity: {},
                 fold: { _, positions in
                     var sink = unsafe _WriteSink(base: target.base)
                     _ = unsafe self._drive(positions, into: &sink)
+                },
+                stolenFold: { _, positions in
+                    var sink = unsafe _WriteSink(base: target.base)
+                    _ = unsafe self._drive(positions, into: &sink, using: loop)
                 }, combine: { _, _ in })
             initializedCount = count
         }
@@ -898,6 +929,14 @@ struct _ComparableExtremeSink<Input>: _ControlledSink {
     @inlinable
     @inline(__always)
     mutating func consume(_ position: Int, _ element: Input) -> Bool {
+        consume(position, element, keepsRight)
+    }
+
+    /// `consume` with the order passed in: a range loop's step passes the one it captured,
+    /// which the optimiser can inline there (RangeLoop.swift).
+    @inlinable
+    @inline(__always)
+    mutating func consume(_ position: Int, _ element: Input, _ keepsRight: @Sendable (Input, Input) -> Bool) -> Bool {
         if let current = best {
             if keepsRight(current, element) { best = element }
         } else {
