@@ -18,6 +18,9 @@ struct Affine: Equatable, Sendable {
     var b: Int
 }
 
+/// `.serialized` in the sanitizer runs, and no trait otherwise.
+let serialisedInSanitizerRuns: any SuiteTrait = isSanitizerRun ? ParallelizationTrait.serialized : Tag.List.tags()
+
 /// Every split strategy, named for test output.
 let allStrategies: [SplitStrategy] = [.adaptive, .evenly, .chunks(of: 97), .perItem]
 
@@ -27,7 +30,12 @@ func testData(_ count: Int) -> [Int] {
     return (0..<count).map { _ in Int.random(in: -500..<500, using: &rng) }
 }
 
-@Suite("parallel iteration")
+/// Serialised in the sanitizer runs: there its tests' pools, run side by side, spent more time
+/// contending for the two cores than working (the whole thread-sanitizer run took 148 s with
+/// this suite in parallel, 111 and 121 s with it serialised; the suite alone took 78 s in
+/// parallel, where its tests one at a time add up to about 45 s). Plain debug runs keep it
+/// parallel.
+@Suite("parallel iteration", serialisedInSanitizerRuns)
 struct ParallelIterationTests {
     let pool: ThreadPool
 
