@@ -33,8 +33,8 @@ func testData(_ count: Int) -> [Int] {
 /// Serialised in the sanitizer runs: there its tests' pools, run side by side, spent more time
 /// contending for the two cores than working (the whole thread-sanitizer run took 148 s with
 /// this suite in parallel, 111 and 121 s with it serialised; the suite alone took 78 s in
-/// parallel, where its tests one at a time add up to about 45 s). Plain debug runs keep it
-/// parallel.
+/// parallel, where its five heaviest tests, run one at a time, took 42 s together). Plain
+/// debug runs keep it parallel.
 @Suite("parallel iteration", serialisedInSanitizerRuns)
 struct ParallelIterationTests {
     let pool: ThreadPool
