@@ -61,6 +61,11 @@ let instructionProbes: [InstructionProbe] = [
     InstructionProbe(
         name: "map-min-as-thief", joins: pipelineProbeCount,
         sequentialFunction: "probeMapMinSequential", joinFunction: "probeMapMinStoredFold"),
+    // Small loops whose closure captures a value (no range loop can specialise): what a
+    // terminal call costs around its elements, 1,000 calls of 100 elements.
+    InstructionProbe(
+        name: "map-sum-captured-100", joins: pipelineProbeCount,
+        sequentialFunction: "probeMapSumCapturedSequential", joinFunction: "probeMapSumCapturedParallel"),
     InstructionProbe(
         name: "map-collect-1e5", joins: pipelineProbeCount,
         sequentialFunction: "probeMapCollectSequential", joinFunction: "probeMapCollectParallel"),
@@ -121,6 +126,24 @@ func probeMapCollectStoredFold(_ input: [Int], _ pool: ThreadPool) -> [Int] {
 @inline(never)
 func probeMapMinStoredFold(_ input: [Int], _ pool: ThreadPool) -> Int {
     input.parallel(on: pool).split(.chunks(of: input.count)).map { $0 ^ 0x5555 }.min() ?? 0
+}
+
+@inline(never)
+func probeMapSumCapturedSequential(_ input: [Int], _ factor: Int) -> Int {
+    var total = 0
+    for start in stride(from: 0, to: input.count, by: 100) {
+        total &+= input[start..<(start + 100)].reduce(0) { $0 + $1 &* factor }
+    }
+    return total
+}
+
+@inline(never)
+func probeMapSumCapturedParallel(_ input: [Int], _ factor: Int, _ pool: ThreadPool) -> Int {
+    var total = 0
+    for start in stride(from: 0, to: input.count, by: 100) {
+        total &+= input[start..<(start + 100)].parallel(on: pool).map { $0 &* factor }.sum()
+    }
+    return total
 }
 
 @inline(never)
@@ -229,6 +252,7 @@ func runInstructionProbe(name: String, variant: String) throws -> Int {
     let tree = IndexTree(depth: 16)
     defer { tree.deallocate() }
     let input = Array(0..<pipelineProbeCount)
+    let factor = 3 + ProcessInfo.processInfo.arguments.count % 2  // not a constant the optimiser sees
     let body: @Sendable () -> Int
     switch (name, variant) {
     case ("tree-16-indexed", "sequential"), ("spindle-join-free", "sequential"):
@@ -251,6 +275,8 @@ func runInstructionProbe(name: String, variant: String) throws -> Int {
     case ("map-collect-as-thief", "join"): body = { probeMapCollectStoredFold(input, pool).count }
     case ("map-min-as-thief", "sequential"): body = { probeMapMinSequential(input) }
     case ("map-min-as-thief", "join"): body = { probeMapMinStoredFold(input, pool) }
+    case ("map-sum-captured-100", "sequential"): body = { probeMapSumCapturedSequential(input, factor) }
+    case ("map-sum-captured-100", "join"): body = { probeMapSumCapturedParallel(input, factor, pool) }
     case ("map-collect-1e5", "sequential"): body = { probeMapCollectSequential(input).count }
     case ("map-collect-1e5", "join"): body = { probeMapCollectParallel(input, pool).count }
     case ("filter-count-1e5", "sequential"): body = { probeFilterCountSequential(input) }

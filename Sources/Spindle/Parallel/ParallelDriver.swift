@@ -13,9 +13,12 @@ struct _FoldRun<Partial: Sendable>: Sendable {
     @usableFromInline let fold: @Sendable (inout Partial, Range<Int>) -> Void
     /// The same fold for code that calls it as a stored closure (a thief's piece, first-come
     /// items): through the terminal's range loop, which is the inlined loop when the pipeline's
-    /// closures let it specialise (RangeLoop.swift). `fold` is for the calling thread, where it
-    /// inlines with the pipeline's closures in sight.
-    @usableFromInline let stolenFold: @Sendable (inout Partial, Range<Int>) -> Void
+    /// closures let it specialise (RangeLoop.swift); nil when the terminal has none. `fold` is
+    /// for the calling thread, where it inlines with the pipeline's closures in sight.
+    ///
+    /// Optional, and never replaced by `fold` on the calling thread's path: a `??` there made two
+    /// reabstraction thunks, two allocations per terminal call (`map-sum-captured-100`).
+    @usableFromInline let stolenFold: (@Sendable (inout Partial, Range<Int>) -> Void)?
     @usableFromInline let combine: @Sendable (Partial, Partial) -> Partial
 
     @inlinable
@@ -23,7 +26,7 @@ struct _FoldRun<Partial: Sendable>: Sendable {
         control: _ParallelControl,
         identity: @escaping @Sendable () -> Partial,
         fold: @escaping @Sendable (inout Partial, Range<Int>) -> Void,
-        stolenFold: @escaping @Sendable (inout Partial, Range<Int>) -> Void,
+        stolenFold: (@Sendable (inout Partial, Range<Int>) -> Void)?,
         combine: @escaping @Sendable (Partial, Partial) -> Partial
     ) {
         self.control = control
@@ -36,7 +39,18 @@ struct _FoldRun<Partial: Sendable>: Sendable {
     /// This fold as a thread that did not start it runs it: `stolenFold` in place of `fold`.
     @inlinable
     var forThief: _FoldRun {
-        _FoldRun(control: control, identity: identity, fold: stolenFold, stolenFold: stolenFold, combine: combine)
+        guard let stolenFold else { return self }
+        return _FoldRun(control: control, identity: identity, fold: stolenFold, stolenFold: nil, combine: combine)
+    }
+
+    /// Folds `positions` into `partial` as a stored closure: through `stolenFold` if there is one.
+    @inlinable
+    func foldStored(_ partial: inout Partial, _ positions: Range<Int>) {
+        if let stolenFold {
+            stolenFold(&partial, positions)
+        } else {
+            fold(&partial, positions)
+        }
     }
 
     /// The most positions an adaptive range folds between two looks at its heartbeat flag. A
@@ -266,7 +280,7 @@ struct _FoldRun<Partial: Sendable>: Sendable {
     /// taken, takes its helpers back (unstarted ones are dropped, running ones waited for) and
     /// returns the items' results combined in position order, from `identity()`.
     ///
-    /// Not inlined, and the fold is called as a stored closure (`stolenFold`): this serves few,
+    /// Not inlined, and the fold is called as a stored closure (`foldStored`): this serves few,
     /// costly items.
     @inlinable
     @inline(never)
@@ -285,7 +299,7 @@ struct _FoldRun<Partial: Sendable>: Sendable {
         while let (item, positions) = queue.claim() {
             if control.shouldStop(at: positions) { continue }
             var result = identity()
-            stolenFold(&result, positions)  // a stored closure here: see the doc comment
+            foldStored(&result, positions)  // a stored closure here: see the doc comment
             queue.store(result, for: item)
             if _slowPath(me.pointee.heartbeatIsDue) {
                 if ThreadPool._answerHeartbeat(on: me) && queue.hasUnclaimedItems {
@@ -306,7 +320,7 @@ struct _FoldRun<Partial: Sendable>: Sendable {
         while let (item, positions) = queue.claim() {
             if control.shouldStop(at: positions) { continue }
             var result = identity()
-            stolenFold(&result, positions)
+            foldStored(&result, positions)
             queue.store(result, for: item)
         }
     }
@@ -416,7 +430,7 @@ extension ParallelSequence {
         stolenFold: (@Sendable (inout Partial, Range<Int>) -> Void)? = nil,
         combine: @escaping @Sendable (Partial, Partial) -> Partial
     ) -> Partial {
-        let run = _FoldRun(control: control, identity: identity, fold: fold, stolenFold: stolenFold ?? fold, combine: combine)
+        let run = _FoldRun(control: control, identity: identity, fold: fold, stolenFold: stolenFold, combine: combine)
         if let bridge = _bridge {
             // An ordinary sequence, read window by window (nil, and folded away, for every
             // pipeline over a collection).

@@ -300,7 +300,7 @@ extension ParallelSequence {
             control: control, initial: _Segments(), identity: { _Segments() },
             fold: { partial, positions in foldRange(&partial, positions, nil) },
             // SAFETY: `_AppendSink` is used as above.
-            stolenFold: { partial, positions in unsafe foldRange(&partial, positions, loop) },
+            stolenFold: unsafe _stolenFold(ifThereIs: loop, { partial, positions in unsafe foldRange(&partial, positions, loop) }),
             combine: _Segments.concatenate)
         try control.rethrow(as: Failure.self)
         if segments.pieces.count == 1 { return segments.pieces[0] }
@@ -577,11 +577,13 @@ extension ParallelSequence where Element: AdditiveArithmetic {
                 _ = self._drive(positions, into: &sink)
                 partial = sink.total
             },
-            stolenFold: { partial, positions in
-                var sink = _SumSink(total: partial, control: control)
-                _ = self._drive(positions, into: &sink, using: loop)
-                partial = sink.total
-            }, combine: { $0 + $1 })
+            stolenFold: _stolenFold(
+                ifThereIs: loop,
+                { partial, positions in
+                    var sink = _SumSink(total: partial, control: control)
+                    _ = self._drive(positions, into: &sink, using: loop)
+                    partial = sink.total
+                }), combine: { $0 + $1 })
         try control.rethrow(as: Failure.self)
         return total
     }
@@ -628,11 +630,13 @@ extension ParallelSequence where Element: Comparable {
                 _ = self._drive(positions, into: &sink)
                 partial = sink.best
             },
-            stolenFold: { partial, positions in
-                var sink = _ComparableExtremeSink(best: partial, keepsRight: keepsRight, control: control)
-                _ = self._drive(positions, into: &sink, using: loop)
-                partial = sink.best
-            },
+            stolenFold: _stolenFold(
+                ifThereIs: loop,
+                { partial, positions in
+                    var sink = _ComparableExtremeSink(best: partial, keepsRight: keepsRight, control: control)
+                    _ = self._drive(positions, into: &sink, using: loop)
+                    partial = sink.best
+                }),
             combine: { left, right in
                 guard let left else { return right }
                 guard let right else { return left }
@@ -672,10 +676,13 @@ extension IndexedParallelSequence {
                     var sink = unsafe _WriteSink(base: target.base)
                     _ = unsafe self._drive(positions, into: &sink)
                 },
-                stolenFold: { _, positions in
-                    var sink = unsafe _WriteSink(base: target.base)
-                    _ = unsafe self._drive(positions, into: &sink, using: loop)
-                }, combine: { _, _ in })
+                // SAFETY: `_WriteSink` is used as above.
+                stolenFold: unsafe _stolenFold(
+                    ifThereIs: loop,
+                    { _, positions in
+                        var sink = unsafe _WriteSink(base: target.base)
+                        _ = unsafe self._drive(positions, into: &sink, using: loop)
+                    }), combine: { _, _ in })
             initializedCount = count
         }
     }
