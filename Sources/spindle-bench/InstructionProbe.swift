@@ -66,6 +66,10 @@ let instructionProbes: [InstructionProbe] = [
     InstructionProbe(
         name: "map-sum-captured-100", joins: pipelineProbeCount,
         sequentialFunction: "probeMapSumCapturedSequential", joinFunction: "probeMapSumCapturedParallel"),
+    // The collect of a pipeline that drops elements (pieces appended, then joined).
+    InstructionProbe(
+        name: "filter-collect-1e5", joins: pipelineProbeCount,
+        sequentialFunction: "probeFilterCollectSequential", joinFunction: "probeFilterCollectParallel"),
     InstructionProbe(
         name: "map-collect-1e5", joins: pipelineProbeCount,
         sequentialFunction: "probeMapCollectSequential", joinFunction: "probeMapCollectParallel"),
@@ -144,6 +148,14 @@ func probeMapSumCapturedParallel(_ input: [Int], _ factor: Int, _ pool: ThreadPo
         total &+= input[start..<(start + 100)].parallel(on: pool).map { $0 &* factor }.sum()
     }
     return total
+}
+
+@inline(never)
+func probeFilterCollectSequential(_ input: [Int]) -> [Int] { input.filter { $0 % 3 == 0 } }
+
+@inline(never)
+func probeFilterCollectParallel(_ input: [Int], _ pool: ThreadPool) -> [Int] {
+    input.parallel(on: pool).filter { $0 % 3 == 0 }.collect()
 }
 
 @inline(never)
@@ -277,6 +289,8 @@ func runInstructionProbe(name: String, variant: String) throws -> Int {
     case ("map-min-as-thief", "join"): body = { probeMapMinStoredFold(input, pool) }
     case ("map-sum-captured-100", "sequential"): body = { probeMapSumCapturedSequential(input, factor) }
     case ("map-sum-captured-100", "join"): body = { probeMapSumCapturedParallel(input, factor, pool) }
+    case ("filter-collect-1e5", "sequential"): body = { probeFilterCollectSequential(input).count }
+    case ("filter-collect-1e5", "join"): body = { probeFilterCollectParallel(input, pool).count }
     case ("map-collect-1e5", "sequential"): body = { probeMapCollectSequential(input).count }
     case ("map-collect-1e5", "join"): body = { probeMapCollectParallel(input, pool).count }
     case ("filter-count-1e5", "sequential"): body = { probeFilterCountSequential(input) }
